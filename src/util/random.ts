@@ -1,0 +1,105 @@
+/**
+ * A small seeded pseudo-random generator whose whole state is four 32-bit integers, so a run can
+ * checkpoint it and resume the exact same stream. Math.random cannot be seeded and the npm seeded
+ * generators do not expose their state for saving, hence this hand-written sfc32 (Chris Doty-Humphrey's
+ * Small Fast Counting generator, public domain), seeded through splitmix32.
+ */
+
+/** The complete state of a {@link Rng}, plain JSON. */
+export type RngState = [number, number, number, number];
+
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spareNormal: number | null = null;
+
+  /** @param seed any integer; the same seed always gives the same stream. */
+  constructor(seed: number) {
+    if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+    // splitmix32 spreads a small integer seed over the 128-bit state.
+    let s = seed >>> 0;
+    const next = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next();
+    for (let i = 0; i < 12; i++) this.uint32();
+  }
+
+  /** A uniformly distributed unsigned 32-bit integer. */
+  uint32(): number {
+    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
+    this.d = (this.d + 1) >>> 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) >>> 0;
+    this.c = ((this.c << 21) | (this.c >>> 11)) >>> 0;
+    this.c = (this.c + t) >>> 0;
+    return t;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.uint32() / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`n must be a positive integer, got ${n}`);
+    return Math.floor(this.next() * n);
+  }
+
+  /** Standard normal (Box-Muller, both values used). */
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const v = this.spareNormal;
+      this.spareNormal = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.next();
+    const v = this.next();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** A random permutation of 0..n-1 (Fisher-Yates). */
+  permutation(n: number): Int32Array {
+    const p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  /** A seed for another generator (or a tfjs initializer), drawn from this stream. */
+  seed(): number {
+    return this.uint32() & 0x7fffffff;
+  }
+
+  /** The state, for checkpoints. The spare normal is dropped, so save only between whole draws. */
+  getState(): RngState {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  /** Restore a state from {@link getState}. */
+  setState(state: RngState): void {
+    if (!Array.isArray(state) || state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
+      throw new Error('rng state must be four unsigned 32-bit integers');
+    }
+    [this.a, this.b, this.c, this.d] = state;
+    this.spareNormal = null;
+  }
+}
