@@ -1,0 +1,195 @@
+/**
+ * The four optimisers of the report, each one line over an ascent rule and a descent rule
+ * (DESIGN.md's 2x2 table), plus their option checks and tfjs serialisation registration.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { adaptiveAscent, elementwiseAscent, euclideanAscent, type AdaptiveScope } from './ascent.js';
+import { perturbedDescent, surrogateGapDescent } from './descent.js';
+import {
+  COMMON_OPTION_NAMES,
+  deserializeBaseOptimizer,
+  SharpnessAwareOptimizer,
+  validateCommonOptions,
+  type CommonOptions,
+} from './optimizer.js';
+import { describe, rejectUnknownKeys, requireFiniteNonNegative, requireOneOf } from './validation.js';
+
+/** Options of {@link SAM}. */
+export type SAMOptions = CommonOptions;
+
+/** Options of {@link ASAM}. */
+export interface ASAMOptions extends CommonOptions {
+  /** T = |w| + eta on scaled variables (default 0.01). */
+  eta?: number;
+  /** Which variables are scaled: 'kernels' (rank >= 2; default), 'all', or a predicate. */
+  scope?: AdaptiveScope;
+}
+
+/** Options of {@link GSAM}. */
+export interface GSAMOptions extends CommonOptions {
+  /** Weight of the ascent along the part of g orthogonal to g_p (0 gives SAM). */
+  alpha: number;
+}
+
+/** Options of {@link AdaptiveGSAM}. */
+export interface AdaptiveGSAMOptions extends CommonOptions {
+  alpha: number;
+  /** Elementwise climb: (|w| + gamma) ⊙ g (default 0.01; 0 allowed). */
+  gamma?: number;
+  /** 'elementwise' (the report's rule, default) or 'adaptive' (ASAM's rule). */
+  ascent?: 'elementwise' | 'adaptive';
+  /** ASAM's eta, with ascent 'adaptive' (default 0.01). */
+  eta?: number;
+  /** ASAM's scope, with ascent 'adaptive' (default 'kernels'). */
+  scope?: AdaptiveScope;
+}
+
+function validateScope(className: string, scope: unknown): AdaptiveScope {
+  if (typeof scope === 'function') return scope as AdaptiveScope;
+  return requireOneOf(`${className}: scope`, scope, ['kernels', 'all'] as const);
+}
+
+function requireAlpha(className: string, alpha: unknown): number {
+  if (alpha === undefined) throw new Error(`${className}: alpha is required (a finite number >= 0; 0 gives SAM)`);
+  return requireFiniteNonNegative(`${className}: alpha`, alpha);
+}
+
+function scopeConfig(className: string, scope: AdaptiveScope): string {
+  if (typeof scope === 'function') throw new Error(`${className}.getConfig: scope is a function, which cannot be serialised`);
+  return scope;
+}
+
+/**
+ * SAM (Foret et al.): climb `e = rho g / (‖g‖ + eps)`, descend with the gradient at w + e.
+ * @example model.compile({ optimizer: new SAM({ base: tf.train.momentum(0.1, 0.9), rho: 0.05 }), loss: 'categoricalCrossentropy' })
+ */
+export class SAM extends SharpnessAwareOptimizer {
+  static readonly className = 'SAM';
+
+  constructor(options: SAMOptions) {
+    rejectUnknownKeys('SAM', options ?? {}, COMMON_OPTION_NAMES);
+    super(validateCommonOptions('SAM', options), euclideanAscent(), perturbedDescent());
+  }
+
+  protected presetConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new (cls as unknown as new (o: SAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as SAMOptions);
+  }
+}
+
+/**
+ * ASAM (Kwon et al.): the climb measured in the scale-invariant norm `T = |w| + eta`,
+ * `e = rho T² g / (‖T g‖ + eps)`; descend with the gradient at w + e.
+ */
+export class ASAM extends SharpnessAwareOptimizer {
+  static readonly className = 'ASAM';
+  readonly eta: number;
+  readonly scope: AdaptiveScope;
+
+  constructor(options: ASAMOptions) {
+    rejectUnknownKeys('ASAM', options ?? {}, [...COMMON_OPTION_NAMES, 'eta', 'scope']);
+    const common = validateCommonOptions('ASAM', options);
+    const eta = requireFiniteNonNegative('ASAM: eta', options.eta ?? 0.01);
+    const scope = validateScope('ASAM', options.scope ?? 'kernels');
+    super(common, adaptiveAscent({ eta, scope }), perturbedDescent());
+    this.eta = eta;
+    this.scope = scope;
+  }
+
+  protected presetConfig(): tf.serialization.ConfigDict {
+    return { eta: this.eta, scope: scopeConfig('ASAM', this.scope) };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new (cls as unknown as new (o: ASAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as ASAMOptions);
+  }
+}
+
+/**
+ * GSAM (Zhuang et al.): SAM's climb; descend with `g_p - alpha g_perp`, where `g_perp` is the part of
+ * the clean gradient orthogonal to the perturbed one. `alpha = 0` is SAM.
+ */
+export class GSAM extends SharpnessAwareOptimizer {
+  static readonly className = 'GSAM';
+  readonly alpha: number;
+
+  constructor(options: GSAMOptions) {
+    rejectUnknownKeys('GSAM', options ?? {}, [...COMMON_OPTION_NAMES, 'alpha']);
+    const common = validateCommonOptions('GSAM', options);
+    const alpha = requireAlpha('GSAM', options.alpha);
+    super(common, euclideanAscent(), surrogateGapDescent({ alpha }));
+    this.alpha = alpha;
+  }
+
+  protected presetConfig(): tf.serialization.ConfigDict {
+    return { alpha: this.alpha };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new (cls as unknown as new (o: GSAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as GSAMOptions);
+  }
+}
+
+/**
+ * Adaptive-GSAM (the report's proposal): GSAM's descent with a scale-invariant climb, by default the
+ * report's elementwise rule `e = rho (|w| + gamma) ⊙ g / (‖g‖ + eps)`, or ASAM's rule with
+ * `ascent: 'adaptive'` (then `eta` and `scope` apply).
+ */
+export class AdaptiveGSAM extends SharpnessAwareOptimizer {
+  static readonly className = 'AdaptiveGSAM';
+  readonly alpha: number;
+  readonly gamma: number;
+  readonly ascent: 'elementwise' | 'adaptive';
+  readonly eta: number;
+  readonly scope: AdaptiveScope;
+
+  constructor(options: AdaptiveGSAMOptions) {
+    rejectUnknownKeys('AdaptiveGSAM', options ?? {}, [...COMMON_OPTION_NAMES, 'alpha', 'gamma', 'ascent', 'eta', 'scope']);
+    const common = validateCommonOptions('AdaptiveGSAM', options);
+    const alpha = requireAlpha('AdaptiveGSAM', options.alpha);
+    const gamma = requireFiniteNonNegative('AdaptiveGSAM: gamma', options.gamma ?? 0.01);
+    const ascent = requireOneOf('AdaptiveGSAM: ascent', options.ascent ?? 'elementwise', ['elementwise', 'adaptive'] as const);
+    const eta = requireFiniteNonNegative('AdaptiveGSAM: eta', options.eta ?? 0.01);
+    const scope = validateScope('AdaptiveGSAM', options.scope ?? 'kernels');
+    if (ascent === 'elementwise' && (options.eta !== undefined || options.scope !== undefined)) {
+      throw new Error(`AdaptiveGSAM: eta and scope apply only with ascent 'adaptive' (got ascent ${describe(ascent)}); use gamma for the elementwise climb`);
+    }
+    const rule = ascent === 'elementwise' ? elementwiseAscent({ gamma }) : adaptiveAscent({ eta, scope });
+    super(common, rule, surrogateGapDescent({ alpha }));
+    this.alpha = alpha;
+    this.gamma = gamma;
+    this.ascent = ascent;
+    this.eta = eta;
+    this.scope = scope;
+  }
+
+  protected presetConfig(): tf.serialization.ConfigDict {
+    return this.ascent === 'elementwise'
+      ? { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent }
+      : { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent, eta: this.eta, scope: scopeConfig('AdaptiveGSAM', this.scope) };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new (cls as unknown as new (o: AdaptiveGSAMOptions) => T)({
+      ...(config as object),
+      base: deserializeBaseOptimizer(config.base),
+    } as AdaptiveGSAMOptions);
+  }
+}
+
+for (const cls of [SAM, ASAM, GSAM, AdaptiveGSAM]) tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
