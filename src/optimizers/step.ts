@@ -90,9 +90,13 @@ export function sharpnessAwareStep(
 
   // Pass 2, at w + e. Restore w (and state) even if f throws.
   let perturbed: { value: tf.Scalar; grads: tf.NamedTensorMap };
+  const keptInPass2: tf.Tensor[] = [];
   try {
-    perturbed = tf.variableGrads(f, active);
+    perturbed = interceptKeeps(keptInPass2, () => tf.variableGrads(f, active));
   } finally {
+    // What f keeps at w + e duplicates what it kept at w (tfjs-layers keeps its batch metrics):
+    // those of pass two are nobody's, so they are disposed here.
+    tf.dispose(keptInPass2.filter((t) => !t.isDisposed));
     active.forEach((v, i) => restore(v, savedWeights[i]));
     tf.dispose(savedWeights);
     savedState.forEach(({ variable, saved }) => restore(variable, saved));
@@ -114,6 +118,24 @@ export function sharpnessAwareStep(
 function addWeightDecay(d: tf.Tensor[], vars: readonly tf.Variable[], weightDecay: number): tf.Tensor[] {
   if (weightDecay === 0) return d;
   return tf.tidy(() => d.map((x, i) => tf.add(x, tf.mul(weightDecay, vars[i]))));
+}
+
+/**
+ * Runs `fn`, collecting every tensor passed to `tf.keep` meanwhile. tfjs offers no scope that owns
+ * kept tensors, so the engine instance's `keep` is wrapped for the duration and always put back.
+ */
+function interceptKeeps<T>(collected: tf.Tensor[], fn: () => T): T {
+  const engine = tf.engine() as unknown as { keep: <R extends tf.Tensor>(t: R) => R };
+  const original = engine.keep;
+  engine.keep = <R extends tf.Tensor>(t: R): R => {
+    collected.push(t);
+    return original.call(engine, t) as R;
+  };
+  try {
+    return fn();
+  } finally {
+    engine.keep = original;
+  }
 }
 
 /** Puts `saved`'s data back into `v` unless `v` still holds it. */
