@@ -220,6 +220,9 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
     if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
     this.lastTensors = null;
     this.base.dispose();
+    // tfjs 4.22's MomentumOptimizer.dispose() forgets SGD's cached -lr scalar `c`.
+    const c = (this.base as unknown as { c?: tf.Tensor }).c;
+    if (c !== undefined && !c.isDisposed) c.dispose();
     super.dispose();
   }
 }
