@@ -18,6 +18,7 @@ export interface DescentRule {
   readonly name: string;
   /** True when the rule reads the clean gradient (then the step keeps `g` alive through pass two). */
   readonly needsCleanGradient: boolean;
+  /** The direction; it may return input tensors themselves (the caller disposes the inputs it does not get back). */
   direction(input: DescentInput): tf.Tensor[];
 }
 
@@ -27,7 +28,7 @@ export function perturbedDescent(): DescentRule {
     name: 'perturbed',
     needsCleanGradient: false,
     direction({ perturbedGrads }) {
-      return perturbedGrads.map((g) => tf.clone(g));
+      return [...perturbedGrads];
     },
   };
 }
@@ -43,7 +44,7 @@ export function surrogateGapDescent(options: { alpha: number }): DescentRule {
     name: 'surrogate-gap',
     needsCleanGradient: true,
     direction({ grads, perturbedGrads, eps }) {
-      if (alpha === 0) return perturbedGrads.map((g) => tf.clone(g));
+      if (alpha === 0) return [...perturbedGrads];
       return tf.tidy(() => {
         const gNorm = globalNorm(grads);
         const gpNorm = globalNorm(perturbedGrads);

@@ -105,8 +105,8 @@ export function sharpnessAwareStep(
   const gp = active.map((v) => perturbed.grads[v.name] ?? tf.zerosLike(v));
 
   const direction = config.descent.direction({ grads: g, perturbedGrads: gp, eps });
-  if (config.descent.needsCleanGradient) tf.dispose(g);
-  tf.dispose(gp);
+  const returned = new Set(direction);
+  tf.dispose([...(config.descent.needsCleanGradient ? g : []), ...gp].filter((t) => !returned.has(t)));
   const gradients = addWeightDecay(direction, active, weightDecay);
   if (weightDecay !== 0) tf.dispose(direction);
   const perturbedLoss = perturbed.value;
