@@ -142,5 +142,8 @@ export const RunRecordSchema = z.strictObject({
   wallSeconds: z.number().nonnegative(),
   /** Directory (relative to the record) of the saved final tfjs model, if saved. */
   modelDir: z.string().nullable(),
+  /** Set when the run stopped on an error (not a divergence: a crash, a bad data file): what went
+   * wrong. The status stays 'running', so running the spec again resumes from its last checkpoint. */
+  error: z.string().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;

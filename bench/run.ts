@@ -1,0 +1,371 @@
+/**
+ * `npm run bench`: median step time of SGD, SAM, ASAM, GSAM and Adaptive-GSAM on the report's MLP
+ * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend and wasm thread count,
+ * against the same SGD and SAM steps in PyTorch on the same machine, plus the peak memory of a
+ * sharpness-aware step against an SGD step. Prints Markdown tables.
+ *
+ * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
+ * when it starts); rounds interleave the configurations and PyTorch, and within a child the
+ * optimisers alternate step by step, so machine noise spreads evenly; medians over all rounds.
+ *
+ * Options: --rounds N (3)  --mlp-steps N (20)  --cnn-steps N (4, per round and optimiser)
+ *          --threads 1,2 (wasm thread counts; default 1 and the available parallelism)
+ *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
+ */
+import * as tf from '@tensorflow/tfjs';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, type BackendInfo } from '../src/backend/index.js';
+import { createCnn, createMlp } from '../src/models/index.js';
+import { ASAM, AdaptiveGSAM, GSAM, SAM } from '../src/optimizers/index.js';
+
+const OPTIMIZERS = ['SGD', 'SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'] as const;
+type OptimizerName = (typeof OPTIMIZERS)[number];
+type ModelName = 'MLP' | 'CNN';
+const BATCH = 64;
+
+interface WorkerJob {
+  backend: 'wasm' | 'cpu';
+  threads?: number;
+  mlpSteps: number;
+  cnnSteps: number;
+  /** Optimisers to time on the CNN (the cpu backend does SGD only). */
+  cnnOptimizers: OptimizerName[];
+  memory: boolean;
+}
+
+interface WorkerRow {
+  model: ModelName;
+  optimizer: OptimizerName;
+  times: number[];
+  /** CPU time (user + system, all threads of the process) of each timed step, ms. */
+  cpuTimes: number[];
+  /** Peak tf.memory().numBytes during one step, above the bytes held before it. */
+  peakExtraBytes: number | null;
+  weightBytes: number;
+}
+
+interface WorkerResult {
+  info: BackendInfo;
+  rows: WorkerRow[];
+  wasmHeapBytes: number | null;
+  /** Tensors still alive after everything the worker made was disposed (should be 0). */
+  leakedTensors: number;
+}
+
+function makeOptimizer(name: OptimizerName): tf.Optimizer {
+  const base = tf.train.sgd(0.01);
+  switch (name) {
+    case 'SGD':
+      return base;
+    case 'SAM':
+      return new SAM({ base, rho: 0.05 });
+    case 'ASAM':
+      return new ASAM({ base, rho: 0.5, eta: 0.01 });
+    case 'GSAM':
+      return new GSAM({ base, rho: 0.05, alpha: 0.1 });
+    case 'AdaptiveGSAM':
+      return new AdaptiveGSAM({ base, rho: 0.05, alpha: 0.1 });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Runs in a child process: times the steps of one backend configuration. */
+async function worker(job: WorkerJob): Promise<WorkerResult> {
+  const info = await initBackend(job.backend === 'wasm' ? { backend: 'wasm', threads: job.threads } : { backend: 'cpu' });
+  const rows: WorkerRow[] = [];
+  const tensorsAtStart = tf.memory().numTensors;
+  const specs: { model: ModelName; steps: number; optimizers: OptimizerName[] }[] = [
+    { model: 'MLP', steps: job.mlpSteps, optimizers: [...OPTIMIZERS] },
+    { model: 'CNN', steps: job.cnnSteps, optimizers: job.cnnOptimizers },
+  ];
+  for (const spec of specs) {
+    if (spec.steps <= 0 || spec.optimizers.length === 0) continue;
+    const model = spec.model === 'MLP' ? createMlp({ seed: 0 }) : createCnn({ seed: 0 });
+    const { x, y } = tf.tidy(() => {
+      const x = spec.model === 'MLP' ? tf.randomNormal([BATCH, 2], 0, 1, 'float32', 1) : tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 1);
+      const classes = spec.model === 'MLP' ? 2 : 10;
+      const y = tf.oneHot(tf.randomUniform([BATCH], 0, classes, 'int32', 2), classes).toFloat();
+      return { x, y };
+    });
+    const weightBytes = model.countParams() * 4;
+    const opts = spec.optimizers.map((name) => ({ name, opt: makeOptimizer(name) }));
+    const loss = (): tf.Scalar => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor)) as tf.Scalar;
+    const step = (opt: tf.Optimizer): void => {
+      const l = opt.minimize(loss, true);
+      l!.dataSync(); // wait for the step
+      l!.dispose();
+    };
+    const times = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
+    const cpuTimes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
+    // One untimed warm-up step each (first-call compilation, heap growth), skipped on slow cpu CNN.
+    if (!(job.backend === 'cpu' && spec.model === 'CNN')) for (const o of opts) step(o.opt);
+    for (let s = 0; s < spec.steps; s++) {
+      for (const o of opts) {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        step(o.opt);
+        times.get(o.name)!.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
+      }
+    }
+    for (const o of opts) {
+      let peakExtraBytes: number | null = null;
+      if (job.memory) {
+        const before = tf.memory().numBytes;
+        const p = await tf.profile(() => step(o.opt));
+        peakExtraBytes = p.peakBytes - before;
+      }
+      rows.push({ model: spec.model, optimizer: o.name, times: times.get(o.name)!, cpuTimes: cpuTimes.get(o.name)!, peakExtraBytes, weightBytes });
+      o.opt.dispose();
+    }
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+  return { info, rows, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
+}
+
+interface Args {
+  rounds: number;
+  mlpSteps: number;
+  cnnSteps: number;
+  threads: number[];
+  cpuCnn: number;
+  torch: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    rounds: 3,
+    mlpSteps: 20,
+    cnnSteps: 4,
+    threads: [...new Set([1, Math.min(8, os.availableParallelism())])],
+    cpuCnn: 1,
+    torch: true,
+  };
+  const int = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const next = (): string | undefined => argv[++i];
+    if (flag === '--rounds') a.rounds = int(flag, next(), 1);
+    else if (flag === '--mlp-steps') a.mlpSteps = int(flag, next(), 1);
+    else if (flag === '--cnn-steps') a.cnnSteps = int(flag, next(), 0);
+    else if (flag === '--cpu-cnn') a.cpuCnn = int(flag, next(), 0);
+    else if (flag === '--no-torch') a.torch = false;
+    else if (flag === '--threads') {
+      const v = next() ?? '';
+      a.threads = v.split(',').map((t) => int('--threads', t, 1));
+      if (a.threads.some((t) => t > 8)) throw new Error(`--threads: each count must be from 1 to 8; got ${v}`);
+    } else throw new Error(`unknown option ${flag}; allowed: --rounds --mlp-steps --cnn-steps --threads --cpu-cnn --no-torch`);
+  }
+  return a;
+}
+
+function runProcess(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}: ${err.slice(-1500)}`))));
+  });
+}
+
+function lastJsonLine<T>(out: string): T {
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (line == null) throw new Error(`no JSON result in output: ${out.slice(-500)}`);
+  return JSON.parse(line) as T;
+}
+
+/** The newest PyTorch present: the /tmp/torchenv venv (see the note), else Debian's python3. */
+async function findTorch(): Promise<{ python: string; version: string } | null> {
+  for (const python of ['/tmp/torchenv/bin/python', '/usr/bin/python3']) {
+    if (!existsSync(python)) continue;
+    try {
+      const v = (await runProcess(python, ['-c', 'import torch; print(torch.__version__)'])).trim();
+      return { python, version: v };
+    } catch {
+      // not importable with this interpreter
+    }
+  }
+  return null;
+}
+
+/** bench/torch_baseline.py, next to this file (tsx) or two levels up from dist/bench (compiled). */
+function torchScript(self: string): string {
+  const dir = path.dirname(self);
+  const candidates = [path.join(dir, 'torch_baseline.py'), path.join(dir, '..', '..', 'bench', 'torch_baseline.py')];
+  const found = candidates.find((p) => existsSync(p));
+  if (found == null) throw new Error(`torch_baseline.py not found (looked at ${candidates.join(', ')})`);
+  return found;
+}
+
+interface TorchResult {
+  torch: string;
+  threads: number;
+  results: Record<string, Record<'SGD' | 'SAM', number[]>>;
+  cpu: Record<string, Record<'SGD' | 'SAM', number[]>>;
+}
+
+interface Config {
+  label: string;
+  backend: 'wasm' | 'cpu';
+  threads?: number;
+}
+
+const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const self = fileURLToPath(import.meta.url);
+  const configs: Config[] = [
+    ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
+    { label: 'cpu', backend: 'cpu' },
+  ];
+  const torch = args.torch ? await findTorch() : null;
+  const started = Date.now();
+  console.error(
+    `bench: ${args.rounds} rounds; wasm threads ${args.threads.join(',')}; ` +
+      (torch ? `PyTorch ${torch.version} (${torch.python})` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)'),
+  );
+
+  const samples = new Map<string, number[]>(); // key: model|config|optimizer
+  const memory = new Map<string, { peak: number | null; weights: number }>();
+  const infos = new Map<string, BackendInfo>();
+  const heap = new Map<string, number | null>();
+  const add = (key: string, xs: number[]): void => {
+    samples.set(key, [...(samples.get(key) ?? []), ...xs]);
+  };
+
+  for (let r = 0; r < args.rounds; r++) {
+    for (const c of configs) {
+      const cpu = c.backend === 'cpu';
+      const cpuCnnSteps = r === 0 ? args.cpuCnn : 0;
+      const job: WorkerJob = {
+        backend: c.backend,
+        threads: c.threads,
+        mlpSteps: args.mlpSteps,
+        cnnSteps: cpu ? cpuCnnSteps : args.cnnSteps,
+        cnnOptimizers: cpu ? ['SGD'] : [...OPTIMIZERS],
+        memory: r === 0 && !cpu,
+      };
+      const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
+      infos.set(c.label, res.info);
+      if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
+      if (res.wasmHeapBytes != null) heap.set(c.label, res.wasmHeapBytes);
+      for (const row of res.rows) {
+        add(`${row.model}|${c.label}|${row.optimizer}`, row.times);
+        add(`cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
+        if (row.peakExtraBytes != null) memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
+      }
+      console.error(`  round ${r + 1}: ${c.label} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+    if (torch) {
+      for (const t of args.threads) {
+        const out = await runProcess(torch.python, [
+          torchScript(self),
+          '--threads',
+          String(t),
+          '--mlp-steps',
+          String(args.mlpSteps),
+          '--cnn-steps',
+          String(args.cnnSteps),
+        ]);
+        const res = lastJsonLine<TorchResult>(out);
+        for (const [model, byOpt] of Object.entries(res.results)) {
+          for (const [opt, xs] of Object.entries(byOpt)) add(`${model}|torch ${t}t|${opt}`, xs);
+        }
+        for (const [model, byOpt] of Object.entries(res.cpu)) {
+          for (const [opt, xs] of Object.entries(byOpt)) add(`cpu:${model}|torch ${t}t|${opt}`, xs);
+        }
+      }
+      console.error(`  round ${r + 1}: PyTorch done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    }
+  }
+
+  // ---- report ----
+  const lines: string[] = [];
+  lines.push(`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`);
+  for (const [label, info] of infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
+  if (torch) lines.push(`- PyTorch ${torch.version} via ${torch.python}`);
+  else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
+  if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
+  else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
+  lines.push('');
+  lines.push('| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch same threads |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  const med = (key: string): number | null => {
+    const xs = samples.get(key);
+    return xs && xs.length > 0 ? median(xs) : null;
+  };
+  for (const model of ['MLP', 'CNN'] as ModelName[]) {
+    const labels = [...configs.map((c) => c.label), ...(torch ? args.threads.map((t) => `torch ${t}t`) : [])];
+    for (const label of labels) {
+      for (const opt of OPTIMIZERS) {
+        const key = `${model}|${label}|${opt}`;
+        const m = med(key);
+        if (m == null) continue;
+        const sgd = med(`${model}|${label}|SGD`);
+        const threads = /(\d+)t$/.exec(label)?.[1];
+        const torchKey = label.startsWith('wasm') && threads ? `${model}|torch ${threads}t|${opt === 'SGD' ? 'SGD' : 'SAM'}` : null;
+        const tm = torchKey && (opt === 'SGD' || opt === 'SAM') ? med(torchKey) : null;
+        lines.push(
+          `| ${model} | ${label} | ${opt} | ${fmt(m)} | ${fmt(Math.min(...samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${samples.get(key)!.length} | ${Math.round((BATCH * 1000) / m)} | ` +
+            `${sgd != null && opt !== 'SGD' ? (m / sgd).toFixed(2) : ''} | ${tm != null ? (m / tm).toFixed(2) : ''} |`,
+        );
+      }
+    }
+  }
+  lines.push('');
+  lines.push(
+    'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
+      '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
+      'sensitive than wall time to other load; with 2 threads it includes the pool\'s spinning).',
+  );
+  lines.push('');
+  lines.push('Peak tensor memory during one step above what was held before it (tf.profile peakBytes), against the weights:');
+  lines.push('');
+  lines.push('| model | backend | optimizer | peak extra (MB) | weights (MB) | extra / weights | vs SGD (MB) |');
+  lines.push('|---|---|---|---:|---:|---:|---:|');
+  for (const [key, m] of memory) {
+    const [model, label, opt] = key.split('|');
+    const sgd = memory.get(`${model}|${label}|SGD`);
+    const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
+    lines.push(
+      `| ${model} | ${label} | ${opt} | ${mb(m.peak!)} | ${mb(m.weights)} | ${(m.peak! / m.weights).toFixed(2)} | ${sgd && opt !== 'SGD' ? mb(m.peak! - sgd.peak!) : ''} |`,
+    );
+  }
+  for (const [label, bytes] of heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
+  lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(lines.join('\n'));
+}
+
+if (process.argv[2] === '--worker') {
+  worker(JSON.parse(process.argv[3]!) as WorkerJob)
+    .then((r) => process.stdout.write(`${JSON.stringify(r)}\n`))
+    .catch((e: unknown) => {
+      console.error(e);
+      process.exitCode = 1;
+    });
+} else {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * MaxPoolGrad and the bias-gradient Sum for wasm.
+ *
+ * The stock wasm MaxPoolGrad is wrong when a window's values are all below ~1e-38 (its running max
+ * starts at FLT_MIN, not -inf) and gives ties to the last maximum where `cpu` picks the first; it is
+ * also a slow scalar loop (tensorflow/tfjs#7672). This one follows the `cpu` backend exactly: the
+ * gradient of each output goes to the FIRST maximum of its window in row-major order (a window of
+ * only NaN/-inf passes nothing on). It is a plain JS loop over the wasm heap, channels innermost.
+ * (A hand-written WebAssembly SIMD module would be faster still; not done yet.)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { WasmOps } from './ops.js';
+import { wasmMemoryOf } from '../wasm-internals.js';
+import { maxPoolGradFor } from './max-pool-grad-simd.js';
+
+type KernelArgs = {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs: Record<string, unknown>;
+};
+
+/** MaxPoolGrad: inputs {dy, input, output}, attrs {filterSize, strides, pad, dimRoundingMode}. */
+export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const ops = new WasmOps(backend);
+  const x = inputs.input!;
+  const dy = inputs.dy!;
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+
+  const dx = ops.empty(x.shape);
+  // Views are taken after the last allocation: an allocation may grow (and replace) the heap.
+  const dxv = ops.view(dx);
+  dxv.fill(0);
+  const simd = c % 4 === 0 ? maxPoolGradFor(wasmMemoryOf(ops.backend)) : null;
+  if (simd != null) {
+    const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    simd(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+    return dx;
+  }
+  const xv = ops.view(x);
+  const dyv = ops.view(dy);
+  const maxVal = new Float32Array(c);
+  const maxIdx = new Int32Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let yr = 0; yr < oh; yr++) {
+      const r0 = yr * sh - top;
+      const rStart = Math.max(0, r0);
+      const rEnd = Math.min(h, r0 + fh);
+      for (let yc = 0; yc < ow; yc++) {
+        const c0 = yc * sw - left;
+        const cStart = Math.max(0, c0);
+        const cEnd = Math.min(w, c0 + fw);
+        maxVal.fill(-Infinity);
+        maxIdx.fill(-1);
+        for (let r = rStart; r < rEnd; r++) {
+          for (let col = cStart; col < cEnd; col++) {
+            const base = ((b * h + r) * w + col) * c;
+            for (let d = 0; d < c; d++) {
+              const v = xv[base + d]!;
+              if (v > maxVal[d]!) {
+                maxVal[d] = v;
+                maxIdx[d] = base + d;
+              }
+            }
+          }
+        }
+        const dyBase = ((b * oh + yr) * ow + yc) * c;
+        for (let d = 0; d < c; d++) {
+          const at = maxIdx[d]!;
+          if (at >= 0) dxv[at] = dxv[at]! + dyv[dyBase + d]!;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+function normalisedAxes(axis: unknown, rank: number): number[] {
+  const list = Array.isArray(axis) ? (axis as number[]) : [axis as number];
+  return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+}
+
+/**
+ * Sum: a float32 rank-4 sum over axes [0,1,2] (a conv bias gradient) is an average pool over each
+ * image, a small sum over the batch and one scaling, instead of the stock transpose + reduce.
+ * Every other reduction goes to the stock kernel.
+ */
+export function sumKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const ops = new WasmOps(backend);
+  const x = inputs.x!;
+  const axes = normalisedAxes(attrs.axis, x.shape.length);
+  const biasGrad = x.dtype === 'float32' && x.shape.length === 4 && axes.join(',') === '0,1,2';
+  if (!biasGrad) return ops.run('Sum', inputs, attrs);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const pooled = ops.run('AvgPool', { x }, { filterSize: [h, w], strides: [h, w], pad: 'valid', dimRoundingMode: undefined });
+  const flat = ops.reshape(pooled, [n, c]);
+  ops.free(pooled);
+  const summed = ops.run('Sum', { x: flat }, { axis: [0], keepDims: false });
+  ops.free(flat);
+  const scale = ops.fromValues([], new Float32Array([h * w]));
+  const scaled = ops.run('Multiply', { a: summed, b: scale }, {});
+  ops.free(summed, scale);
+  if (attrs.keepDims !== true) return scaled;
+  const kept = ops.reshape(scaled, [1, 1, 1, c]);
+  ops.free(scaled);
+  return kept;
+}
+
+/**
+ * Identity shares the input's buffer (reference counted, as the `cpu` backend does) instead of the
+ * stock copy: tensors are immutable, and a copy of a conv activation costs ~1 ms per step.
+ */
+export function identityKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const ops = new WasmOps(backend);
+  const x = inputs.x!;
+  ops.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}

@@ -1,0 +1,70 @@
+/**
+ * Registers flatminima's training kernels for the tfjs `wasm` backend (replacing stock ones where
+ * they exist; the stock functions are kept and called for the cases ours do not cover).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { captureStockKernel } from './ops.js';
+import { conv2dKernel, fusedConv2dKernel } from './conv-forward.js';
+import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grads.js';
+import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
+import { identityKernel, maxPoolGradKernel, sumKernel } from './pool-sum.js';
+
+/** Stock wasm kernels the training kernels are composed from. */
+const BUILDING_BLOCKS = [
+  'Reshape',
+  'Transpose',
+  'PadV2',
+  'Slice',
+  'Reverse',
+  'Conv2D',
+  'FusedConv2D',
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Sum',
+  'AvgPool',
+  'Multiply',
+];
+
+/** Our kernels, by tfjs kernel name. */
+const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
+  Conv2D: conv2dKernel as unknown as tf.KernelFunc,
+  FusedConv2D: fusedConv2dKernel as unknown as tf.KernelFunc,
+  Conv2DBackpropFilter: conv2dBackpropFilterKernel as unknown as tf.KernelFunc,
+  Conv2DBackpropInput: conv2dBackpropInputKernel as unknown as tf.KernelFunc,
+  MaxPoolGrad: maxPoolGradKernel as unknown as tf.KernelFunc,
+  BatchMatMul: batchMatMulKernel as unknown as tf.KernelFunc,
+  _FusedMatMul: fusedMatMulKernel as unknown as tf.KernelFunc,
+  Sum: sumKernel as unknown as tf.KernelFunc,
+  Identity: identityKernel as unknown as tf.KernelFunc,
+};
+
+/** Names of the kernels {@link registerWasmTrainingKernels} installs. */
+export const WASM_TRAINING_KERNEL_NAMES: readonly string[] = Object.keys(TRAINING_KERNELS);
+
+let registered = false;
+
+/**
+ * Installs the training kernels for backend 'wasm' (idempotent). The wasm backend package must
+ * have been imported (it registers the stock kernels). Returns the installed kernel names.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  if (registered) return [...WASM_TRAINING_KERNEL_NAMES];
+  for (const name of BUILDING_BLOCKS) captureStockKernel(name);
+  for (const [name, kernelFunc] of Object.entries(TRAINING_KERNELS)) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (stock != null) tf.unregisterKernel(name, 'wasm');
+    // The stock setupFunc binds the C function the stock kernelFunc calls (our fallback path);
+    // tfjs runs setup functions when a backend instance starts, so keep it on our config.
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: stock?.setupFunc });
+  }
+  registered = true;
+  return [...WASM_TRAINING_KERNEL_NAMES];
+}
+
+/** Whether our training kernels are the ones registered for 'wasm' now. */
+export function wasmTrainingKernelsRegistered(): boolean {
+  return (
+    registered &&
+    Object.entries(TRAINING_KERNELS).every(([name, f]) => tf.getKernel(name, 'wasm')?.kernelFunc === f)
+  );
+}
