@@ -1,0 +1,73 @@
+/**
+ * All the sharpness measures of a trained model in one record (the SharpnessRecord of the experiment
+ * schema).
+ */
+import type { SharpnessRecord } from '../experiments/schema.js';
+import { surrogateGap } from './gap.js';
+import { hessianTopEigenvalue, hessianTrace } from './hessian.js';
+import type { HvpOptions } from './hvp.js';
+import { lossLandscape1D, lossLandscape2D } from './landscape.js';
+import type { Objective } from './objective.js';
+import { checkNumber, checkObjective, checkSeed } from './validate.js';
+
+/** Options of {@link measureSharpness}. */
+export interface MeasureOptions extends HvpOptions {
+  /** Radius of the surrogate-gap step (> 0). */
+  rho: number;
+  /** Seed of every random vector (integer, default 0). */
+  seed?: number;
+  /** Also record the 1-D and 2-D filter-normalised landscape slices (default false). */
+  landscape?: boolean;
+  /** Examples the objective averages over; default obj.examples (one of them is required). */
+  examples?: number;
+  /** Power-iteration tolerance and cap (see hessianTopEigenvalue; defaults 1e-4 and 100). */
+  tol?: number;
+  maxIterations?: number;
+  /** Hutchinson probes (default 20). */
+  traceSamples?: number;
+  /** Landscape grid points per axis (defaults 21 for 1-D, 11 for 2-D) and range (default 1). */
+  landscapePoints1D?: number;
+  landscapePoints2D?: number;
+  landscapeRange?: number;
+}
+
+/**
+ * sigma_max (power iteration), the Hutchinson trace, the surrogate gap at `rho` with Lemma 3's
+ * 2h/rho², and optionally the landscape slices, as a SharpnessRecord (synchronous; weights unchanged).
+ * The trace reuses the Hessian-vector method that the eigenvalue search settled on.
+ */
+export function measureSharpness(obj: Objective, opts: MeasureOptions): SharpnessRecord {
+  const fn = 'measureSharpness';
+  checkObjective(fn, obj);
+  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: opts { rho } is required`);
+  const rho = checkNumber(fn, 'rho', opts.rho, undefined, { min: 0, minExclusive: true });
+  const seed = checkSeed(fn, opts.seed, 0);
+  const examples = checkNumber(fn, 'examples', opts.examples, obj.examples, { min: 1, integer: true });
+  // Checked here, before any work, under the names this function uses.
+  if (opts.landscape !== undefined && typeof opts.landscape !== 'boolean') {
+    throw new Error(`${fn}: landscape must be a boolean, got ${String(opts.landscape)}`);
+  }
+  const traceSamples = checkNumber(fn, 'traceSamples', opts.traceSamples, 20, { min: 2, integer: true });
+  const points1D = checkNumber(fn, 'landscapePoints1D', opts.landscapePoints1D, 21, { min: 2, max: 1001, integer: true });
+  const points2D = checkNumber(fn, 'landscapePoints2D', opts.landscapePoints2D, 11, { min: 2, max: 1001, integer: true });
+  const range = checkNumber(fn, 'landscapeRange', opts.landscapeRange, 1, { min: 0, minExclusive: true });
+  const hvp: HvpOptions = { method: opts.method, fdRelativeStep: opts.fdRelativeStep, verifyTolerance: opts.verifyTolerance };
+  const top = hessianTopEigenvalue(obj, { ...hvp, tol: opts.tol, maxIterations: opts.maxIterations, seed });
+  const trace = hessianTrace(obj, { ...hvp, method: top.method, samples: traceSamples, seed: seed + 1 });
+  const gap = surrogateGap(obj, { rho });
+  const record: SharpnessRecord = {
+    examples,
+    sigmaMax: top.value,
+    sigmaMaxIterations: top.iterations,
+    hessianMethod: top.method,
+    trace: trace.value,
+    rho,
+    surrogateGap: gap.gap,
+    lemma3SigmaMax: gap.lemma3SigmaMax,
+  };
+  if (opts.landscape === true) {
+    record.landscape1D = lossLandscape1D(obj, { seed, points: points1D, range });
+    record.landscape2D = lossLandscape2D(obj, { seed, points: points2D, range });
+  }
+  return record;
+}

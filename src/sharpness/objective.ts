@@ -1,0 +1,176 @@
+/**
+ * The function every sharpness measure looks at: a scalar loss of some tf.Variables, evaluated over a
+ * fixed set of examples. A model objective splits its examples into chunks so that no measure ever
+ * holds the activations of more than one chunk.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropyFromLogits } from './crossEntropy.js';
+
+/** One part of a chunked objective: the loss is the weighted sum of its chunks' losses. */
+export interface ObjectiveChunk {
+  /** Weight of this chunk in the total (for a mean loss: chunk size / number of examples). */
+  weight: number;
+  /** The chunk's loss at the variables' current values. */
+  loss: () => tf.Scalar;
+}
+
+/** A scalar loss of `vars`; every measure evaluates it at perturbed values of `vars` and restores them. */
+export interface Objective {
+  /** The variables the loss is differentiated with respect to (trainable, float32). */
+  vars: tf.Variable[];
+  /** The loss at the variables' current values. */
+  loss: () => tf.Scalar;
+  /**
+   * Optional split of the loss, `loss() = Σ weight_k · chunks[k].loss()`: when present, gradients and
+   * Hessian-vector products are computed chunk by chunk and summed, so memory stays bounded.
+   */
+  chunks?: readonly ObjectiveChunk[];
+  /** Optional: how many examples the loss averages over (fills SharpnessRecord.examples). */
+  examples?: number;
+}
+
+/** Options of {@link modelObjective}. */
+export interface ModelObjectiveOptions {
+  /** Examples per chunk (positive integer, default 512). */
+  chunkSize?: number;
+  /**
+   * How the cross-entropy is computed. 'logits': the last layer's pre-softmax output goes through a
+   * twice-differentiable log-softmax (needs a tf.Sequential whose last layer is a Dense with softmax
+   * activation on rank-2 input); exact, and lets Hessian-vector products use double back-propagation.
+   * 'probabilities': −Σ y log(max(p, 1e-7)) on the model's softmax output; tfjs cannot differentiate
+   * that twice correctly, so Hessian-vector products fall back to central differences, which are noisy
+   * for ReLU networks (the gradient jumps at every ReLU kink the step crosses). 'auto' (default):
+   * 'logits' when the model allows it, else 'probabilities'.
+   */
+  lossFrom?: 'auto' | 'logits' | 'probabilities';
+}
+
+/** Lower clip of the predicted probability inside the log (Keras' epsilon). */
+const PROB_FLOOR = 1e-7;
+
+/**
+ * The mean categorical cross-entropy of `model` (softmax outputs) over ALL examples `x`, `y` (one-hot),
+ * computed chunk by chunk (each chunk weighted by its size). `vars` are the model's trainable weights'
+ * underlying tf.Variables, so perturbing them perturbs the model. The tensors `x`, `y` stay owned by the
+ * caller and must outlive the objective.
+ *
+ * With `lossFrom` 'logits' (the default for the project's MLP and CNN) the loss is the exact
+ * −log softmax(z)_y from the last layer's logits z; with 'probabilities' it is −Σ y log(max(p, 1e-7)),
+ * i.e. tf.metrics.categoricalCrossentropy without its upper clip at 1 − 1e-7 (whose gradient goes
+ * through LessEqual, which has no gradient in tfjs). The two agree except on examples whose predicted
+ * probability of the true class is below 1e-7, where Keras' clip caps the loss at 16.1.
+ */
+export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, opts: ModelObjectiveOptions = {}): Objective {
+  const fn = 'modelObjective';
+  if (model === null || typeof model !== 'object' || typeof (model as tf.LayersModel).apply !== 'function') {
+    throw new Error(`${fn}: model must be a tf.LayersModel`);
+  }
+  if (!(x instanceof tf.Tensor) || x.rank < 2) throw new Error(`${fn}: x must be a tensor of rank >= 2 [examples, ...]`);
+  if (!(y instanceof tf.Tensor) || y.rank !== 2) throw new Error(`${fn}: y must be a one-hot tensor of shape [examples, classes]`);
+  const n = x.shape[0];
+  if (n === 0 || y.shape[0] !== n) throw new Error(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
+  const chunkSize = opts.chunkSize ?? 512;
+  if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw new Error(`${fn}: chunkSize must be a positive integer, got ${String(chunkSize)}`);
+  const vars = model.trainableWeights.map((w) => w.read());
+  if (vars.length === 0 || !vars.every((v): v is tf.Variable => v instanceof tf.Variable)) {
+    throw new Error(`${fn}: model must have trainable weights backed by tf.Variable`);
+  }
+
+  const lossFrom = opts.lossFrom ?? 'auto';
+  if (!['auto', 'logits', 'probabilities'].includes(lossFrom)) {
+    throw new Error(`${fn}: lossFrom must be one of 'auto', 'logits', 'probabilities', got ${String(lossFrom)}`);
+  }
+  const logits = lossFrom === 'probabilities' ? null : logitsFunction(model);
+  if (lossFrom === 'logits' && logits === null) {
+    throw new Error(`${fn}: lossFrom 'logits' needs a tf.Sequential whose last layer is a Dense layer with softmax activation`);
+  }
+
+  const chunkLoss = (start: number, size: number): tf.Scalar =>
+    tf.tidy(() => {
+      const xs = tf.slice(x, [start], [size]);
+      const ys = tf.slice(y, [start], [size]).toFloat();
+      const perExample =
+        logits !== null
+          ? softmaxCrossEntropyFromLogits(ys, logits(xs))
+          : tf.neg(tf.sum(tf.mul(ys, tf.log(tf.maximum(model.apply(xs, { training: false }) as tf.Tensor, PROB_FLOOR))), -1));
+      return tf.mean(perExample) as tf.Scalar;
+    });
+
+  const chunks: ObjectiveChunk[] = [];
+  for (let start = 0; start < n; start += chunkSize) {
+    const size = Math.min(chunkSize, n - start);
+    chunks.push({ weight: size / n, loss: () => chunkLoss(start, size) });
+  }
+  const loss = (): tf.Scalar =>
+    tf.tidy(() => tf.addN(chunks.map((c) => tf.mul(c.loss(), c.weight))) as tf.Scalar);
+  return { vars, loss, chunks, examples: n };
+}
+
+/**
+ * For a tf.Sequential ending in a softmax Dense layer: a function computing that layer's logits (the
+ * earlier layers applied as they are, then x·kernel + bias). Null when the model is not of that form.
+ */
+function logitsFunction(model: tf.LayersModel): ((xs: tf.Tensor) => tf.Tensor) | null {
+  if (!(model instanceof tf.Sequential) || model.layers.length === 0) return null;
+  const last = model.layers[model.layers.length - 1];
+  const config = last.getConfig();
+  if (last.getClassName() !== 'Dense' || config.activation !== 'softmax') return null;
+  const kernel = last.trainableWeights.find((w) => /kernel(_\d+)?$/.test(w.name));
+  const bias = last.trainableWeights.find((w) => /bias(_\d+)?$/.test(w.name));
+  if (kernel === undefined || last.trainableWeights.length !== (bias === undefined ? 1 : 2)) return null;
+  let inputRank: number;
+  try {
+    inputRank = (last.input as tf.SymbolicTensor).shape.length;
+  } catch {
+    return null; // a layer used at several places in a graph has no single input
+  }
+  if (inputRank !== 2) return null; // Dense on rank > 2 input acts on the last axis: not handled here
+  const body = model.layers.slice(0, -1);
+  return (xs: tf.Tensor): tf.Tensor => {
+    let h = xs;
+    for (const layer of body) h = layer.apply(h, { training: false }) as tf.Tensor;
+    if (h.rank !== 2) throw new Error(`modelObjective: the softmax layer's input must be rank 2 [examples, features], got rank ${h.rank}`);
+    const z = tf.matMul(h, kernel.read());
+    return bias === undefined ? z : tf.add(z, bias.read());
+  };
+}
+
+/**
+ * The loss as a number; for a chunked objective the chunks are summed in float64, exactly as in
+ * {@link valueAndGradient}, so that differences of losses from the two (e.g. the surrogate gap) carry
+ * no summation-order offset.
+ */
+export function lossValue(obj: Objective): number {
+  const parts = obj.chunks ?? [{ weight: 1, loss: obj.loss }];
+  let value = 0;
+  for (const part of parts) {
+    const t = part.loss();
+    value += t.dataSync()[0] * part.weight;
+    t.dispose();
+  }
+  return value;
+}
+
+/**
+ * Loss (number) and gradient (one tensor per var, caller disposes) at the current values, chunk by
+ * chunk when the objective is chunked. A var the loss does not depend on gets a zero gradient.
+ */
+export function valueAndGradient(obj: Objective): { value: number; grads: tf.Tensor[] } {
+  const parts = obj.chunks ?? [{ weight: 1, loss: obj.loss }];
+  let value = 0;
+  let grads: tf.Tensor[] | null = null;
+  for (const part of parts) {
+    const next = tf.tidy(() => {
+      const r = tf.variableGrads(part.loss, obj.vars);
+      value += r.value.dataSync()[0] * part.weight;
+      const g = obj.vars.map((v) => {
+        const gi = r.grads[v.name];
+        return gi == null ? tf.zerosLike(v) : part.weight === 1 ? gi : tf.mul(gi, part.weight);
+      });
+      return grads === null ? g : g.map((gi, i) => tf.add((grads as tf.Tensor[])[i], gi));
+    });
+    if (grads !== null) tf.dispose(grads);
+    grads = next;
+  }
+  return { value, grads: grads as tf.Tensor[] };
+}
