@@ -1,0 +1,14 @@
+/**
+ * flatminima/node: the Node-only half of the public API: backend selection (tfjs-node, wasm with
+ * training kernels, cpu), dataset files (embedded MNIST, IDX), experiment runs with checkpoints, and
+ * the HTML/PNG report. Re-exports the browser-safe API too, so one import serves a Node program.
+ */
+export * from './index.js';
+export { initBackend, registerWasmTrainingKernels, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/index.js';
+export { loadEmbeddedMnist, readIdxFile, writeIdxFile, loadIdxDataset, FASHION_MNIST_CLASSES, DIGIT_CLASSES } from './data/index.js';
+export { runSpec, runId, type Progress, type RunOptions } from './experiments/runner.js';
+export { runMany } from './experiments/pool.js';
+export { readRecords } from './experiments/store.js';
+export { loadModel, saveModel } from './experiments/modelStore.js';
+export { RunSpecSchema, RunRecordSchema, type RunSpec, type RunRecord, type EpochRecord, type SharpnessRecord } from './experiments/schema.js';
+export { writeReport } from './report/index.js';
