@@ -163,6 +163,19 @@ test('summarize: sharpness statistics, datasets grouped separately, variants lab
   assert.deepEqual(back, sum);
 });
 
+test('summarize: failed and unfinished runs are counted and shown, not averaged', () => {
+  const ok = record(spec({ name: 'sam', rho: 0.05 }, 0), { testAccuracy: 0.9, testLoss: 0.2, trainLoss: 0.2 });
+  const failed = { ...record(spec({ name: 'sam', rho: 0.05 }, 1), null, { status: 'running' }), error: 'worker process exited (SIGKILL)' };
+  const unfinished = record(spec({ name: 'sam', rho: 0.05 }, 2), { testAccuracy: 0.5, testLoss: 0.7, trainLoss: 0.7 }, { status: 'running' });
+  const [s] = summarize([ok, failed, unfinished]);
+  assert.equal(s!.runs, 3);
+  assert.equal(s!.complete, 1);
+  assert.equal(s!.failed, 1);
+  assert.equal(s!.incomplete, 1);
+  assert.deepEqual(s!.testAccuracy, { n: 1, mean: 0.9, std: null });
+  assert.match(formatMarkdownTable([s!]), /\| SAM \| 3 \(1 failed, 1 unfinished\) \| 0 \| 90\.00 \|/);
+});
+
 test('formatStat and bad input', () => {
   assert.equal(formatStat({ n: 2, mean: 0.5, std: 0.25 }, 1, 100), '50.0 ± 25.0');
   assert.equal(formatStat({ n: 1, mean: 0.5, std: null }, 2), '0.50');

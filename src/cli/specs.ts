@@ -1,0 +1,323 @@
+/**
+ * Turns CLI flags (and an optional spec file) into validated run specs. Every setting is written
+ * into the spec explicitly, so a record says exactly what ran; defaults live in one table here.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import type { OptimizerSpec, RunSpec } from '../experiments/schema.js';
+import { OPTIMIZER_DEFAULTS } from '../experiments/optimizerFactory.js';
+import { DATASET_DEFAULTS } from '../experiments/runData.js';
+import { ValidationError, parseRunSpec } from '../experiments/validate.js';
+import { UsageError } from './errors.js';
+import {
+  momentumCoefficient,
+  nonNegativeInt,
+  nonNegativeNumber,
+  openUnitInterval,
+  positiveInt,
+  positiveNumber,
+} from './parsers.js';
+
+/** The sharpness-aware optimisers (and plain 'sgd'), in table order. */
+export const OPTIMIZERS = ['sgd', 'sam', 'asam', 'gsam', 'agsam'] as const;
+/** An optimiser name. */
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+/** Datasets a run can use. */
+export const DATASETS = ['moons', 'mnist', 'idx'] as const;
+/** Backends `--backend` accepts. */
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+
+/** The optimiser settings each method takes; a flag for a setting the method lacks is an error (train). */
+export const OPTIMIZER_PARAMS: Readonly<Record<OptimizerName, readonly (keyof OptimizerSpec)[]>> = {
+  sgd: [],
+  sam: ['rho', 'rhoSchedule', 'rhoMin'],
+  asam: ['rho', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
+  gsam: ['rho', 'alpha', 'rhoSchedule', 'rhoMin'],
+  agsam: ['rho', 'alpha', 'gamma', 'ascent', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
+};
+
+/**
+ * Default settings per method when neither a flag nor a spec file sets them: the runner's
+ * OPTIMIZER_DEFAULTS (one source of truth), written out so every record states them.
+ */
+export const DEFAULT_OPTIMIZERS: Readonly<Record<OptimizerName, OptimizerSpec>> = {
+  sgd: { name: 'sgd' },
+  sam: { name: 'sam', rho: OPTIMIZER_DEFAULTS.rho.sam },
+  asam: { name: 'asam', rho: OPTIMIZER_DEFAULTS.rho.asam, eta: OPTIMIZER_DEFAULTS.eta },
+  gsam: { name: 'gsam', rho: OPTIMIZER_DEFAULTS.rho.gsam, alpha: OPTIMIZER_DEFAULTS.alpha },
+  agsam: { name: 'agsam', rho: OPTIMIZER_DEFAULTS.rho.agsam, alpha: OPTIMIZER_DEFAULTS.alpha, gamma: OPTIMIZER_DEFAULTS.gamma },
+};
+
+/**
+ * Defaults that depend on the dataset: model, data size, learning rate, epochs (the report's), and
+ * the examples the final model's sharpness is measured on (the CNN's Hessian-vector products cost
+ * about a training step each, so fewer).
+ */
+export const DATASET_RUN_DEFAULTS = {
+  moons: { model: 'mlp', n: DATASET_DEFAULTS.moonsN, noise: DATASET_DEFAULTS.noise, testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.05, epochs: 50, measureExamples: 500 },
+  mnist: { model: 'cnn', testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.02, epochs: 25, measureExamples: 128 },
+  idx: { model: 'cnn', learningRate: 0.02, epochs: 25, measureExamples: 128 },
+} as const;
+
+/** Defaults for the rest of a run. */
+export const RUN_DEFAULTS = { batchSize: 64, base: 'momentum', momentum: OPTIMIZER_DEFAULTS.momentum, seed: 0, results: 'results' } as const;
+
+/** The flags shared by `train` and `compare`, as parsed by commander (all optional). */
+export interface RunFlags {
+  spec?: string;
+  dataset?: (typeof DATASETS)[number];
+  dataDir?: string;
+  n?: number;
+  noise?: number;
+  testFraction?: number;
+  maxTrain?: number;
+  maxTest?: number;
+  model?: 'mlp' | 'cnn';
+  rho?: number;
+  alpha?: number;
+  eta?: number;
+  gamma?: number;
+  ascent?: 'elementwise' | 'adaptive';
+  scope?: 'kernels' | 'all';
+  rhoSchedule?: 'constant' | 'proportional';
+  rhoMin?: number;
+  base?: 'sgd' | 'momentum' | 'adam';
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  lrSchedule?: 'constant' | 'cosine' | 'step';
+  epochs?: number;
+  batchSize?: number;
+  measure?: number;
+  results?: string;
+  backend?: (typeof BACKENDS)[number];
+  threads?: number;
+  checkpointEvery?: number;
+}
+
+/** Which flag sets which optimiser setting (for messages). */
+const OPTIMIZER_FLAG: Readonly<Partial<Record<keyof OptimizerSpec, string>>> = {
+  rho: '--rho',
+  alpha: '--alpha',
+  eta: '--eta',
+  gamma: '--gamma',
+  ascent: '--ascent',
+  scope: '--scope',
+  rhoSchedule: '--rho-schedule',
+  rhoMin: '--rho-min',
+};
+
+/** Adds the data, model, optimiser-setting, base-optimiser, budget and backend flags to a command. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('--spec <file>', 'a run spec JSON file (see src/experiments/schema.ts); flags override its fields')
+    .addOption(new Option('--dataset <name>', 'dataset (default: moons)').choices(DATASETS))
+    .option('--data-dir <dir>', 'directory of IDX files (train-images-idx3-ubyte[.gz] ...) for --dataset idx')
+    .option('--n <count>', 'moons: number of points (default 10000); mnist: digits used (default all 10000)', positiveInt)
+    .option('--noise <sd>', 'moons: Gaussian noise (default 0.3)', nonNegativeNumber)
+    .option('--test-fraction <f>', 'fraction held out for testing (moons, mnist; default 0.2)', openUnitInterval)
+    .option('--max-train <count>', 'idx: cap on training examples', positiveInt)
+    .option('--max-test <count>', 'idx: cap on test examples', positiveInt)
+    .addOption(new Option('--model <name>', 'model (default: mlp for moons, cnn otherwise)').choices(['mlp', 'cnn']))
+    .option('--rho <r>', `neighbourhood radius (default: sam ${OPTIMIZER_DEFAULTS.rho.sam}, asam ${OPTIMIZER_DEFAULTS.rho.asam}, gsam ${OPTIMIZER_DEFAULTS.rho.gsam}, agsam ${OPTIMIZER_DEFAULTS.rho.agsam})`, nonNegativeNumber)
+    .option('--alpha <a>', 'gsam/agsam: weight of the orthogonal gradient (default 0.1)', nonNegativeNumber)
+    .option('--eta <e>', 'asam (and agsam --ascent adaptive): T = |w| + eta (default 0.01)', nonNegativeNumber)
+    .option('--gamma <g>', 'agsam elementwise ascent: |w| + gamma (default 0.01)', nonNegativeNumber)
+    .addOption(new Option('--ascent <rule>', 'agsam ascent rule (default elementwise)').choices(['elementwise', 'adaptive']))
+    .addOption(new Option('--scope <which>', 'asam/agsam: variables scaled by |w| (default kernels)').choices(['kernels', 'all']))
+    .addOption(new Option('--rho-schedule <s>', 'rho constant, or proportional to the learning rate (GSAM)').choices(['constant', 'proportional']))
+    .option('--rho-min <r>', 'with --rho-schedule proportional: rho at the smallest learning rate', nonNegativeNumber)
+    .addOption(new Option('--base <name>', 'base optimiser (default momentum)').choices(['sgd', 'momentum', 'adam']))
+    .option('--lr <rate>', 'learning rate (default: 0.05 moons, 0.02 mnist/idx)', positiveNumber)
+    .option('--momentum <m>', 'momentum coefficient for --base momentum (default 0.9)', momentumCoefficient)
+    .option('--weight-decay <wd>', 'coupled L2 weight decay (default 0)', nonNegativeNumber)
+    .addOption(new Option('--lr-schedule <s>', 'learning-rate schedule (default constant)').choices(['constant', 'cosine', 'step']))
+    .option('--epochs <count>', 'epochs (default: 50 moons, 25 mnist/idx)', positiveInt)
+    .option('--batch-size <count>', 'mini-batch size (default 64)', positiveInt)
+    .option('--measure <examples>', 'measure sharpness of the final model on this many test examples (0 = off; default 500 moons, 128 mnist/idx)', nonNegativeInt)
+    .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
+    .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
+    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else wasm, else cpu)').choices(BACKENDS))
+    .option('--threads <count>', 'wasm threads', positiveInt);
+}
+
+/** Whether `path` is an existing directory. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** --threads only means something for the wasm backend (or auto, which may pick it). */
+export function checkBackendFlags(flags: { backend?: string; threads?: number }): void {
+  if (flags.threads !== undefined && (flags.backend === 'cpu' || flags.backend === 'tensorflow')) {
+    throw new UsageError(`--threads applies to --backend wasm or auto, not ${flags.backend}`);
+  }
+}
+
+/** Reads and validates a spec file; every bad field is its own message. */
+export function readSpecFile(path: string): RunSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--spec ${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--spec ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  try {
+    return parseRunSpec(json, `spec file ${path}`);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(err.issues.map((i) => `--spec ${path}: ${i}`));
+    throw err;
+  }
+}
+
+/** The flag that sets each spec field, to name flags rather than fields in messages. */
+const FIELD_FLAG: Readonly<Record<string, string>> = {
+  'dataset.name': '--dataset',
+  'dataset.n': '--n',
+  'dataset.noise': '--noise',
+  'dataset.testFraction': '--test-fraction',
+  'dataset.dir': '--data-dir',
+  'dataset.maxTrain': '--max-train',
+  'dataset.maxTest': '--max-test',
+  model: '--model',
+  'optimizer.name': '--optimizer',
+  'optimizer.rho': '--rho',
+  'optimizer.alpha': '--alpha',
+  'optimizer.eta': '--eta',
+  'optimizer.gamma': '--gamma',
+  'optimizer.ascent': '--ascent',
+  'optimizer.scope': '--scope',
+  'optimizer.rhoSchedule': '--rho-schedule',
+  'optimizer.rhoMin': '--rho-min',
+  'base.name': '--base',
+  'base.learningRate': '--lr',
+  'base.momentum': '--momentum',
+  'base.weightDecay': '--weight-decay',
+  'base.schedule': '--lr-schedule',
+  epochs: '--epochs',
+  batchSize: '--batch-size',
+  seed: '--seed',
+  measureExamples: '--measure',
+};
+
+/** Validates a spec built from flags (and maybe a spec file); each problem names its flag where one sets the field. */
+export function validateSpec(spec: unknown, what: string): RunSpec {
+  try {
+    return parseRunSpec(spec, what);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    throw new UsageError(
+      err.issues.map((issue) => {
+        const colon = issue.indexOf(': ');
+        const path = colon >= 0 ? issue.slice(0, colon) : '';
+        const flag = FIELD_FLAG[path];
+        return flag ? `${flag} (${path}): ${issue.slice(colon + 2)}` : `${what}: ${issue}`;
+      }),
+    );
+  }
+}
+
+/** The optimiser settings set by flags (only those given). */
+function optimizerFlags(flags: RunFlags): Partial<OptimizerSpec> {
+  const out: Partial<OptimizerSpec> = {};
+  if (flags.rho !== undefined) out.rho = flags.rho;
+  if (flags.alpha !== undefined) out.alpha = flags.alpha;
+  if (flags.eta !== undefined) out.eta = flags.eta;
+  if (flags.gamma !== undefined) out.gamma = flags.gamma;
+  if (flags.ascent !== undefined) out.ascent = flags.ascent;
+  if (flags.scope !== undefined) out.scope = flags.scope;
+  if (flags.rhoSchedule !== undefined) out.rhoSchedule = flags.rhoSchedule;
+  if (flags.rhoMin !== undefined) out.rhoMin = flags.rhoMin;
+  return out;
+}
+
+/**
+ * The spec of one run from flags: start from the spec file (if any) or the defaults, then apply
+ * every flag given. With `strictOptimizerFlags`, a setting flag the optimiser does not take is a
+ * usage error; otherwise (compare) it is applied to the methods that take it.
+ */
+export function buildSpec(
+  flags: RunFlags,
+  optimizer: OptimizerName | undefined,
+  seed: number | undefined,
+  opts: { strictOptimizerFlags: boolean; fileSpec?: RunSpec },
+): RunSpec {
+  const file = opts.fileSpec;
+  const datasetName = flags.dataset ?? file?.dataset.name ?? 'moons';
+  const dd = DATASET_RUN_DEFAULTS[datasetName];
+  const problems: string[] = [];
+
+  // Dataset: the file's settings carry over only when it names the same dataset.
+  const dataset: Record<string, unknown> =
+    file && file.dataset.name === datasetName ? { ...file.dataset } : { name: datasetName };
+  if (!file || file.dataset.name !== datasetName) {
+    if (datasetName === 'moons') Object.assign(dataset, { n: DATASET_RUN_DEFAULTS.moons.n, noise: DATASET_RUN_DEFAULTS.moons.noise });
+    if (datasetName !== 'idx') dataset.testFraction = DATASET_RUN_DEFAULTS[datasetName as 'moons' | 'mnist'].testFraction;
+  }
+  const dsFlag = (flag: string, key: string, value: unknown, allowed: readonly string[]): void => {
+    if (value === undefined) return;
+    if (!allowed.includes(datasetName)) problems.push(`${flag} applies only to --dataset ${allowed.join(' or ')}, not ${datasetName}`);
+    else dataset[key] = value;
+  };
+  dsFlag('--data-dir', 'dir', flags.dataDir, ['idx']);
+  dsFlag('--n', 'n', flags.n, ['moons', 'mnist']);
+  dsFlag('--noise', 'noise', flags.noise, ['moons']);
+  dsFlag('--test-fraction', 'testFraction', flags.testFraction, ['moons', 'mnist']);
+  dsFlag('--max-train', 'maxTrain', flags.maxTrain, ['idx']);
+  dsFlag('--max-test', 'maxTest', flags.maxTest, ['idx']);
+  if (datasetName === 'idx' && dataset.dir === undefined) problems.push('--dataset idx needs --data-dir <dir> (a directory of IDX files)');
+  if (flags.dataDir !== undefined && datasetName === 'idx' && !isDirectory(flags.dataDir)) {
+    problems.push(`--data-dir ${flags.dataDir}: no such directory`);
+  }
+
+  // Optimiser: defaults for the method, then the file's settings (same method), then flags.
+  const optName = optimizer ?? file?.optimizer.name ?? 'sgd';
+  const allowed = OPTIMIZER_PARAMS[optName];
+  const fromFlags = optimizerFlags(flags);
+  const optSpec: Record<string, unknown> = { ...DEFAULT_OPTIMIZERS[optName] };
+  if (file && file.optimizer.name === optName) Object.assign(optSpec, file.optimizer);
+  for (const [key, value] of Object.entries(fromFlags) as [keyof OptimizerSpec, unknown][]) {
+    if (allowed.includes(key)) optSpec[key] = value;
+    else if (opts.strictOptimizerFlags) {
+      const takers = OPTIMIZERS.filter((o) => OPTIMIZER_PARAMS[o].includes(key));
+      problems.push(`${OPTIMIZER_FLAG[key]} does not apply to --optimizer ${optName} (it applies to ${takers.join(', ')})`);
+    }
+  }
+
+  const baseName = flags.base ?? file?.base.name ?? RUN_DEFAULTS.base;
+  const base: Record<string, unknown> = file && file.base.name === baseName ? { ...file.base } : { name: baseName };
+  base.learningRate = flags.lr ?? (base.learningRate as number | undefined) ?? dd.learningRate;
+  if (baseName === 'momentum') base.momentum = flags.momentum ?? (base.momentum as number | undefined) ?? RUN_DEFAULTS.momentum;
+  else if (flags.momentum !== undefined) problems.push(`--momentum applies only to --base momentum, not ${baseName}`);
+  if (flags.weightDecay !== undefined) base.weightDecay = flags.weightDecay;
+  base.weightDecay ??= 0;
+  if (flags.lrSchedule !== undefined) base.schedule = flags.lrSchedule;
+  base.schedule ??= 'constant';
+
+  if (problems.length > 0) throw new UsageError(problems);
+
+  const spec: Record<string, unknown> = {
+    dataset,
+    model: flags.model ?? (file && file.dataset.name === datasetName ? file.model : dd.model),
+    optimizer: optSpec,
+    base,
+    epochs: flags.epochs ?? file?.epochs ?? dd.epochs,
+    batchSize: flags.batchSize ?? file?.batchSize ?? RUN_DEFAULTS.batchSize,
+    seed: seed ?? file?.seed ?? RUN_DEFAULTS.seed,
+  };
+  // A spec file is taken as written (no measureExamples = no measurement); otherwise the dataset's default.
+  const measure = flags.measure ?? (file ? file.measureExamples : dd.measureExamples);
+  if (measure !== undefined) spec.measureExamples = measure;
+  // A spec file's own label is kept for a single run only; compare labels runs by method and seed.
+  if (file?.name !== undefined && opts.strictOptimizerFlags) spec.name = file.name;
+  return validateSpec(spec, file ? 'the spec file with the flags' : 'the flags');
+}
