@@ -212,6 +212,18 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
     };
   }
 
+  /**
+   * Rebuilds a preset from {@link getConfig}'s output (tfjs's serialisation calls this): the config
+   * holds the preset's own options plus the base optimiser as `{ className, config }`.
+   */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    const construct = cls as unknown as new (options: CommonOptions) => T;
+    return new construct({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as CommonOptions);
+  }
+
   /** The preset's own options for {@link getConfig}. */
   protected abstract presetConfig(): tf.serialization.ConfigDict;
 

@@ -7,7 +7,6 @@ import { adaptiveAscent, elementwiseAscent, euclideanAscent, type AdaptiveScope 
 import { perturbedDescent, surrogateGapDescent } from './descent.js';
 import {
   COMMON_OPTION_NAMES,
-  deserializeBaseOptimizer,
   SharpnessAwareOptimizer,
   validateCommonOptions,
   type CommonOptions,
@@ -75,12 +74,6 @@ export class SAM extends SharpnessAwareOptimizer {
     return {};
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new (cls as unknown as new (o: SAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as SAMOptions);
-  }
 }
 
 /**
@@ -106,12 +99,6 @@ export class ASAM extends SharpnessAwareOptimizer {
     return { eta: this.eta, scope: scopeConfig('ASAM', this.scope) };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new (cls as unknown as new (o: ASAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as ASAMOptions);
-  }
 }
 
 /**
@@ -134,12 +121,6 @@ export class GSAM extends SharpnessAwareOptimizer {
     return { alpha: this.alpha };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new (cls as unknown as new (o: GSAMOptions) => T)({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as GSAMOptions);
-  }
 }
 
 /**
@@ -181,15 +162,6 @@ export class AdaptiveGSAM extends SharpnessAwareOptimizer {
       : { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent, eta: this.eta, scope: scopeConfig('AdaptiveGSAM', this.scope) };
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(
-    cls: tf.serialization.SerializableConstructor<T>,
-    config: tf.serialization.ConfigDict,
-  ): T {
-    return new (cls as unknown as new (o: AdaptiveGSAMOptions) => T)({
-      ...(config as object),
-      base: deserializeBaseOptimizer(config.base),
-    } as AdaptiveGSAMOptions);
-  }
 }
 
 for (const cls of [SAM, ASAM, GSAM, AdaptiveGSAM]) tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
