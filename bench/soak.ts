@@ -40,7 +40,7 @@ for (const [name, make] of makers) {
   opt.minimize(loss); // warm-up: creates the base optimiser's slots
   const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, heap: heap() };
   const t0 = performance.now();
-  for (let s = 0; s < steps; s++) tf.dispose(opt.minimize(loss, true));
+  for (let s = 0; s < steps; s++) opt.minimize(loss, true)?.dispose();
   const ms = (performance.now() - t0) / steps;
   const after = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, heap: heap() };
   console.log(`| ${name} | ${steps} | ${after.tensors - before.tensors} | ${after.bytes - before.bytes} | ${after.heap - before.heap} | ${ms.toFixed(2)} |`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { RunRecord, RunSpec } from '../experiments/schema.js';
 import { formatMarkdownTable, summarize, toCsv, toJson, type MethodSummary } from '../experiments/summary.js';
+import { EXIT_INTERRUPTED } from './errors.js';
 import { createProgressView } from './progress.js';
 
 /** Options for {@link runBatch}. */
@@ -31,11 +32,12 @@ export async function runBatch(specs: RunSpec[], opts: BatchOptions): Promise<Ru
   const backend = opts.backend ?? 'auto';
   const threads = opts.threads ?? (backend === 'auto' || backend === 'wasm' ? threadsPerJob(Math.min(opts.jobs, specs.length)) : undefined);
   const view = createProgressView({ lineEveryMs: 30_000 });
-  // Ctrl-C reaches the worker processes too (same process group); their checkpoints stay.
+  // Ctrl-C reaches the worker processes too (same process group); their checkpoints stay. A worker
+  // whose parent is gone some other way (killed alone) stops too, on its IPC 'disconnect'.
   const onSigint = (): void => {
     view.stop();
     process.stderr.write('\ninterrupted; run the same command again to resume from the last checkpoints\n');
-    process.exit(130);
+    process.exit(EXIT_INTERRUPTED);
   };
   process.once('SIGINT', onSigint);
   try {

@@ -7,6 +7,8 @@
 export const EXIT_USAGE = 2;
 /** Exit code for a run that failed or diverged, or any other error. */
 export const EXIT_FAILURE = 1;
+/** Exit code after Ctrl-C (128 + SIGINT, what a shell reports for a process SIGINT ended). */
+export const EXIT_INTERRUPTED = 130;
 
 /** A problem with what the user asked for; printed as `error: <line>` per problem and exit code 2. */
 export class UsageError extends Error {

@@ -66,7 +66,8 @@ class BarsView implements ProgressView {
       this.bars.set(p.runId, bar);
     }
     bar.update(doneSteps(p), payload);
-    // A run in this process trains synchronously, so the bars' redraw timer never fires: redraw here.
+    // A run in this process yields to the event loop only every ~200 ms (YIELD_EVERY_MS in the
+    // runner), so the bars' own redraw timer runs late: redraw here too.
     const now = Date.now();
     if (now - this.lastRedraw >= 200) {
       this.lastRedraw = now;

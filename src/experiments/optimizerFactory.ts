@@ -17,8 +17,13 @@ import type { BaseOptimizerSpec, OptimizerSpec } from './schema.js';
 
 /** The values used when a spec leaves an optimiser option out. */
 export const OPTIMIZER_DEFAULTS = Object.freeze({
-  /** Neighbourhood radius per method (ASAM's is larger because its ball is scaled by |w|). */
-  rho: Object.freeze({ sgd: 0, sam: 0.05, asam: 0.5, gsam: 0.05, agsam: 0.05 }),
+  /**
+   * Neighbourhood radius per method. ASAM's and Adaptive-GSAM's are 10x SAM's because their climb is
+   * scaled elementwise: ASAM's by T = |w| + eta, Adaptive-GSAM's (elementwise ascent) by |w| + gamma,
+   * and with weights well under 1 that shrinks e far below SAM's at the same rho; 0.5 is ASAM's
+   * usual value and the one the Adaptive-GSAM examples use (`--optimizer agsam --rho 0.5`).
+   */
+  rho: Object.freeze({ sgd: 0, sam: 0.05, asam: 0.5, gsam: 0.05, agsam: 0.5 }),
   /** GSAM / Adaptive-GSAM weight of the orthogonal ascent (GSAM's typical value). */
   alpha: 0.1,
   /** ASAM's T = |w| + eta. */

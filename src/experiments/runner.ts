@@ -6,6 +6,9 @@
  * Exact resume: all randomness is seeded from the spec, the data order comes from a {@link Rng}
  * whose state is checkpointed, and the checkpoint holds the model weights and the optimiser's
  * full state, so a run restarted from a checkpoint replays the same steps bit for bit.
+ *
+ * The loop yields to the event loop every {@link YIELD_EVERY_MS} of training, so an AbortSignal,
+ * a signal handler (Ctrl-C) or a pool worker's 'disconnect' can act while a run trains.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -25,6 +28,20 @@ import { createRunModel, loadRunData, modelInputShape, runSeeds } from './runDat
 import type { EpochRecord, RunRecord, RunSpec, SharpnessRecord } from './schema.js';
 import { MODEL_DIR, readRecord, runDir, writeRecord } from './store.js';
 import { parseRunSpec } from './validate.js';
+import { MEASURE_RHO } from './measurement.js';
+
+/**
+ * Longest stretch of training, in milliseconds, between two yields to the event loop. A yield
+ * (one setImmediate turn) costs microseconds; a step costs milliseconds or more, so yielding by time
+ * rather than every step keeps the cost negligible while timers, signals and IPC still get a turn
+ * within about this delay.
+ */
+export const YIELD_EVERY_MS = 200;
+
+/** Lets pending I/O callbacks (signals, IPC, timers) run: one trip through the event loop. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Training progress, reported after every optimiser step. */
 export interface Progress {
@@ -57,7 +74,10 @@ export interface RunOptions {
   /** Thread count for the wasm backend. */
   threads?: number;
   /** Stops the run at the next step when aborted; the record returned has status 'running' and the
-   * run can be resumed from its last checkpoint (a graceful interruption, e.g. on Ctrl-C). */
+   * run can be resumed from its last checkpoint (a graceful interruption, e.g. on Ctrl-C). Training
+   * yields to the event loop at least every {@link YIELD_EVERY_MS}, so an abort from a timer or a
+   * signal handler takes effect within about that delay plus one step. The final evaluation and
+   * sharpness measurement after the last epoch do not check it. */
   signal?: AbortSignal;
   /** Save the final model to `<runId>/model/` (default true). */
   saveModel?: boolean;
@@ -219,6 +239,7 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
       };
     }
     const wall = (): number => priorWallSeconds + (performance.now() - sessionStart) / 1000;
+    let lastYield = performance.now();
 
     for (let epoch = startEpoch; epoch < valid.epochs; epoch++) {
       const epochStart = performance.now();
@@ -228,6 +249,10 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
       let perturbedSum = 0;
       let gapSum = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
         if (opts.signal?.aborted) {
           record.wallSeconds = wall();
           return record; // interrupted: the run resumes from its last checkpoint
@@ -360,7 +385,12 @@ async function writeCheckpoint(
   saveCheckpoint(dir, { ...state, record: structuredClone(state.record), modelWeights, optimizerWeights });
 }
 
-/** Sharpness of the final model on the first `measureExamples` test examples (src/sharpness). */
+/**
+ * Sharpness of the final model on the first `measureExamples` test examples (src/sharpness). The
+ * surrogate gap (and Lemma 3's 2h/rho²) is taken at {@link MEASURE_RHO} for every run, whatever rho
+ * it trained with, so the columns of a comparison measure the same neighbourhood; the record's
+ * `rho` says which radius that was.
+ */
 function measureFinalSharpness(
   model: tf.LayersModel,
   spec: RunSpec,
@@ -372,9 +402,7 @@ function measureFinalSharpness(
   const { x: rawX, y } = toTensors(test, idx);
   const x = toModelInput(rawX, inputShape);
   try {
-    const rho = spec.optimizer.rho ?? 0.05;
-    // rho = 0 (plain SGD given rho 0) would make the surrogate gap meaningless: use SAM's default.
-    return measureSharpness(modelObjective(model, x, y), { rho: rho > 0 ? rho : 0.05, seed: spec.seed, landscape: true, examples: n });
+    return measureSharpness(modelObjective(model, x, y), { rho: MEASURE_RHO, seed: spec.seed, landscape: true, examples: n });
   } finally {
     tf.dispose([rawX, x, y]);
   }

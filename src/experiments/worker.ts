@@ -32,11 +32,34 @@ function send(msg: WorkerMessage): Promise<void> {
   });
 }
 
+/**
+ * Aborted when the parent goes away (its IPC channel closes: the parent exited, was killed, or
+ * crashed): the run stops at its next step, keeping its last checkpoint, and the worker exits, since
+ * nobody is left to report to. The training loop yields to the event loop regularly (see
+ * YIELD_EVERY_MS in runner.ts), which is what lets this fire while a run trains.
+ */
+const parentGone = new AbortController();
+
+/** Whether a run is in progress (a disconnect then waits for it to stop at its next step). */
+let running = false;
+
+/** How long a disconnected worker waits for its run to stop before exiting anyway. */
+const STOP_GRACE_MS = 3000;
+
+function onDisconnect(): void {
+  parentGone.abort();
+  if (!running) process.exit(0);
+  // The run may be in its final, uninterruptible measurements; its checkpoint is safe on disk anyway.
+  setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
+}
+
 async function handle(req: WorkerRequest): Promise<void> {
   let last = 0;
+  running = true;
   try {
     const record = await runSpec(req.spec as Parameters<typeof runSpec>[0], {
       resultsDir: req.resultsDir,
+      signal: parentGone.signal,
       ...(req.backend !== undefined ? { backend: req.backend } : {}),
       ...(req.threads !== undefined ? { threads: req.threads } : {}),
       ...(req.checkpointEvery !== undefined ? { checkpointEvery: req.checkpointEvery } : {}),
@@ -48,17 +71,19 @@ async function handle(req: WorkerRequest): Promise<void> {
         }
       },
     });
+    if (parentGone.signal.aborted) process.exit(0);
     await send({ type: 'done', record });
   } catch (err) {
+    if (parentGone.signal.aborted) process.exit(0);
     const e = err as Error;
     await send({ type: 'error', message: e?.message ?? String(err) });
   }
+  running = false;
   process.disconnect?.();
 }
 
 if (process.send !== undefined) {
-  // The parent went away: nothing left to report to, and the checkpoint allows a resume.
-  process.on('disconnect', () => process.exit(0));
+  process.on('disconnect', onDisconnect);
   process.once('message', (msg: WorkerRequest) => {
     if (msg?.type === 'run') void handle(msg);
   });

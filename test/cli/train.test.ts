@@ -29,6 +29,8 @@ test('train → record and model written; measure on that model; resume of a fin
   assert.equal(rec.spec.batchSize, 32);
   assert.equal(rec.spec.seed, 3);
   assert.equal(rec.spec.measureExamples, 24);
+  // The record's sharpness is at the common radius MEASURE_RHO = 0.05, not the run's rho of 0.1.
+  assert.equal(rec.sharpness?.rho, 0.05);
   assert.equal(rec.backend, 'cpu');
   assert.ok(existsSync(join(runDir, 'model', 'model.json')));
   // Progress (plain lines off a terminal) on stderr; the summary on stdout names the files.
@@ -41,7 +43,7 @@ test('train → record and model written; measure on that model; resume of a fin
   // measure, on the run directory (JSON, to check the relations between the numbers) and on the
   // model directory (text), which finds the run's record one level up.
   const [mj, mt] = await Promise.all([
-    cli(['measure', '--run', runDir, '--examples', '20', '--samples', '4', '--max-iterations', '10', '--json', '--backend', 'cpu']),
+    cli(['measure', '--run', runDir, '--examples', '20', '--samples', '4', '--max-iterations', '10', '--rho', '0.2', '--json', '--backend', 'cpu']),
     cli(['measure', '--run', join(runDir, 'model'), '--examples', '20', '--samples', '4', '--max-iterations', '10', '--backend', 'cpu']),
   ]);
   assert.equal(mj.code, 0, mj.stderr);
@@ -50,11 +52,12 @@ test('train → record and model written; measure on that model; resume of a fin
     split: string;
     sigmaMax: { value: number; iterations: number; method: string };
     trace: { value: number; stdError: number; samples: number };
-    surrogateGap: { rho: number; loss: number; perturbedLoss: number; gap: number; lemma3SigmaMax: number };
+    surrogateGap: { rho: number; rhoIsCommon: boolean; loss: number; perturbedLoss: number; gap: number; lemma3SigmaMax: number };
   };
   assert.equal(m.examples, 20);
   assert.equal(m.split, 'test');
-  assert.equal(m.surrogateGap.rho, 0.1, "the run's rho by default");
+  assert.equal(m.surrogateGap.rho, 0.2, '--rho overrides the common measuring radius');
+  assert.equal(m.surrogateGap.rhoIsCommon, false);
   assert.ok(m.sigmaMax.iterations >= 2 && m.sigmaMax.iterations <= 10);
   assert.equal(m.trace.samples, 4);
   for (const v of [m.sigmaMax.value, m.trace.value, m.trace.stdError, m.surrogateGap.gap]) assert.ok(Number.isFinite(v));
@@ -65,7 +68,7 @@ test('train → record and model written; measure on that model; resume of a fin
   assert.match(mt.stdout, /sigma_max\s+-?\d/);
   assert.match(mt.stdout, /\d+ Hessian-vector products/);
   assert.match(mt.stdout, /Hessian trace\s+-?[\d.e+-]+ ± [\d.e+-]+/);
-  assert.match(mt.stdout, /surrogate gap\s+-?[\d.e+-]+\s+at rho 0\.1/);
+  assert.match(mt.stdout, /surrogate gap\s+-?[\d.e+-]+\s+at rho 0\.05 \(the common measuring radius, the same for every run; --rho to change\)/);
   assert.match(mt.stdout, /2h\/rho\^2 = /);
 
   // --resume on the finished run returns its record at once; spec flags with --resume are refused.

@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { SAM, GSAM, AdaptiveGSAM, ASAM } from '../../src/optimizers/index.js';
+import { SAM, GSAM, AdaptiveGSAM, ASAM, elementwiseAscent, euclideanAscent, type AscentRule } from '../../src/optimizers/index.js';
+import { toTensors } from '../../src/data/index.js';
+import { crossEntropy } from '../../src/experiments/evaluate.js';
+import { createRunModel, loadRunData, runSeeds } from '../../src/experiments/runData.js';
 import { buildOptimizer, learningRateAt, minLearningRate, OPTIMIZER_DEFAULTS } from '../../src/experiments/optimizerFactory.js';
 import { float32RunningPower, repairRestoredOptimizer } from '../../src/experiments/tfjsFixes.js';
-import type { BaseOptimizerSpec } from '../../src/experiments/schema.js';
+import type { BaseOptimizerSpec, RunSpec } from '../../src/experiments/schema.js';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -89,5 +92,41 @@ test('Adam beta powers restored after setWeights match the uninterrupted run bit
   adam.dispose();
   copy.dispose();
   v.dispose();
+  assert.equal(tf.memory().numTensors, start);
+});
+
+test("Adaptive-GSAM's default rho gives a climb of SAM's size on the moons MLP (at rho 0.05 it is ~6x smaller)", () => {
+  const start = tf.memory().numTensors;
+  const spec: RunSpec = {
+    dataset: { name: 'moons', n: 400, noise: 0.2 },
+    model: 'mlp',
+    optimizer: { name: 'agsam' },
+    base: { name: 'momentum', learningRate: 0.05 },
+    epochs: 1,
+    batchSize: 64,
+    seed: 0,
+  };
+  const seeds = runSeeds(spec.seed);
+  const { train } = loadRunData(spec, seeds);
+  const model = createRunModel(spec, train, seeds);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { x, y } = toTensors(train, Int32Array.from({ length: 64 }, (_, i) => i));
+  const { value, grads } = tf.variableGrads(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor, y), vars);
+  const g = vars.map((v) => grads[v.name]);
+  const climbNorm = (rule: AscentRule, rho: number): number =>
+    tf.tidy(() => {
+      const e = rule.perturbation({ vars, grads: g, rho, eps: 1e-12 });
+      return Math.sqrt(e.reduce((s, t) => s + tf.sum(tf.square(t)).dataSync()[0], 0));
+    });
+  const sam = climbNorm(euclideanAscent(), OPTIMIZER_DEFAULTS.rho.sam);
+  const agsam = climbNorm(elementwiseAscent({ gamma: OPTIMIZER_DEFAULTS.gamma }), OPTIMIZER_DEFAULTS.rho.agsam);
+  const agsamAtSamRho = climbNorm(elementwiseAscent({ gamma: OPTIMIZER_DEFAULTS.gamma }), OPTIMIZER_DEFAULTS.rho.sam);
+  assert.ok(Math.abs(sam - OPTIMIZER_DEFAULTS.rho.sam) < 1e-6, `SAM's climb has norm rho, got ${sam}`);
+  assert.equal(OPTIMIZER_DEFAULTS.rho.agsam, OPTIMIZER_DEFAULTS.rho.asam);
+  // ‖(|w| + gamma) ⊙ g‖ / ‖g‖ is about the weights' typical size (well under 1 at this init).
+  assert.ok(agsam / sam > 0.3 && agsam / sam < 3, `Adaptive-GSAM's climb ${agsam} vs SAM's ${sam}`);
+  assert.ok(agsamAtSamRho / sam < 0.3, `at rho 0.05 the elementwise climb is ${agsamAtSamRho}, SAM's ${sam}`);
+  tf.dispose([x, y, value, ...g]);
+  model.dispose();
   assert.equal(tf.memory().numTensors, start);
 });

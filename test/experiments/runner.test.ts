@@ -4,8 +4,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from '../../src/experiments/checkpoint.js';
+import { toTensors } from '../../src/data/index.js';
+import { MEASURE_RHO } from '../../src/experiments/measurement.js';
+import { loadRunData, runSeeds } from '../../src/experiments/runData.js';
+import { modelObjective, surrogateGap } from '../../src/sharpness/index.js';
 import { loadModel } from '../../src/experiments/modelStore.js';
-import { runId, runSpec, type Progress } from '../../src/experiments/runner.js';
+import { runId, runSpec, YIELD_EVERY_MS, type Progress } from '../../src/experiments/runner.js';
 import { RunRecordSchema, type RunSpec } from '../../src/experiments/schema.js';
 import { readRecords, recordPath } from '../../src/experiments/store.js';
 import { tempResults, tinySpec, withoutTimings } from './helpers.js';
@@ -199,16 +203,58 @@ test('measureExamples > 0 stores the final model\'s sharpness in the record', as
   const before = tf.memory().numTensors;
   const spec = tinySpec({ epochs: 1, optimizer: { name: 'sam', rho: 0.1 }, measureExamples: 40 });
   const t0 = performance.now();
-  const record = await runSpec(spec, { resultsDir: tempResults(), backend: 'cpu' });
+  const dir = tempResults();
+  const record = await runSpec(spec, { resultsDir: dir, backend: 'cpu' });
   const seconds = (performance.now() - t0) / 1000;
   assert.equal(tf.memory().numTensors, before);
   RunRecordSchema.parse(record);
   const s = record.sharpness;
   assert.ok(s !== null, 'sharpness missing');
   assert.equal(s.examples, 40);
-  assert.equal(s.rho, 0.1);
+  // Measured at the common radius, not the run's training rho of 0.1, so runs compare like with like.
+  assert.equal(MEASURE_RHO, 0.05);
+  assert.equal(s.rho, MEASURE_RHO);
   assert.ok(Number.isFinite(s.sigmaMax) && s.sigmaMax > 0);
-  assert.ok(Math.abs(s.lemma3SigmaMax - (2 * s.surrogateGap) / 0.01) < 1e-6 * Math.max(1, Math.abs(s.lemma3SigmaMax)));
+  assert.ok(Math.abs(s.lemma3SigmaMax - (2 * s.surrogateGap) / (0.05 * 0.05)) < 1e-6 * Math.max(1, Math.abs(s.lemma3SigmaMax)));
   assert.ok(s.landscape1D !== undefined && s.landscape2D !== undefined);
   assert.ok(seconds < 30, `took ${seconds} s`);
+  // The gap really is the one at MEASURE_RHO: recompute it from the saved model on the same examples.
+  const model = await loadModel(join(dir, record.runId, record.modelDir as string));
+  const { test: testSet } = loadRunData(spec, runSeeds(spec.seed));
+  const { x, y } = toTensors(testSet, Int32Array.from({ length: 40 }, (_, i) => i));
+  const gap = surrogateGap(modelObjective(model, x, y), { rho: 0.05 });
+  tf.dispose([x, y]);
+  model.dispose();
+  assert.ok(Math.abs(gap.gap - s.surrogateGap) < 1e-6, `record ${s.surrogateGap}, recomputed at rho 0.05 ${gap.gap}`);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('an abort from a timer stops a run mid-epoch: the training loop yields to the event loop', async () => {
+  const before = tf.memory().numTensors;
+  // One epoch of 2000 steps (8000 training points, batch 4): far longer than the abort's delay.
+  const spec = tinySpec({ dataset: { name: 'moons', n: 10000, noise: 0.2 }, optimizer: { name: 'sgd' }, epochs: 1, batchSize: 4 });
+  const ctl = new AbortController();
+  let steps = 0;
+  let abortedAt = 0;
+  const record = await runSpec(spec, {
+    resultsDir: tempResults(),
+    backend: 'cpu',
+    signal: ctl.signal,
+    onProgress: () => {
+      // A timer can only fire if the loop gives the event loop a turn between steps.
+      if (steps++ === 0) {
+        setTimeout(() => {
+          abortedAt = performance.now();
+          ctl.abort();
+        }, 50);
+      }
+    },
+  });
+  const returnedAfter = performance.now() - abortedAt;
+  assert.equal(record.status, 'running');
+  assert.ok(abortedAt > 0, 'the timer never fired during training');
+  assert.ok(steps < 2000, `all ${steps} steps ran before the abort took effect`);
+  // Returned within one yield interval (plus a step and a loaded machine's slack) of the abort.
+  assert.ok(returnedAfter < YIELD_EVERY_MS + 1000, `returned ${returnedAfter.toFixed(0)} ms after the abort`);
+  assert.equal(tf.memory().numTensors, before);
 });

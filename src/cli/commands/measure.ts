@@ -1,7 +1,9 @@
 /**
  * `flatminima measure`: the sharpness of a saved model (a run directory, or a model directory with
  * model.json) on examples of its dataset: the Hessian's top eigenvalue sigma_max (power iteration),
- * its trace (Hutchinson), the surrogate gap h at rho and Lemma 3's estimate 2h/rho².
+ * its trace (Hutchinson), the surrogate gap h at rho and Lemma 3's estimate 2h/rho². rho defaults
+ * to MEASURE_RHO, the one radius the runner measures every run at (not the run's training rho), so
+ * numbers from different runs and methods compare like with like.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber } from '../parsers.js';
 import { BACKENDS, DATASETS, validateSpec, checkBackendFlags } from '../specs.js';
 import type { RunRecord, RunSpec } from '../../experiments/schema.js';
+import { MEASURE_RHO } from '../../experiments/measurement.js';
 
 interface MeasureFlags {
   run: string;
@@ -96,7 +99,7 @@ export function registerMeasure(program: Command): void {
     .option('--test-fraction <f>', 'fraction held out for testing', openUnitInterval)
     .addOption(new Option('--split <which>', "examples from the run's train or test split").choices(['train', 'test']).default('test'))
     .option('--examples <count>', 'number of examples (the first ones of the split)', positiveInt, 512)
-    .option('--rho <r>', "surrogate-gap radius (default: the run's rho, else 0.05)", positiveNumber)
+    .option('--rho <r>', `surrogate-gap radius (default ${MEASURE_RHO}, the radius every run's record is measured at, whatever rho it trained with)`, positiveNumber)
     .option('--seed <seed>', 'seed of the random start and probe vectors (and of the split without a record)', nonNegativeInt, 0)
     .option('--samples <count>', 'Hutchinson probes for the trace', positiveInt, 20)
     .option('--max-iterations <count>', 'power-iteration cap', positiveInt, 100)
@@ -113,7 +116,8 @@ export function registerMeasure(program: Command): void {
       if (flags.maxIterations < 2) throw new UsageError("option '--max-iterations <count>' argument must be >= 2");
       const { modelDir, record } = await locate(flags.run);
       const spec = dataSpec(record, flags);
-      const rho = flags.rho ?? (record?.spec.optimizer.rho !== undefined && record.spec.optimizer.rho > 0 ? record.spec.optimizer.rho : 0.05);
+      const rho = flags.rho ?? MEASURE_RHO;
+      const rhoNote = flags.rho === undefined ? 'the common measuring radius, the same for every run; --rho to change' : 'set by --rho';
 
       const { initBackend } = await import('../../backend/index.js');
       const backend = await initBackend({
@@ -157,7 +161,7 @@ export function registerMeasure(program: Command): void {
           loss: gap.loss,
           sigmaMax: eig,
           trace,
-          surrogateGap: { rho, ...gap },
+          surrogateGap: { rho, rhoIsCommon: flags.rho === undefined, ...gap },
           seconds,
         };
         if (flags.json) {
@@ -171,7 +175,7 @@ export function registerMeasure(program: Command): void {
             `  on the first ${n} ${flags.split} examples of ${spec.dataset.name} (backend ${backend.name}), loss ${p(gap.loss)}`,
             `  sigma_max      ${p(eig.value)}  (power iteration, ${eig.iterations} Hessian-vector products, ${eig.converged ? 'converged' : 'NOT converged'} at tol ${flags.tol}, ${eig.method})`,
             `  Hessian trace  ${p(trace.value)} ± ${p(trace.stdError)}  (Hutchinson, ${trace.samples} Rademacher probes, ${trace.method}; ± is the standard error)`,
-            `  surrogate gap  ${p(gap.gap)}  at rho ${rho}  (L(w+e) = ${p(gap.perturbedLoss)}, L(w) = ${p(gap.loss)})`,
+            `  surrogate gap  ${p(gap.gap)}  at rho ${rho} (${rhoNote})  (L(w+e) = ${p(gap.perturbedLoss)}, L(w) = ${p(gap.loss)})`,
             `  Lemma 3        2h/rho^2 = ${p(gap.lemma3SigmaMax)}  (near a minimum this approximates sigma_max = ${p(eig.value)})`,
             `  ${seconds.toFixed(1)} s`,
           ].join('\n') + '\n',
