@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runId, sameSpec, type BackendChoice, type Progress } from './runner.js';
 import type { RunRecord, RunSpec } from './schema.js';
-import { readRecord, writeRecord } from './store.js';
+import { newRecord, readRecord, writeRecord } from './store.js';
 import { parseRunSpec, ValidationError } from './validate.js';
 import type { WorkerMessage, WorkerRequest } from './worker.js';
 
@@ -48,24 +48,7 @@ function failureRecord(spec: RunSpec, id: string, resultsDir: string, message: s
   } catch {
     existing = null; // a damaged record file: fall back to a fresh failure record
   }
-  const now = new Date().toISOString();
-  const base: RunRecord = existing ?? {
-    runId: id,
-    spec,
-    status: 'running',
-    epochs: [],
-    final: null,
-    sharpness: null,
-    decisionGrid: null,
-    divergence: null,
-    backend,
-    threads: null,
-    versions: {},
-    startedAt: now,
-    finishedAt: null,
-    wallSeconds: 0,
-    modelDir: null,
-  };
+  const base = existing ?? newRecord(id, spec, { backend, threads: null, versions: {} });
   return { ...base, status: base.status === 'complete' ? 'running' : base.status, error: message };
 }
 

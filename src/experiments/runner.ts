@@ -26,7 +26,7 @@ import { buildOptimizer } from './optimizerFactory.js';
 import { repairRestoredOptimizer } from './tfjsFixes.js';
 import { createRunModel, loadRunData, modelInputShape, runSeeds } from './runData.js';
 import type { EpochRecord, RunRecord, RunSpec, SharpnessRecord } from './schema.js';
-import { MODEL_DIR, readRecord, runDir, writeRecord } from './store.js';
+import { MODEL_DIR, newRecord, readRecord, runDir, writeRecord } from './store.js';
 import { parseRunSpec } from './validate.js';
 import { MEASURE_RHO } from './measurement.js';
 
@@ -220,23 +220,11 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
       record = { ...ck.record, backend, threads };
       priorWallSeconds = ck.record.wallSeconds;
     } else {
-      record = {
-        runId: id,
-        spec: valid,
-        status: 'running',
-        epochs: [],
-        final: null,
-        sharpness: null,
-        decisionGrid: null,
-        divergence: null,
+      record = newRecord(id, valid, {
         backend,
         threads,
         versions: { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node },
-        startedAt: new Date().toISOString(),
-        finishedAt: null,
-        wallSeconds: 0,
-        modelDir: null,
-      };
+      });
     }
     const wall = (): number => priorWallSeconds + (performance.now() - sessionStart) / 1000;
     let lastYield = performance.now();

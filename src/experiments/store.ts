@@ -5,11 +5,30 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomicFile.js';
-import type { RunRecord } from './schema.js';
+import type { RunRecord, RunSpec } from './schema.js';
 import { parseRunRecord } from './validate.js';
 
 /** File name of a run's record inside its folder. */
 export const RECORD_FILE = 'record.json';
+
+/** The record of a run that has not finished an epoch yet. */
+export function newRecord(runId: string, spec: RunSpec, fields: Pick<RunRecord, 'backend' | 'threads' | 'versions'>): RunRecord {
+  return {
+    runId,
+    spec,
+    status: 'running',
+    epochs: [],
+    final: null,
+    sharpness: null,
+    decisionGrid: null,
+    divergence: null,
+    ...fields,
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    wallSeconds: 0,
+    modelDir: null,
+  };
+}
 /** Folder name of the saved final model inside a run's folder. */
 export const MODEL_DIR = 'model';
 
