@@ -173,7 +173,7 @@ function gapPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
     title,
     caption:
       'Epoch mean of h = L(w + ε) − L(w) over the training steps, for the optimisers that take a perturbed step (SGD has none). Lines: mean over seeds; bands: min–max.',
-    spec: asSpec({ ...bandPanel(rows, names, { xTitle: 'epoch', yTitle: 'surrogate gap h', points: maxEpoch <= 30, width: 420 }) }),
+    spec: asSpec({ ...bandPanel(rows, names, { xTitle: 'epoch', yTitle: 'surrogate gap h (at each optimiser’s own rho)', points: maxEpoch <= 30, width: 420 }) }),
   };
 }
 
@@ -364,7 +364,7 @@ function finalBarsPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
       return [{ optimizer: r.label, mean: s.mean, lo: s.mean - (s.std ?? 0), hi: s.mean + (s.std ?? 0) }];
     });
     if (values.length === 0) continue;
-    const x = { field: 'optimizer', type: 'nominal', sort: labels, title: null, axis: { labelAngle: -30 } };
+    const x = { field: 'optimizer', type: 'nominal', sort: labels, title: null, axis: { labelAngle: -30, labelOverlap: false } };
     // No panel titles: vega places hconcat titles at uneven heights; the y-axis titles say it all.
     panels.push({
       width: { step: 42 },
