@@ -3,8 +3,8 @@
  * of gradients.
  *
  * What tfjs 4.22 can differentiate twice (found by experiment, cpu backend):
- * - Ops whose gradient kernel has no gradient make the second back-propagation throw (e.g.
- *   Conv2DBackpropFilter, MaxPoolGrad, LogicalAnd inside clipByValue's gradient).
+ * - Ops whose gradient kernel has no gradient make the second back-propagation throw (in stock tfjs
+ *   e.g. Conv2DBackpropFilter, MaxPoolGrad, LogicalAnd inside clipByValue's gradient).
  * - Worse, ops that save their OUTPUT for the backward pass (Exp, Sigmoid, Tanh, Softmax, MaxPool, Pow,
  *   ...) are silently differentiated wrongly: the tape records the saved copy of the output before the
  *   op that produced it, so the second pass drops every term that flows through it (d²/dx² Σ x·eˣ
@@ -15,9 +15,15 @@
  * differences for good. Reading the tape needs the engine's internal state; where that is not
  * available, it compares the first product with a central difference instead (`verifyTolerance`),
  * which is a weaker test on ReLU networks (see below).
+ * secondOrder.ts (imported with this module) registers the gradients stock tfjs lacks for
+ * Conv2DBackpropFilter and MaxPoolGrad, and the tape inspection accepts one output-saving op as
+ * harmless: MaxPool, which saves its output only for MaxPoolGrad, whose derivative w.r.t. that output
+ * is zero (secondOrderSafeOutputSaver).
  * modelObjective computes its cross-entropy from logits with ops that pass this test (crossEntropy.ts),
- * so the project's MLP gets exact products; its CNN (Conv2DBackpropFilter has no gradient, MaxPool
- * saves its output) gets central differences.
+ * so the project's MLP and CNN (Conv2D, ReLU, 2x2 max pooling, Dense) get exact products on every
+ * backend (the gradient registry is shared by cpu, wasm and webgl; our wasm training kernels only
+ * replace forward implementations). Models with other ops (overlapping pooling windows, sigmoid/tanh
+ * activations, a probability-space loss) still get central differences, and the reason says why.
  *
  * Central difference: H v ≈ ‖v‖ (∇L(w + r v̂) − ∇L(w − r v̂)) / (2r), v̂ = v/‖v‖, with
  * r = fdRelativeStep · max(1, ‖w‖). The step is relative to ‖w‖ so that the shift of each weight stays
@@ -32,6 +38,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Objective } from './objective.js';
 import { valueAndGradient } from './objective.js';
+import { secondOrderSafeOutputSaver } from './secondOrder.js';
 import { checkMethod, checkNumber, checkObjective, type HvpMethod } from './validate.js';
 import { norm, scale, withSnapshot, type ParamVector, type WeightSnapshot } from './vectors.js';
 
@@ -90,7 +97,7 @@ function collectOutputSavingKernels(out: Set<string>): void {
   for (const node of tape) {
     if (typeof node.kernelName !== 'string') continue;
     const config = tf.getGradient(node.kernelName);
-    if (config?.outputsToSave?.some((saved) => saved)) out.add(node.kernelName);
+    if (config?.outputsToSave?.some((saved) => saved) && !secondOrderSafeOutputSaver(node.kernelName)) out.add(node.kernelName);
   }
 }
 

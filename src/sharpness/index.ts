@@ -5,6 +5,7 @@
  */
 export { modelObjective, type Objective, type ObjectiveChunk, type ModelObjectiveOptions } from './objective.js';
 export { hessianVectorProduct, type HvpOptions, type ResolvedHvpMethod } from './hvp.js';
+export { registerSecondOrderGradients } from './secondOrder.js';
 export type { HvpMethod } from './validate.js';
 export {
   hessianTopEigenvalue,

@@ -34,7 +34,9 @@ export interface MeasureOptions extends HvpOptions {
 /**
  * sigma_max (power iteration), the Hutchinson trace, the surrogate gap at `rho` with Lemma 3's
  * 2h/rho², and optionally the landscape slices, as a SharpnessRecord (synchronous; weights unchanged).
- * The trace reuses the Hessian-vector method that the eigenvalue search settled on.
+ * The trace reuses the Hessian-vector method that the eigenvalue search settled on, and the record's
+ * `hessianMethod` names it: 'double-backprop' (exact products; the project's MLP and CNN on cpu and
+ * wasm) or 'finite-difference' (central differences: rough on ReLU networks, see hvp.ts).
  */
 export function measureSharpness(obj: Objective, opts: MeasureOptions): SharpnessRecord {
   const fn = 'measureSharpness';

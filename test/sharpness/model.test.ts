@@ -241,22 +241,29 @@ test('measureSharpness returns a valid SharpnessRecord consistent with the singl
   m.dispose();
 });
 
-test('a CNN (MaxPool, Conv2D) falls back to central differences, no leak', () => {
-  const model = tf.sequential();
-  model.add(tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [6, 6, 1], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  model.add(tf.layers.flatten());
-  model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }));
-  const x = tf.randomNormal([4, 6, 6, 1], 0, 1, 'float32', 3);
-  const y = tf.tensor2d([[1, 0], [0, 1], [0, 1], [1, 0]]);
-  const obj = modelObjective(model, x, y, { chunkSize: 3 });
-  const before = tf.memory().numTensors;
-  const weights = fingerprint(obj.vars);
-  const top = hessianTopEigenvalue(obj, { maxIterations: 20 });
-  assert.equal(top.method, 'finite-difference');
-  assert.ok(Number.isFinite(top.value));
-  assert.equal(tf.memory().numTensors, before);
-  assert.deepEqual(fingerprint(obj.vars), weights);
-  model.dispose();
-  tf.dispose([x, y]);
+test('a CNN (MaxPool, Conv2D) gets exact products; overlapping pooling windows fall back to central differences; no leak', () => {
+  for (const pool of [{ poolSize: 2 }, { poolSize: 3, strides: 1 }]) {
+    const model = tf.sequential();
+    model.add(tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [6, 6, 1], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }));
+    model.add(tf.layers.maxPooling2d(pool));
+    model.add(tf.layers.flatten());
+    model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }));
+    const x = tf.randomNormal([4, 6, 6, 1], 0, 1, 'float32', 3);
+    const y = tf.tensor2d([[1, 0], [0, 1], [0, 1], [1, 0]]);
+    const obj = modelObjective(model, x, y, { chunkSize: 3 });
+    const before = tf.memory().numTensors;
+    const weights = fingerprint(obj.vars);
+    const top = hessianTopEigenvalue(obj, { maxIterations: 20 });
+    if (pool.poolSize === 2) {
+      assert.equal(top.method, 'double-backprop', top.methodReason);
+    } else {
+      assert.equal(top.method, 'finite-difference');
+      assert.match(top.methodReason, /non-overlapping windows/);
+    }
+    assert.ok(Number.isFinite(top.value));
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(fingerprint(obj.vars), weights);
+    model.dispose();
+    tf.dispose([x, y]);
+  }
 });
