@@ -1,5 +1,5 @@
 /** Runs the CLI as a child process from the repository root, as a user would (`node --import tsx src/cli/main.ts`). */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,14 +15,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Starts `flatminima <args>` from the sources (stdin closed, stdout and stderr piped). */
+export function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FLATMINIMA_DEBUG: '' },
+  }) as unknown as ChildProcessWithoutNullStreams;
+}
+
 /** Runs `flatminima <args>` and collects its output (stdin closed, non-TTY, so progress is plain lines). */
 export function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FLATMINIMA_DEBUG: '' },
-    });
+    const child = spawnCli(args);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, removeTempDirs, tempDir } from './helpers.js';
+import { removeTempDirs, spawnCli, tempDir } from './helpers.js';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../src/experiments/checkpoint.js';
 import { readRecordFile } from '../../src/experiments/store.js';
 
@@ -17,11 +17,7 @@ interface Running {
 }
 
 function start(args: string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLATMINIMA_DEBUG: '' },
-  });
+  const child = spawnCli(args);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

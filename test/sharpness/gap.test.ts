@@ -3,18 +3,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { adaptiveSharpness, hessianTopEigenvalue, surrogateGap, type Objective } from '../../src/sharpness/index.js';
 import { Rng } from '../../src/util/random.js';
-import { dominantEigenvalue, eigenDecomposedMatrix, jacobiEigenvalues, fingerprint, matrixWithEigenvalues, matVec, quadraticObjective, relErr, type Matrix } from './helpers.js';
+import { clean, dominantEigenvalue, eigenDecomposedMatrix, jacobiEigenvalues, matrixWithEigenvalues, matVec, quadraticObjective, relErr, type Matrix } from './helpers.js';
 
 tf.setBackend('cpu');
 
-function clean<T>(obj: Objective, body: () => T): T {
-  const before = tf.memory().numTensors;
-  const weights = fingerprint(obj.vars);
-  const out = body();
-  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
-  assert.deepEqual(fingerprint(obj.vars), weights, 'weights changed');
-  return out;
-}
 
 const dotv = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * b[i], 0);
 

@@ -3,6 +3,7 @@
  * (hand-written: the tests must not trust the code they check, and no tiny dense eigen-solver is
  * installed), and weight fingerprints to check that nothing changed.
  */
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/util/random.js';
 import type { Objective } from '../../src/sharpness/index.js';
@@ -90,4 +91,14 @@ export function fingerprint(vars: tf.Variable[]): Float32Array[] {
 
 export function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+}
+
+/** Runs `body` and checks that it left no tensor behind and the weights bit-identical. */
+export function clean<T>(obj: Objective, body: () => T): T {
+  const before = tf.memory().numTensors;
+  const weights = fingerprint(obj.vars);
+  const out = body();
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  assert.deepEqual(fingerprint(obj.vars), weights, 'weights changed');
+  return out;
 }

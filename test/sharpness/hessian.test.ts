@@ -2,21 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { hessianTopEigenvalue, hessianTrace, hessianVectorProduct, type Objective } from '../../src/sharpness/index.js';
-import { dominantEigenvalue, fingerprint, matrixWithEigenvalues, matVec, quadraticObjective, relErr } from './helpers.js';
+import { clean, dominantEigenvalue, matrixWithEigenvalues, matVec, quadraticObjective, relErr } from './helpers.js';
 
 tf.setBackend('cpu');
 
 const W0 = [0.3, -1.2, 0.8, 2.0, -0.5, 0.1];
 
-/** Runs `body` and checks that it left no tensor behind and the weights bit-identical. */
-function clean<T>(obj: Objective, body: () => T): T {
-  const before = tf.memory().numTensors;
-  const weights = fingerprint(obj.vars);
-  const out = body();
-  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
-  assert.deepEqual(fingerprint(obj.vars), weights, 'weights changed');
-  return out;
-}
 
 test('both HVP methods agree with A v on a quadratic', () => {
   const a = matrixWithEigenvalues([8, 4, 2, 1, 0.5, -3], 1);
