@@ -31,6 +31,8 @@ const makers: Record<string, (base: tf.Optimizer) => SharpnessAwareOptimizer> = 
   sam: (base) => new SAM({ base, rho: c.rho, weightDecay: c.weightDecay }),
   asam: (base) => new ASAM({ base, rho: c.rho, eta: c.eta, weightDecay: c.weightDecay }),
   gsam: (base) => new GSAM({ base, rho: c.rho, alpha: c.alpha, weightDecay: c.weightDecay }),
+  // GSAM's official adaptive=True climb is ASAM's rule with eta 0 on every variable.
+  gsam_adaptive: (base) => new AdaptiveGSAM({ base, rho: c.rho, alpha: c.alpha, ascent: 'adaptive', eta: 0, scope: 'all', weightDecay: c.weightDecay }),
   agsam: (base) => new AdaptiveGSAM({ base, rho: c.rho, alpha: c.alpha, gamma: c.gamma, weightDecay: c.weightDecay }),
 };
 

@@ -74,6 +74,9 @@ def run(method, model, x, y):
                 tg = [ti * gi for ti, gi in zip(t, g)]
                 norm = torch.norm(torch.stack([v.norm(p=2) for v in tg]), p=2)
                 e = [ti * v * (RHO / (norm + EPS)) for ti, v in zip(t, tg)]
+            elif method == "gsam_adaptive":  # GSAM's own adaptive=True: e = rho p^2 g / (||p g|| + eps)
+                norm = torch.norm(torch.stack([(p.abs() * gi).norm(p=2) for p, gi in zip(params, g)]), p=2)
+                e = [gi * (RHO / (norm + EPS)) * p.pow(2) for p, gi in zip(params, g)]
             elif method == "agsam":  # the report's elementwise climb
                 norm = torch.norm(torch.stack([gi.norm(p=2) for gi in g]), p=2)
                 e = [(p.abs() + GAMMA) * gi * (RHO / (norm + EPS)) for p, gi in zip(params, g)]
@@ -82,7 +85,7 @@ def run(method, model, x, y):
                 p.add_(ei)
         grads_of(model, loss_fn)
         with torch.no_grad():
-            if method in ("gsam", "agsam"):  # GSAM gradient_decompose
+            if method in ("gsam", "gsam_adaptive", "agsam"):  # GSAM gradient_decompose
                 gp = [p.grad for p in params]
                 inner = sum(torch.sum(gi * gpi) for gi, gpi in zip(g, gp))
                 gp_norm = torch.norm(torch.stack([v.norm(p=2) for v in gp]), p=2)
@@ -120,7 +123,7 @@ def main():
         "init": [{"shape": list(as_tfjs(p).shape), "values": as_tfjs(p).reshape(-1).tolist()} for p in init.parameters()],
         "trajectories": {},
     }
-    for method in ("sgd", "sam", "asam", "gsam", "agsam"):
+    for method in ("sgd", "sam", "asam", "gsam", "gsam_adaptive", "agsam"):
         model = make_model()
         result["trajectories"][method] = run(method, model, x, y)
     with open(sys.argv[1], "w") as fh:
