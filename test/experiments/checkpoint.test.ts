@@ -13,13 +13,12 @@ import {
   type CheckpointData,
 } from '../../src/experiments/checkpoint.js';
 import type { RunRecord } from '../../src/experiments/schema.js';
+import { newRecord } from '../../src/experiments/store.js';
 import { tempResults, tinySpec } from './helpers.js';
 
 function record(epochs: number): RunRecord {
   return {
-    runId: 'r',
-    spec: tinySpec(),
-    status: 'running',
+    ...newRecord('r', tinySpec(), { backend: 'cpu', threads: null, versions: {} }),
     epochs: Array.from({ length: epochs }, (_, i) => ({
       epoch: i + 1,
       trainLoss: 0.5,
@@ -30,17 +29,8 @@ function record(epochs: number): RunRecord {
       surrogateGap: 0.05,
       seconds: 1,
     })),
-    final: null,
-    sharpness: null,
-    decisionGrid: null,
-    divergence: null,
-    backend: 'cpu',
-    threads: null,
-    versions: {},
     startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: null,
     wallSeconds: 1,
-    modelDir: null,
   };
 }
 

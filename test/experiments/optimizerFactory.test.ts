@@ -8,6 +8,7 @@ import { createRunModel, loadRunData, runSeeds } from '../../src/experiments/run
 import { buildOptimizer, learningRateAt, minLearningRate, OPTIMIZER_DEFAULTS } from '../../src/experiments/optimizerFactory.js';
 import { float32RunningPower, repairRestoredOptimizer } from '../../src/experiments/tfjsFixes.js';
 import type { BaseOptimizerSpec, RunSpec } from '../../src/experiments/schema.js';
+import { tinySpec } from './helpers.js';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -97,15 +98,7 @@ test('Adam beta powers restored after setWeights match the uninterrupted run bit
 
 test("Adaptive-GSAM's default rho gives a climb of SAM's size on the moons MLP (at rho 0.05 it is ~6x smaller)", () => {
   const start = tf.memory().numTensors;
-  const spec: RunSpec = {
-    dataset: { name: 'moons', n: 400, noise: 0.2 },
-    model: 'mlp',
-    optimizer: { name: 'agsam' },
-    base: { name: 'momentum', learningRate: 0.05 },
-    epochs: 1,
-    batchSize: 64,
-    seed: 0,
-  };
+  const spec: RunSpec = tinySpec({ optimizer: { name: 'agsam' }, epochs: 1, batchSize: 64 });
   const seeds = runSeeds(spec.seed);
   const { train } = loadRunData(spec, seeds);
   const model = createRunModel(spec, train, seeds);

@@ -6,28 +6,12 @@ import { test } from 'node:test';
 import { loadModel, saveModel } from '../../src/experiments/modelStore.js';
 import { runId } from '../../src/experiments/runner.js';
 import type { RunRecord } from '../../src/experiments/schema.js';
-import { readRecords, recordPath, writeRecord } from '../../src/experiments/store.js';
+import { newRecord, readRecords, recordPath, writeRecord } from '../../src/experiments/store.js';
 import { createMlp } from '../../src/models/index.js';
 import { tempResults, tinySpec } from './helpers.js';
 
 function record(id: string): RunRecord {
-  return {
-    runId: id,
-    spec: tinySpec(),
-    status: 'complete',
-    epochs: [],
-    final: null,
-    sharpness: null,
-    decisionGrid: null,
-    divergence: null,
-    backend: 'cpu',
-    threads: null,
-    versions: { node: '20' },
-    startedAt: 'a',
-    finishedAt: 'b',
-    wallSeconds: 0,
-    modelDir: null,
-  };
+  return { ...newRecord(id, tinySpec(), { backend: 'cpu', threads: null, versions: { node: '20' } }), status: 'complete', startedAt: 'a', finishedAt: 'b' };
 }
 
 test('records round-trip through the store, sorted by run id', () => {
