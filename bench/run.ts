@@ -12,6 +12,7 @@
  *          --threads 1,2 (wasm thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
  */
+import { Command, InvalidArgumentError } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -144,35 +145,25 @@ interface Args {
   torch: boolean;
 }
 
+/** The bench's flags, parsed with commander (validated; `--help` lists them). */
 function parseArgs(argv: string[]): Args {
-  const a: Args = {
-    rounds: 3,
-    mlpSteps: 20,
-    cnnSteps: 4,
-    threads: [...new Set([1, Math.min(8, os.availableParallelism())])],
-    cpuCnn: 1,
-    torch: true,
-  };
-  const int = (flag: string, v: string | undefined, min: number): number => {
+  const int = (flag: string, min: number, max = Infinity) => (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer from ${min}${max < Infinity ? ` to ${max}` : ''}; got ${JSON.stringify(v)}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const next = (): string | undefined => argv[++i];
-    if (flag === '--rounds') a.rounds = int(flag, next(), 1);
-    else if (flag === '--mlp-steps') a.mlpSteps = int(flag, next(), 1);
-    else if (flag === '--cnn-steps') a.cnnSteps = int(flag, next(), 0);
-    else if (flag === '--cpu-cnn') a.cpuCnn = int(flag, next(), 0);
-    else if (flag === '--no-torch') a.torch = false;
-    else if (flag === '--threads') {
-      const v = next() ?? '';
-      a.threads = v.split(',').map((t) => int('--threads', t, 1));
-      if (a.threads.some((t) => t > 8)) throw new Error(`--threads: each count must be from 1 to 8; got ${v}`);
-    } else throw new Error(`unknown option ${flag}; allowed: --rounds --mlp-steps --cnn-steps --threads --cpu-cnn --no-torch`);
-  }
-  return a;
+  const opts = new Command('bench')
+    .option('--rounds <n>', 'interleaved rounds', int('--rounds', 1), 3)
+    .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
+    .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
+    .option('--threads <list>', 'wasm thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
+      ...new Set([1, Math.min(8, os.availableParallelism())]),
+    ])
+    .option('--cpu-cnn <n>', 'CNN steps on the slow cpu backend (0 = skip)', int('--cpu-cnn', 0), 1)
+    .option('--no-torch', 'skip the PyTorch baseline')
+    .parse(argv, { from: 'user' })
+    .opts<Args>();
+  return opts;
 }
 
 function runProcess(cmd: string, args: string[]): Promise<string> {
