@@ -93,6 +93,9 @@ export function sharpnessAwareStep(
   const keptInPass2: tf.Tensor[] = [];
   try {
     perturbed = interceptKeeps(keptInPass2, () => tf.variableGrads(f, active));
+  } catch (error) {
+    tf.dispose([loss, ...(config.descent.needsCleanGradient ? g : [])]);
+    throw error;
   } finally {
     // What f keeps at w + e duplicates what it kept at w (tfjs-layers keeps its batch metrics):
     // those of pass two are nobody's, so they are disposed here.

@@ -124,3 +124,25 @@ test('the pure step leaves the weights bit-identical', () => {
   tf.dispose([x, y]);
   model.dispose();
 });
+
+test('a loss closure that throws at w + e leaves the weights restored and no tensor behind', () => {
+  const model = reportMlp(6);
+  const { x, y } = moonsBatch(16, 0.2, 3);
+  const vars = trainableVars(model);
+  const clean = crossEntropy(model, x, y);
+  const opt = new GSAM({ base: tf.train.sgd(0.1), rho: 0.1, alpha: 0.2 });
+  const before = flatValues(vars);
+  const tensors = tf.memory().numTensors;
+  let calls = 0;
+  const f = (): tf.Scalar => {
+    calls += 1;
+    if (calls === 2) throw new Error('boom at w + e');
+    return clean();
+  };
+  assert.throws(() => opt.minimize(f, false, vars), /boom at w \+ e/);
+  assert.deepEqual(flatValues(vars), before);
+  assert.equal(tf.memory().numTensors, tensors);
+  opt.dispose();
+  tf.dispose([x, y]);
+  model.dispose();
+});
