@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { maxPoolGradFor, maxPoolGradSimdError } from '../../src/backend/kernels/max-pool-grad-simd.js';
+import { COL2IM_MAX_FLOATS, flippedSwappedFilter, geometry, inputGradCol2im, useCol2im } from '../../src/backend/kernels/conv-grads.js';
+import { col2imFor, col2imSimdError } from '../../src/backend/kernels/col2im-simd.js';
+import { wasmMemoryOf } from '../../src/backend/wasm-internals.js';
+import { WasmOps } from '../../src/backend/kernels/ops.js';
 import { assertSameOnBoth, runOn, assertClose, sizeOf, uniform } from './helpers.js';
 
 before(async () => {
@@ -124,6 +128,13 @@ describe('MaxPoolGrad', () => {
     [[3, 6, 6, 2], 3, 1, 'valid'],
     [[2, 7, 9, 8], [3, 2], [1, 2], 1],
     [[2, 6, 6, 32], 2, 2, 'valid'],
+    // Non-overlapping windows (stride >= window) with Ci % 4 == 0 (the SIMD routine), with
+    // padding, gaps between windows and positions in no window.
+    [[2, 5, 5, 12], 2, 2, 'valid'],
+    [[2, 7, 9, 8], 2, 3, 'same'],
+    [[1, 9, 7, 4], [2, 3], [2, 3], 'same'],
+    [[2, 8, 7, 4], [3, 2], [3, 2], 'valid'],
+    [[2, 7, 7, 4], 2, 2, 1],
   ];
   for (const [xs, filterSize, strides, pad] of configs) {
     for (const [kind, gen] of Object.entries(inputs)) {
@@ -147,6 +158,32 @@ describe('MaxPoolGrad', () => {
     assert.equal(maxPoolGradSimdError(), null);
     const b = tf.engine().findBackend('wasm') as unknown as { wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory } };
     assert.ok(maxPoolGradFor((b.wasm.wasmMemory ?? b.wasm.asm!.memory)!) != null);
+  });
+
+  test('non-overlapping windows: -inf and NaN values, windows of only -inf / NaN pass nothing on, like cpu', async () => {
+    for (const [xs, size, stride] of [
+      [[2, 6, 6, 4], 2, 2],
+      [[1, 7, 8, 8], 3, 3],
+    ] as [[number, number, number, number], number, number][]) {
+      const xv = uniform(sizeOf(xs), 41);
+      const rv = uniform(sizeOf(xs), 42);
+      for (let i = 0; i < xv.length; i++) {
+        if (rv[i]! > 0.6) xv[i] = -Infinity;
+        else if (rv[i]! < -0.8) xv[i] = NaN;
+      }
+      // The first window of every image holds only -inf and NaN.
+      for (let b = 0; b < xs[0]; b++)
+        for (let r = 0; r < size; r++)
+          for (let q = 0; q < size; q++)
+            for (let c = 0; c < xs[3]; c++) xv[((b * xs[1] + r) * xs[2] + q) * xs[3] + c] = (r + q + c) % 2 ? NaN : -Infinity;
+      const fn = (): tf.Tensor[] => {
+        const x = tf.tensor4d(xv, xs);
+        const y = tf.maxPool(x, size, stride, 'valid');
+        const r = tf.tensor(uniform(y.size, 43), y.shape);
+        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, size, stride, 'valid'), r)))(x)];
+      };
+      await assertSameOnBoth(fn, `x[${xs}] pool ${size} stride ${stride} with -inf/NaN`, 1e-6);
+    }
   });
 
   test('all-negative windows get their gradient (the stock wasm kernel drops it)', async () => {
@@ -231,5 +268,152 @@ describe('Sum', () => {
     const [w] = await runOn('wasm', fn);
     const [c] = await runOn('cpu', fn);
     assertClose(w!, c!, 'bias grad');
+  });
+});
+
+describe('filter flip for Conv2DBackpropInput', () => {
+  // [kh, kw, Ci, Co]: square and non-square kernels, 1x1, channel counts 1..7, Ci != Co.
+  const SHAPES: [number, number, number, number][] = [
+    [3, 3, 4, 6],
+    [2, 3, 5, 1],
+    [1, 1, 3, 7],
+    [3, 2, 1, 2],
+  ];
+  for (const shape of SHAPES) {
+    test(`flippedSwappedFilter ${JSON.stringify(shape)} equals reverse + transpose`, async () => {
+      const wv = uniform(sizeOf(shape), 21);
+      const fn = (): tf.Tensor[] => {
+        const f = tf.tensor4d(wv, shape);
+        return [tf.transpose(tf.reverse(f, [0, 1]), [0, 1, 3, 2])];
+      };
+      const [expected] = await runOn('cpu', fn);
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const f = tf.tensor4d(wv, shape);
+      const ops = new WasmOps(tf.backend());
+      const info = flippedSwappedFilter(ops, { dataId: f.dataId, shape: f.shape, dtype: f.dtype });
+      assert.deepEqual(info.shape, [shape[0], shape[1], shape[3], shape[2]]);
+      const got = Float32Array.from(ops.view(info));
+      ops.free(info);
+      f.dispose();
+      assert.equal(tf.memory().numTensors, before);
+      // A permutation of the same floats: exact equality.
+      assert.deepEqual(got, expected);
+    });
+  }
+});
+
+describe('Cast', () => {
+  test('same-dtype casts share values, real conversions convert, both agree with cpu', async () => {
+    const xv = uniform(2 * 3 * 4, 22, -3, 3);
+    const fn = (): tf.Tensor[] => {
+      const x = tf.tensor3d(xv, [2, 3, 4]);
+      const i = tf.cast(x, 'int32');
+      return [tf.cast(x, 'float32'), tf.cast(i, 'float32'), tf.cast(tf.cast(i, 'int32'), 'float32')];
+    };
+    await assertSameOnBoth(fn, 'cast', 0);
+  });
+
+  test('a shared cast outlives its source and the ReLU gradient (step mask cast) matches cpu', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d([1.5, -2, 0, 3]);
+    const y = tf.cast(x, 'float32');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1.5, -2, 0, 3]);
+    y.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    const xv = uniform(2 * 5 * 5 * 3, 23);
+    const fn = (): tf.Tensor[] => {
+      const x = tf.tensor4d(xv, [2, 5, 5, 3]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), a)))(x)];
+    };
+    await assertSameOnBoth(fn, 'relu grad');
+  });
+});
+
+describe('Conv2DBackpropInput as GEMM + col2im (Ci % 4 == 0)', () => {
+  test('the col2im SIMD routine compiled and scatter-adds as specified on a hand-sized case', async () => {
+    await tf.setBackend('wasm');
+    const ops = new WasmOps(tf.backend());
+    const col2im = col2imFor(wasmMemoryOf(ops.backend));
+    assert.ok(col2im != null, `col2im SIMD routine unavailable: ${col2imSimdError()}`);
+    // n=1, oh=ow=2, kh=kw=2, c=4, h=w=3, stride 1, no pad: dx[r,q] = sum over (oy,ox,i,j) with oy+i=r, ox+j=q.
+    const colsV = uniform(2 * 2 * 2 * 2 * 4, 31);
+    const cols = ops.fromValues([2 * 2 * 2 * 2 * 4], colsV);
+    const dx = ops.empty([3 * 3 * 4]);
+    ops.view(dx).fill(0);
+    const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    col2im(at(cols), at(dx), 1, 2, 2, 2, 2, 4, 3, 3, 1, 1, 0, 0);
+    const got = Float32Array.from(ops.view(dx));
+    ops.free(cols, dx);
+    const want = new Float32Array(3 * 3 * 4);
+    for (let oy = 0; oy < 2; oy++)
+      for (let ox = 0; ox < 2; ox++)
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 2; j++)
+            for (let c = 0; c < 4; c++) want[((oy + i) * 3 + ox + j) * 4 + c]! += colsV[(((oy * 2 + ox) * 2 + i) * 2 + j) * 4 + c]!;
+    assertClose(got, want, 'col2im', 1e-6);
+  });
+
+  // [batch, height, width, inChannels (multiple of 4), kh, kw, outChannels]
+  const SHAPES: [number, number, number, number, number, number, number][] = [
+    [2, 9, 9, 4, 3, 3, 5],
+    [1, 10, 8, 8, 2, 3, 1],
+    [3, 7, 9, 12, 4, 2, 3],
+    [2, 6, 6, 4, 1, 1, 6],
+  ];
+  const STRIDES2: (number | [number, number])[] = [1, 2, 3, [2, 1], [1, 3]];
+  for (const [n, h, w, ci, kh, kw, co] of SHAPES) {
+    for (const strides of STRIDES2) {
+      for (const pad of PADS) {
+        const name = `x[${n},${h},${w},${ci}] k${kh}x${kw}->${co} stride ${JSON.stringify(strides)} pad ${JSON.stringify(pad)}`;
+        test(name, async () => {
+          const xs = [n, h, w, ci] as [number, number, number, number];
+          const ws = [kh, kw, ci, co] as [number, number, number, number];
+          const wv = uniform(sizeOf(ws), 32);
+          await tf.setBackend('cpu');
+          const yShape = tf.tidy(() => tf.conv2d(tf.zeros(xs) as tf.Tensor4D, tf.zeros(ws) as tf.Tensor4D, strides, pad).shape);
+          const dyv = uniform(sizeOf(yShape), 33);
+          // Through the registered kernel (tf.grad with respect to x only).
+          const viaKernel = (): tf.Tensor[] => {
+            const f = tf.tensor4d(wv, ws);
+            const dy = tf.tensor(dyv, yShape);
+            return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f, strides, pad), dy)))(tf.zeros(xs))];
+          };
+          await assertSameOnBoth(viaKernel, name);
+          const [expected] = await runOn('cpu', viaKernel);
+          // The GEMM + col2im formulation called directly (also where the heuristic keeps the full conv).
+          await tf.setBackend('wasm');
+          const before = tf.memory().numTensors;
+          const f = tf.tensor4d(wv, ws);
+          const dy = tf.tensor(dyv, yShape);
+          const ops = new WasmOps(tf.backend());
+          const g = geometry(xs, ws, { strides, pad });
+          const info = (t: tf.Tensor): tf.TensorInfo => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+          const dx = inputGradCol2im(ops, info(dy), info(f), g);
+          assert.ok(dx != null);
+          assert.deepEqual(dx.shape, xs);
+          const got = Float32Array.from(ops.view(dx));
+          ops.free(dx);
+          tf.dispose([f, dy]);
+          assert.equal(tf.memory().numTensors, before);
+          assertClose(got, expected!, `${name} (direct)`);
+        });
+      }
+    }
+  }
+
+  test('the report CNN conv2 backward takes the col2im path, first layers and Ci % 4 != 0 do not', () => {
+    const conv2 = geometry([64, 13, 13, 32], [3, 3, 32, 64], { strides: 1, pad: 'valid' });
+    assert.equal(useCol2im(conv2, 'float32'), true);
+    assert.equal(useCol2im(conv2, 'int32'), false);
+    assert.equal(useCol2im(geometry([2, 9, 9, 3], [3, 3, 3, 4], { strides: 2, pad: 'valid' }), 'float32'), false);
+    assert.equal(useCol2im(geometry([2, 9, 9, 4], [3, 3, 4, 4], { strides: 1, pad: 'same' }), 'float32'), false);
+    assert.equal(useCol2im(geometry([2, 9, 9, 4], [3, 3, 4, 4], { strides: 2, pad: 'same' }), 'float32'), true);
+    // A column buffer above COL2IM_MAX_FLOATS keeps the full convolution.
+    const big = geometry([1024, 64, 64, 64], [3, 3, 64, 8], { strides: 1, pad: 'valid' });
+    assert.ok(big.n * big.oh * big.ow * 9 * 64 > COL2IM_MAX_FLOATS);
+    assert.equal(useCol2im(big, 'float32'), false);
   });
 });

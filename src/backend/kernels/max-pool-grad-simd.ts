@@ -8,72 +8,16 @@
  * Exported function (all i32; pointers are byte offsets, dx must be zeroed by the caller):
  *   maxPoolGrad(x, dy, dx, n, h, w, c, oh, ow, fh, fw, sh, sw, top, left), requires c % 4 == 0.
  */
+import {
+  ADD, BITSELECT, F32X4_EXTRACT, F32X4_GT, GE_S, I32X4_ADD, I32X4_EXTRACT, I32X4_SPLAT, MUL, SUB,
+  f32x4, forLoop, get, i32c, i32x4, isShared, max, min, moduleBytes, set, simd, v128const, V128_LOAD, type Code,
+} from './wasm-asm.js';
 
 /** The compiled routine for one wasm memory. */
 export type MaxPoolGradFn = (
   x: number, dy: number, dx: number, n: number, h: number, w: number, c: number,
   oh: number, ow: number, fh: number, fw: number, sh: number, sw: number, top: number, left: number,
 ) => void;
-
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-type Code = number[];
-const get = (i: number): Code => [0x20, ...uleb(i)];
-const set = (i: number): Code => [0x21, ...uleb(i)];
-const i32c = (v: number): Code => [0x41, ...sleb(v)];
-const ADD = 0x6a, SUB = 0x6b, MUL = 0x6c, LT_S = 0x48, GT_S = 0x4a, GE_S = 0x4e, SELECT = 0x1b;
-const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
-const V128_LOAD = (): Code => simd(0x00, 0x02, 0x00);
-const F32X4_GT = 0x44, BITSELECT = 0x52, I32X4_SPLAT = 0x11, I32X4_ADD = 0xae;
-const I32X4_EXTRACT = 0x1b, F32X4_EXTRACT = 0x1f;
-function v128const(bytes: number[]): Code {
-  return simd(0x0c, ...bytes);
-}
-function f32x4(v: number): number[] {
-  const b = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
-  return Array.from(b);
-}
-function i32x4(a: number, b: number, c: number, d: number): number[] {
-  return Array.from(new Uint8Array(new Int32Array([a, b, c, d]).buffer));
-}
-
-/** `for (v = start; v < end; v += step) body` with `start`/`end` as value-producing code. */
-function forLoop(v: number, start: Code, end: Code, step: number, body: Code): Code {
-  return [
-    ...start, ...set(v),
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    ...get(v), ...end, GE_S, 0x0d, 0x01, // br_if 1 (exit) when v >= end
-    ...body,
-    ...get(v), ...i32c(step), ADD, ...set(v),
-    0x0c, 0x00, // br 0
-    0x0b, 0x0b,
-  ];
-}
-const max = (a: Code, b: Code): Code => [...a, ...b, ...a, ...b, GT_S, SELECT];
-const min = (a: Code, b: Code): Code => [...a, ...b, ...a, ...b, LT_S, SELECT];
 
 // Parameters 0..14 as in the module comment; then locals.
 const [X, DY, DX, N, H, W, C, OH, OW, FH, FW, SH, SW, TOP, LEFT] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
@@ -125,25 +69,10 @@ function body(): Code {
   return forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow));
 }
 
-function section(id: number, contents: number[]): number[] {
-  return [id, ...uleb(contents.length), ...contents];
-}
-function name(s: string): number[] {
-  const bytes = Array.from(new TextEncoder().encode(s));
-  return [...uleb(bytes.length), ...bytes];
-}
-
 /** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
 export function maxPoolGradModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const I32 = 0x7f, V128 = 0x7b;
-  const type = section(1, [1, 0x60, ...uleb(15), ...new Array<number>(15).fill(I32), 0]);
-  const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
-  const imports = section(2, [1, ...name('env'), ...name('memory'), 0x02, ...limits]);
-  const funcs = section(3, [1, 0]);
-  const exports = section(7, [1, ...name('maxPoolGrad'), 0x00, 0]);
-  const fn = [2, 14, I32, 4, V128, ...body(), 0x0b];
-  const code = section(10, [1, ...uleb(fn.length), ...fn]);
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+  return moduleBytes(shared, 'maxPoolGrad', 15, [[14, I32], [4, V128]], body());
 }
 
 const cache = new WeakMap<WebAssembly.Memory, MaxPoolGradFn | null>();
@@ -162,8 +91,7 @@ export function maxPoolGradFor(memory: WebAssembly.Memory): MaxPoolGradFn | null
   if (cache.has(memory)) return cache.get(memory)!;
   let fn: MaxPoolGradFn | null = null;
   try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const bytes = maxPoolGradModuleBytes(shared);
+    const bytes = maxPoolGradModuleBytes(isShared(memory));
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
     fn = instance.exports.maxPoolGrad as MaxPoolGradFn;
     lastError = null;

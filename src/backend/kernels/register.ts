@@ -7,7 +7,7 @@ import { captureStockKernel } from './ops.js';
 import { conv2dKernel, fusedConv2dKernel } from './conv-forward.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grads.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
-import { identityKernel, maxPoolGradKernel, sumKernel } from './pool-sum.js';
+import { castKernel, identityKernel, maxPoolGradKernel, sumKernel } from './pool-sum.js';
 
 /** Stock wasm kernels the training kernels are composed from. */
 const BUILDING_BLOCKS = [
@@ -23,6 +23,7 @@ const BUILDING_BLOCKS = [
   'Sum',
   'AvgPool',
   'Multiply',
+  'Cast',
 ];
 
 /** Our kernels, by tfjs kernel name. */
@@ -36,6 +37,7 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   _FusedMatMul: fusedMatMulKernel as unknown as tf.KernelFunc,
   Sum: sumKernel as unknown as tf.KernelFunc,
   Identity: identityKernel as unknown as tf.KernelFunc,
+  Cast: castKernel as unknown as tf.KernelFunc,
 };
 
 /** Names of the kernels {@link registerWasmTrainingKernels} installs. */
