@@ -10,7 +10,7 @@
  *   dx[b, r, q, :] += cols[b, oy, ox, i, j, :]   (cols is [n, oh, ow, kh, kw, c], dx [n, h, w, c]).
  */
 import {
-  ADD, F32X4_ADD, LT_U, MUL, SUB, forLoop, get, i32c, ifThen, isShared, moduleBytes, set, simd, V128_LOAD, V128_STORE,
+  ADD, F32X4_ADD, LT_U, MUL, SUB, forLoop, get, i32c, ifThen, moduleBytes, perMemoryRoutine, set, simd, V128_LOAD, V128_STORE,
   type Code,
 } from './wasm-asm.js';
 
@@ -64,12 +64,11 @@ export function col2imModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   return moduleBytes(shared, 'col2im', 14, [[LOCALS, 0x7f]], body());
 }
 
-const cache = new WeakMap<WebAssembly.Memory, Col2imFn | null>();
-let lastError: string | null = null;
+const routine = perMemoryRoutine<Col2imFn>('col2im', col2imModuleBytes);
 
 /** Why the SIMD routine could not be built (null when it could, or was never asked for). */
 export function col2imSimdError(): string | null {
-  return lastError;
+  return routine.lastError();
 }
 
 /**
@@ -77,16 +76,5 @@ export function col2imSimdError(): string | null {
  * keeps the full-convolution formulation). Compiled once per memory.
  */
 export function col2imFor(memory: WebAssembly.Memory): Col2imFn | null {
-  if (cache.has(memory)) return cache.get(memory)!;
-  let fn: Col2imFn | null = null;
-  try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(col2imModuleBytes(isShared(memory))), { env: { memory } });
-    fn = instance.exports.col2im as Col2imFn;
-    lastError = null;
-  } catch (e) {
-    fn = null;
-    lastError = e instanceof Error ? e.message : String(e);
-  }
-  cache.set(memory, fn);
-  return fn;
+  return routine.forMemory(memory);
 }

@@ -10,7 +10,7 @@
  */
 import {
   ADD, BITSELECT, F32X4_EXTRACT, F32X4_GT, GE_S, I32X4_ADD, I32X4_EXTRACT, I32X4_SPLAT, MUL, SUB,
-  f32x4, forLoop, get, i32c, i32x4, isShared, max, min, moduleBytes, set, simd, v128const, V128_LOAD, type Code,
+  f32x4, forLoop, get, i32c, i32x4, max, min, moduleBytes, perMemoryRoutine, set, simd, v128const, V128_LOAD, type Code,
 } from './wasm-asm.js';
 
 /** The compiled routine for one wasm memory. */
@@ -75,12 +75,11 @@ export function maxPoolGradModuleBytes(shared: boolean): Uint8Array<ArrayBuffer>
   return moduleBytes(shared, 'maxPoolGrad', 15, [[14, I32], [4, V128]], body());
 }
 
-const cache = new WeakMap<WebAssembly.Memory, MaxPoolGradFn | null>();
-let lastError: string | null = null;
+const routine = perMemoryRoutine<MaxPoolGradFn>('maxPoolGrad', maxPoolGradModuleBytes);
 
 /** Why the SIMD routine could not be built (null when it could, or was never asked for). */
 export function maxPoolGradSimdError(): string | null {
-  return lastError;
+  return routine.lastError();
 }
 
 /**
@@ -88,17 +87,5 @@ export function maxPoolGradSimdError(): string | null {
  * uses its plain JS loop). Compiled once per memory.
  */
 export function maxPoolGradFor(memory: WebAssembly.Memory): MaxPoolGradFn | null {
-  if (cache.has(memory)) return cache.get(memory)!;
-  let fn: MaxPoolGradFn | null = null;
-  try {
-    const bytes = maxPoolGradModuleBytes(isShared(memory));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-    fn = instance.exports.maxPoolGrad as MaxPoolGradFn;
-    lastError = null;
-  } catch (e) {
-    fn = null;
-    lastError = e instanceof Error ? e.message : String(e);
-  }
-  cache.set(memory, fn);
-  return fn;
+  return routine.forMemory(memory);
 }

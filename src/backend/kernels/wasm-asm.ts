@@ -121,3 +121,31 @@ export function moduleBytes(
 export function isShared(memory: WebAssembly.Memory): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
+
+/**
+ * A routine compiled once per wasm memory from `bytesFor(shared)`, exporting `exportName`; null
+ * where it cannot be built (no WebAssembly SIMD), with the reason kept for `lastError()`.
+ */
+export function perMemoryRoutine<F>(exportName: string, bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>): {
+  forMemory(memory: WebAssembly.Memory): F | null;
+  lastError(): string | null;
+} {
+  const cache = new WeakMap<WebAssembly.Memory, F | null>();
+  let lastError: string | null = null;
+  return {
+    forMemory(memory) {
+      if (cache.has(memory)) return cache.get(memory)!;
+      let fn: F | null = null;
+      try {
+        const instance = new WebAssembly.Instance(new WebAssembly.Module(bytesFor(isShared(memory))), { env: { memory } });
+        fn = instance.exports[exportName] as F;
+        lastError = null;
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+      }
+      cache.set(memory, fn);
+      return fn;
+    },
+    lastError: () => lastError,
+  };
+}
