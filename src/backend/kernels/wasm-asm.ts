@@ -50,6 +50,18 @@ export const V128_STORE = (): Code => simd(0x0b, 0x02, 0x00);
 export const F32X4_GT = 0x44, BITSELECT = 0x52, I32X4_SPLAT = 0x11, I32X4_ADD = 0xae, F32X4_ADD = 0xe4;
 /** Lane-extract SIMD opcodes. */
 export const I32X4_EXTRACT = 0x1b, F32X4_EXTRACT = 0x1f;
+/** More f32x4 opcodes (after the 0xfd prefix). */
+export const F32X4_SPLAT = 0x13, F32X4_EQ = 0x41, F32X4_NE = 0x42, F32X4_SUB = 0xe5, F32X4_MUL = 0xe6, F32X4_DIV = 0xe7;
+export const F32X4_MIN = 0xe8, F32X4_MAX = 0xe9;
+/** Scalar f32 opcodes. */
+export const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95, F32_MAX = 0x97, F32_GT = 0x5e, F32_NE = 0x5c;
+/** f32.load / f32.store with 4-byte alignment. */
+export const F32_LOAD = (): Code => [0x2a, 0x02, 0x00];
+export const F32_STORE = (): Code => [0x38, 0x02, 0x00];
+/** f32.const v */
+export const f32c = (v: number): Code => [0x43, ...Array.from(new Uint8Array(new Float32Array([v]).buffer))];
+/** Value types. */
+export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
 
 /** v128.const with 16 literal bytes. */
 export function v128const(bytes: number[]): Code {
@@ -95,6 +107,39 @@ function name(s: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
+/** One exported function of a module: its parameter and local types and its body. */
+export interface FunctionSpec {
+  name: string;
+  /** Parameter value types, or a count of i32 parameters. */
+  params: number | number[];
+  /** Local groups, [count, valtype]. */
+  locals: [number, number][];
+  body: Code;
+}
+
+/**
+ * A module exporting `functions` (each returning nothing), importing `env.memory` (shared with a
+ * 4 GiB maximum when `shared`).
+ */
+export function moduleWithFunctions(shared: boolean, functions: FunctionSpec[]): Uint8Array<ArrayBuffer> {
+  const paramTypes = (p: number | number[]): number[] => (typeof p === 'number' ? new Array<number>(p).fill(I32) : p);
+  const types = functions.flatMap((f) => {
+    const ps = paramTypes(f.params);
+    return [0x60, ...uleb(ps.length), ...ps, 0];
+  });
+  const type = section(1, [...uleb(functions.length), ...types]);
+  const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
+  const imports = section(2, [1, ...name('env'), ...name('memory'), 0x02, ...limits]);
+  const funcs = section(3, [...uleb(functions.length), ...functions.flatMap((_, i) => uleb(i))]);
+  const exports = section(7, [...uleb(functions.length), ...functions.flatMap((f, i) => [...name(f.name), 0x00, ...uleb(i)])]);
+  const bodies = functions.map((f) => {
+    const fn = [...uleb(f.locals.length), ...f.locals.flatMap(([n, t]) => [...uleb(n), t]), ...f.body, 0x0b];
+    return [...uleb(fn.length), ...fn];
+  });
+  const code = section(10, [...uleb(functions.length), ...bodies.flat()]);
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+}
+
 /**
  * A module with one exported function `exportName(params i32...)` returning nothing, importing
  * `env.memory` (shared with a 4 GiB maximum when `shared`). `locals` are [count, valtype] groups.
@@ -106,15 +151,7 @@ export function moduleBytes(
   locals: [number, number][],
   body: Code,
 ): Uint8Array<ArrayBuffer> {
-  const I32 = 0x7f;
-  const type = section(1, [1, 0x60, ...uleb(params), ...new Array<number>(params).fill(I32), 0]);
-  const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
-  const imports = section(2, [1, ...name('env'), ...name('memory'), 0x02, ...limits]);
-  const funcs = section(3, [1, 0]);
-  const exports = section(7, [1, ...name(exportName), 0x00, 0]);
-  const fn = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t]), ...body, 0x0b];
-  const code = section(10, [1, ...uleb(fn.length), ...fn]);
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+  return moduleWithFunctions(shared, [{ name: exportName, params, locals, body }]);
 }
 
 /** Whether `memory` is a shared (threaded-build) memory. */
@@ -123,29 +160,41 @@ export function isShared(memory: WebAssembly.Memory): boolean {
 }
 
 /**
- * A routine compiled once per wasm memory from `bytesFor(shared)`, exporting `exportName`; null
- * where it cannot be built (no WebAssembly SIMD), with the reason kept for `lastError()`.
+ * A module instantiated once per wasm memory from `bytesFor(shared)`; its exports, or null where it
+ * cannot be built (no WebAssembly SIMD), with the reason kept for `lastError()`.
  */
-export function perMemoryRoutine<F>(exportName: string, bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>): {
-  forMemory(memory: WebAssembly.Memory): F | null;
+export function perMemoryModule<E>(bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>): {
+  forMemory(memory: WebAssembly.Memory): E | null;
   lastError(): string | null;
 } {
-  const cache = new WeakMap<WebAssembly.Memory, F | null>();
+  const cache = new WeakMap<WebAssembly.Memory, E | null>();
   let lastError: string | null = null;
   return {
     forMemory(memory) {
       if (cache.has(memory)) return cache.get(memory)!;
-      let fn: F | null = null;
+      let exports: E | null = null;
       try {
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytesFor(isShared(memory))), { env: { memory } });
-        fn = instance.exports[exportName] as F;
+        exports = instance.exports as unknown as E;
         lastError = null;
       } catch (e) {
         lastError = e instanceof Error ? e.message : String(e);
       }
-      cache.set(memory, fn);
-      return fn;
+      cache.set(memory, exports);
+      return exports;
     },
     lastError: () => lastError,
+  };
+}
+
+/** {@link perMemoryModule} for a module with one exported function `exportName`. */
+export function perMemoryRoutine<F>(exportName: string, bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>): {
+  forMemory(memory: WebAssembly.Memory): F | null;
+  lastError(): string | null;
+} {
+  const module = perMemoryModule<Record<string, F>>(bytesFor);
+  return {
+    forMemory: (memory) => module.forMemory(memory)?.[exportName] ?? null,
+    lastError: () => module.lastError(),
   };
 }
