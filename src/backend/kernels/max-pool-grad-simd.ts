@@ -5,12 +5,16 @@
  * Semantics equal the `cpu` backend's: each output's gradient goes to the FIRST maximum of its
  * window in row-major order (strict `>`, so a window of NaN / -inf passes nothing on).
  *
- * Exported function (all i32; pointers are byte offsets, dx must be zeroed by the caller):
- *   maxPoolGrad(x, dy, dx, n, h, w, c, oh, ow, fh, fw, sh, sw, top, left), requires c % 4 == 0.
+ * Exported functions (all i32; pointers are byte offsets), both requiring c % 4 == 0:
+ *   maxPoolGrad(x, dy, dx, n, h, w, c, oh, ow, fh, fw, sh, sw, top, left): any windows, scatter-adds
+ *     into dx, which the caller zeroes;
+ *   maxPoolGradDisjoint(same): windows that do not overlap (stride >= window); writes dx at every
+ *     position inside a window (dy or 0) and leaves the positions outside all windows alone.
  */
 import {
-  ADD, BITSELECT, F32X4_EXTRACT, F32X4_GT, GE_S, I32X4_ADD, I32X4_EXTRACT, I32X4_SPLAT, MUL, SUB,
-  f32x4, forLoop, get, i32c, i32x4, max, min, moduleBytes, perMemoryRoutine, set, simd, v128const, V128_LOAD, type Code,
+  ADD, BITSELECT, F32X4_EXTRACT, F32X4_GT, GE_S, I32, I32X4_ADD, I32X4_EQ, I32X4_EXTRACT, I32X4_SPLAT, MUL, SUB, V128,
+  f32x4, forLoop, get, i32c, i32x4, max, min, moduleWithFunctions, perMemoryModule, set, simd, v128const, V128_LOAD,
+  V128_STORE, type Code,
 } from './wasm-asm.js';
 
 /** The compiled routine for one wasm memory. */
@@ -23,6 +27,8 @@ export type MaxPoolGradFn = (
 const [X, DY, DX, N, H, W, C, OH, OW, FH, FW, SH, SW, TOP, LEFT] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
 const [B, YR, YC, RS, RE, CS, CE, D, R, COL, OFF, DYP, IDX, T] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
 const [MAXV, MAXI, G, MASK] = [29, 30, 31, 32];
+// Extra i32 locals of the disjoint routine.
+const [ROWPTR, BASE, RSB, CSB, DELTA] = [33, 34, 35, 36, 37];
 
 function body(): Code {
   const lane = (l: number): Code => [
@@ -69,23 +75,95 @@ function body(): Code {
   return forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow));
 }
 
-/** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
-export function maxPoolGradModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const I32 = 0x7f, V128 = 0x7b;
-  return moduleBytes(shared, 'maxPoolGrad', 15, [[14, I32], [4, V128]], body());
+/**
+ * For windows that do not overlap (stride >= window): each window's positions are written once,
+ * dx = dy where the position is the window's first maximum, else 0, with no scatter and no zeroing
+ * (the caller zeroes dx only where windows leave input positions uncovered).
+ */
+function disjointBody(): Code {
+  // Locals as in body(), plus running byte pointers: IDX counts window positions, MAXI holds the
+  // first maximum's position, OFF walks x, DELTA = dx - x turns it into the matching dx address.
+  const step: Code = [...get(OFF), ...get(CSB), ADD, ...set(OFF), ...get(IDX), ...i32c(1), ADD, ...set(IDX)];
+  const findMax: Code = [
+    ...get(OFF), ...V128_LOAD(), ...set(G),
+    ...get(G), ...get(MAXV), ...simd(F32X4_GT), ...set(MASK),
+    ...get(G), ...get(MAXV), ...get(MASK), ...simd(BITSELECT), ...set(MAXV),
+    ...get(IDX), ...simd(I32X4_SPLAT), ...get(MAXI), ...get(MASK), ...simd(BITSELECT), ...set(MAXI),
+    ...step,
+  ];
+  const write: Code = [
+    ...get(OFF), ...get(DELTA), ADD,
+    ...get(G), ...v128const(f32x4(0)), ...get(IDX), ...simd(I32X4_SPLAT), ...get(MAXI), ...simd(I32X4_EQ), ...simd(BITSELECT),
+    ...V128_STORE(),
+    ...step,
+  ];
+  /** Visits the window's positions of channel group D in row-major order. */
+  const window = (visit: Code): Code => [
+    ...i32c(0), ...set(IDX),
+    ...get(BASE), ...get(D), ...i32c(4), MUL, ADD, ...set(ROWPTR),
+    ...forLoop(R, get(RS), get(RE), 1, [
+      ...get(ROWPTR), ...set(OFF),
+      ...forLoop(COL, get(CS), get(CE), 1, visit),
+      ...get(ROWPTR), ...get(RSB), ADD, ...set(ROWPTR),
+    ]),
+  ];
+  const perChannelGroup: Code = [
+    ...v128const(f32x4(-Infinity)), ...set(MAXV),
+    ...v128const(i32x4(-1, -1, -1, -1)), ...set(MAXI),
+    ...window(findMax),
+    ...get(DYP), ...get(D), ...i32c(4), MUL, ADD, ...V128_LOAD(), ...set(G),
+    ...window(write),
+  ];
+  const perOutputCol: Code = [
+    ...get(YC), ...get(SW), MUL, ...get(LEFT), SUB, ...set(T),
+    ...max(get(T), i32c(0)), ...set(CS),
+    ...min([...get(T), ...get(FW), ADD], get(W)), ...set(CE),
+    ...get(DY), ...get(B), ...get(OH), MUL, ...get(YR), ADD, ...get(OW), MUL, ...get(YC), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(DYP),
+    // BASE: the byte address in x of the window's first position (row RS, column CS, channel 0).
+    ...get(X), ...get(B), ...get(H), MUL, ...get(RS), ADD, ...get(W), MUL, ...get(CS), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(BASE),
+    ...forLoop(D, i32c(0), get(C), 4, perChannelGroup),
+  ];
+  const perOutputRow: Code = [
+    ...get(YR), ...get(SH), MUL, ...get(TOP), SUB, ...set(T),
+    ...max(get(T), i32c(0)), ...set(RS),
+    ...min([...get(T), ...get(FH), ADD], get(H)), ...set(RE),
+    ...forLoop(YC, i32c(0), get(OW), 1, perOutputCol),
+  ];
+  return [
+    ...get(C), ...i32c(4), MUL, ...set(CSB),
+    ...get(W), ...get(CSB), MUL, ...set(RSB),
+    ...get(DX), ...get(X), SUB, ...set(DELTA),
+    ...forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow)),
+  ];
 }
 
-const routine = perMemoryRoutine<MaxPoolGradFn>('maxPoolGrad', maxPoolGradModuleBytes);
+/** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
+export function maxPoolGradModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  return moduleWithFunctions(shared, [
+    { name: 'maxPoolGrad', params: 15, locals: [[14, I32], [4, V128]], body: body() },
+    { name: 'maxPoolGradDisjoint', params: 15, locals: [[14, I32], [4, V128], [5, I32]], body: disjointBody() },
+  ]);
+}
+
+/** The routines of one wasm memory. */
+export interface MaxPoolGradRoutines {
+  /** Any windows; dx zeroed by the caller; gradients scattered and added. */
+  maxPoolGrad: MaxPoolGradFn;
+  /** Windows that do not overlap; writes every position inside a window, leaves the rest. */
+  maxPoolGradDisjoint: MaxPoolGradFn;
+}
+
+const routines = perMemoryModule<MaxPoolGradRoutines>(maxPoolGradModuleBytes);
 
 /** Why the SIMD routine could not be built (null when it could, or was never asked for). */
 export function maxPoolGradSimdError(): string | null {
-  return routine.lastError();
+  return routines.lastError();
 }
 
 /**
  * The routine bound to `memory`, or null where WebAssembly SIMD is unavailable (the caller then
  * uses its plain JS loop). Compiled once per memory.
  */
-export function maxPoolGradFor(memory: WebAssembly.Memory): MaxPoolGradFn | null {
-  return routine.forMemory(memory);
+export function maxPoolGradFor(memory: WebAssembly.Memory): MaxPoolGradRoutines | null {
+  return routines.forMemory(memory);
 }

@@ -1,12 +1,12 @@
 /**
- * MaxPoolGrad, the bias-gradient Sum, and buffer-sharing Identity / same-dtype Cast for wasm.
+ * MaxPoolGrad and buffer-sharing Identity / same-dtype Cast for wasm.
  *
  * The stock wasm MaxPoolGrad is wrong when a window's values are all below ~1e-38 (its running max
  * starts at FLT_MIN, not -inf) and gives ties to the last maximum where `cpu` picks the first; it is
  * also a slow scalar loop (tensorflow/tfjs#7672). This one follows the `cpu` backend exactly: the
  * gradient of each output goes to the FIRST maximum of its window in row-major order (a window of
- * only NaN/-inf passes nothing on). It is a plain JS loop over the wasm heap, channels innermost.
- * (A hand-written WebAssembly SIMD module would be faster still; not done yet.)
+ * only NaN/-inf passes nothing on). It runs as a WebAssembly SIMD routine (max-pool-grad-simd.ts)
+ * when the channel count is a multiple of 4, as a plain JS loop over the wasm heap otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps } from './ops.js';
@@ -40,13 +40,22 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
   const dx = ops.empty(x.shape);
   // Views are taken after the last allocation: an allocation may grow (and replace) the heap.
   const dxv = ops.view(dx);
-  dxv.fill(0);
   const simd = c % 4 === 0 ? maxPoolGradFor(wasmMemoryOf(ops.backend)) : null;
   if (simd != null) {
     const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
-    simd(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+    if (sh >= fh && sw >= fw) {
+      // Disjoint windows write every position they cover; zero the rest only if some is uncovered.
+      const covers = (extent: number, pad: number, out: number, stride: number, size: number): boolean =>
+        pad <= 0 && stride === size && (out - 1) * stride - pad + size >= extent;
+      if (!covers(h, top, oh, sh, fh) || !covers(w, left, ow, sw, fw)) dxv.fill(0);
+      simd.maxPoolGradDisjoint(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+      return dx;
+    }
+    dxv.fill(0);
+    simd.maxPoolGrad(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
     return dx;
   }
+  dxv.fill(0);
   const xv = ops.view(x);
   const dyv = ops.view(dy);
   const maxVal = new Float32Array(c);
@@ -83,37 +92,6 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
     }
   }
   return dx;
-}
-
-function normalisedAxes(axis: unknown, rank: number): number[] {
-  const list = Array.isArray(axis) ? (axis as number[]) : [axis as number];
-  return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
-}
-
-/**
- * Sum: a float32 rank-4 sum over axes [0,1,2] (a conv bias gradient) is an average pool over each
- * image, a small sum over the batch and one scaling, instead of the stock transpose + reduce.
- * Every other reduction goes to the stock kernel.
- */
-export function sumKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const ops = new WasmOps(backend);
-  const x = inputs.x!;
-  const axes = normalisedAxes(attrs.axis, x.shape.length);
-  const biasGrad = x.dtype === 'float32' && x.shape.length === 4 && axes.join(',') === '0,1,2';
-  if (!biasGrad) return ops.run('Sum', inputs, attrs);
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  const pooled = ops.run('AvgPool', { x }, { filterSize: [h, w], strides: [h, w], pad: 'valid', dimRoundingMode: undefined });
-  const flat = ops.reshape(pooled, [n, c]);
-  ops.free(pooled);
-  const summed = ops.run('Sum', { x: flat }, { axis: [0], keepDims: false });
-  ops.free(flat);
-  const scale = ops.fromValues([], new Float32Array([h * w]));
-  const scaled = ops.run('Multiply', { a: summed, b: scale }, {});
-  ops.free(summed, scale);
-  if (attrs.keepDims !== true) return scaled;
-  const kept = ops.reshape(scaled, [1, 1, 1, c]);
-  ops.free(scaled);
-  return kept;
 }
 
 /**

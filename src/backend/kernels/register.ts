@@ -7,7 +7,8 @@ import { captureStockKernel } from './ops.js';
 import { conv2dKernel, fusedConv2dKernel } from './conv-forward.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grads.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
-import { castKernel, identityKernel, maxPoolGradKernel, sumKernel } from './pool-sum.js';
+import { castKernel, identityKernel, maxPoolGradKernel } from './pool-sum.js';
+import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKernel, sumKernel } from './elementwise.js';
 
 /** Stock wasm kernels the training kernels are composed from. */
 const BUILDING_BLOCKS = [
@@ -23,6 +24,11 @@ const BUILDING_BLOCKS = [
   'Sum',
   'AvgPool',
   'Multiply',
+  'Add',
+  'Sub',
+  'RealDiv',
+  'Relu',
+  'Step',
   'Cast',
 ];
 
@@ -36,6 +42,12 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   BatchMatMul: batchMatMulKernel as unknown as tf.KernelFunc,
   _FusedMatMul: fusedMatMulKernel as unknown as tf.KernelFunc,
   Sum: sumKernel as unknown as tf.KernelFunc,
+  Add: addKernel as unknown as tf.KernelFunc,
+  Sub: subKernel as unknown as tf.KernelFunc,
+  Multiply: multiplyKernel as unknown as tf.KernelFunc,
+  RealDiv: realDivKernel as unknown as tf.KernelFunc,
+  Relu: reluKernel as unknown as tf.KernelFunc,
+  Step: stepKernel as unknown as tf.KernelFunc,
   Identity: identityKernel as unknown as tf.KernelFunc,
   Cast: castKernel as unknown as tf.KernelFunc,
 };

@@ -52,7 +52,7 @@ export const F32X4_GT = 0x44, BITSELECT = 0x52, I32X4_SPLAT = 0x11, I32X4_ADD = 
 export const I32X4_EXTRACT = 0x1b, F32X4_EXTRACT = 0x1f;
 /** More f32x4 opcodes (after the 0xfd prefix). */
 export const F32X4_SPLAT = 0x13, F32X4_EQ = 0x41, F32X4_NE = 0x42, F32X4_SUB = 0xe5, F32X4_MUL = 0xe6, F32X4_DIV = 0xe7;
-export const F32X4_MIN = 0xe8, F32X4_MAX = 0xe9;
+export const F32X4_MIN = 0xe8, F32X4_MAX = 0xe9, I32X4_EQ = 0x37;
 /** Scalar f32 opcodes. */
 export const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95, F32_MAX = 0x97, F32_GT = 0x5e, F32_NE = 0x5c;
 /** f32.load / f32.store with 4-byte alignment. */

@@ -1,0 +1,257 @@
+/**
+ * Element-wise arithmetic, ReLU, its gradient mask and sums as small WebAssembly SIMD routines on the
+ * wasm backend's memory (imported), single-threaded and called directly from JS.
+ *
+ * Why: the stock wasm kernels reach C through Emscripten `ccall` with shape arrays copied for every
+ * call (~1.5 us of JS per call, most of the MLP step), broadcast with per-element index arithmetic
+ * (the conv bias add runs at half memory speed), and in the threaded build hand even 128-element
+ * products to XNNPACK's thread pool, whose wake-ups made the MLP step slower on 2 threads than on 1.
+ * Assembled with wasm-asm.ts because each routine is a few dozen bytes.
+ *
+ * Exported functions (pointers are byte offsets; counts are elements; all i32 unless said):
+ *   {op}_same(a, b, out, n)            out[i]   = a[i] op b[i]
+ *   {op}_row(a, b, out, rows, cols)    out[r,c] = a[r,c] op b[c]
+ *   {op}_col(a, b, out, rows, cols)    out[r,c] = a[r,c] op b[r]
+ *   {op}_row_rev / {op}_col_rev        the same with the operands of `op` swapped (b op a)
+ *     for op in add, sub, mul, div
+ *   relu(x, out, n)                    max(x, 0), NaN stays NaN
+ *   step(x, out, n, alpha: f32)        x > 0 ? 1 : alpha, NaN stays NaN
+ *   sum_rows(x, out, tmp, rows, cols)  out[c] += sum over r of x[r,c]  (zero out; tmp: cols floats of scratch)
+ *   sum_cols(x, out, rows, cols)       out[r] = sum over c of x[r,c]
+ * Sums run in blocks (64 rows, 1024 columns) whose partial sums are added at the end, so rounding
+ * error grows with the block count and not with the full length.
+ */
+import {
+  ADD, AND, F32, F32X4_ADD, F32X4_DIV, F32X4_EXTRACT, F32X4_GT, F32X4_MAX, F32X4_MUL, F32X4_NE, F32X4_SPLAT, F32X4_SUB,
+  F32_ADD, F32_DIV, F32_LOAD, F32_MUL, F32_STORE, F32_SUB, BITSELECT, I32, LT_S, MUL, V128, V128_STORE,
+  f32c, f32x4, forLoop, get, i32c, moduleWithFunctions, uleb, perMemoryModule, set, simd, v128const, type Code, type FunctionSpec,
+} from './wasm-asm.js';
+
+/** Binary operations with a SIMD routine. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+/** How the second operand is laid out against the first. */
+export type BroadcastPattern = 'same' | 'row' | 'col';
+
+type Ptr = number;
+/** The routines of one wasm memory, by export name. */
+export type ElementwiseRoutines = Record<`${BinaryOp}_same`, (a: Ptr, b: Ptr, out: Ptr, n: number) => void> &
+  Record<`${BinaryOp}_${'row' | 'col'}${'' | '_rev'}`, (a: Ptr, b: Ptr, out: Ptr, rows: number, cols: number) => void> & {
+    relu(x: Ptr, out: Ptr, n: number): void;
+    step(x: Ptr, out: Ptr, n: number, alpha: number): void;
+    sum_rows(x: Ptr, out: Ptr, tmp: Ptr, rows: number, cols: number): void;
+    sum_cols(x: Ptr, out: Ptr, rows: number, cols: number): void;
+  };
+
+const OPS: Record<BinaryOp, { vec: number; scalar: number }> = {
+  add: { vec: F32X4_ADD, scalar: F32_ADD },
+  sub: { vec: F32X4_SUB, scalar: F32_SUB },
+  mul: { vec: F32X4_MUL, scalar: F32_MUL },
+  div: { vec: F32X4_DIV, scalar: F32_DIV },
+};
+
+const load4 = (addr: Code, offset = 0): Code => [...addr, ...simd(0x00, 0x02, ...uleb(offset))];
+const store4 = (offset = 0): Code => simd(0x0b, 0x02, ...uleb(offset));
+const load1 = (addr: Code): Code => [...addr, ...F32_LOAD()];
+const plus = (p: number, q: number): Code => [...get(p), ...get(q), ADD];
+/** Bytes of the largest multiple of `lanes` elements not above `count` (a value-producing code). */
+const wholeBytes = (count: Code, lanes: number): Code => [...count, ...i32c(-lanes), AND, ...i32c(4), MUL];
+const bytes = (count: Code): Code => [...count, ...i32c(4), MUL];
+
+/**
+ * `dst[i] = f(i)` over the byte offsets [0, bytes(count)) of a row: 64 bytes (four vectors,
+ * unrolled) at a time, then 16, then 4. `vec(off)` computes the vector at byte offset I + off,
+ * `scalar` the float at I.
+ */
+function vectorThenScalar(i: number, count: Code, dst: number, vec: (off: number) => Code, scalar: Code): Code {
+  const four: Code = [0, 16, 32, 48].flatMap((off) => [...plus(dst, i), ...vec(off), ...store4(off)]);
+  return [
+    ...forLoop(i, i32c(0), wholeBytes(count, 16), 64, four),
+    ...forLoop(i, get(i), wholeBytes(count, 4), 16, [...plus(dst, i), ...vec(0), ...store4()]),
+    ...forLoop(i, get(i), bytes(count), 4, [...plus(dst, i), ...scalar, ...F32_STORE()]),
+  ];
+}
+
+function binarySame(op: BinaryOp): FunctionSpec {
+  const [A, B, OUT, N, I] = [0, 1, 2, 3, 4];
+  const { vec, scalar } = OPS[op];
+  return {
+    name: `${op}_same`,
+    params: 4,
+    locals: [[1, I32]],
+    body: vectorThenScalar(
+      I, get(N), OUT,
+      (off) => [...load4(plus(A, I), off), ...load4(plus(B, I), off), ...simd(vec)],
+      [...load1(plus(A, I)), ...load1(plus(B, I)), scalar],
+    ),
+  };
+}
+
+/** row: b indexed by column; col: b indexed by row (splatted). `rev` computes b op a. */
+function binaryBroadcast(op: BinaryOp, pattern: 'row' | 'col', rev: boolean): FunctionSpec {
+  const [A, B, OUT, ROWS, COLS] = [0, 1, 2, 3, 4];
+  const [R, I, PA, PO, ROWBYTES, S] = [5, 6, 7, 8, 9, 10];
+  const { vec, scalar } = OPS[op];
+  const order = (x: Code, y: Code): Code => (rev ? [...y, ...x] : [...x, ...y]);
+  const bVec = (off: number): Code => (pattern === 'row' ? load4(plus(B, I), off) : get(S));
+  const bScalar: Code = pattern === 'row' ? load1(plus(B, I)) : [...get(S), ...simd(F32X4_EXTRACT, 0)];
+  const perRow: Code = [
+    ...get(A), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PA),
+    ...get(OUT), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PO),
+    ...(pattern === 'col' ? [...load1([...get(B), ...get(R), ...i32c(4), MUL, ADD]), ...simd(F32X4_SPLAT), ...set(S)] : []),
+    ...vectorThenScalar(
+      I, get(COLS), PO,
+      (off) => [...order(load4(plus(PA, I), off), bVec(off)), ...simd(vec)],
+      [...order(load1(plus(PA, I)), bScalar), scalar],
+    ),
+  ];
+  return {
+    name: `${op}_${pattern}${rev ? '_rev' : ''}`,
+    params: 5,
+    locals: [[5, I32], [1, V128]],
+    body: [
+      ...bytes(get(COLS)), ...set(ROWBYTES),
+      ...forLoop(R, i32c(0), get(ROWS), 1, perRow),
+    ],
+  };
+}
+
+function relu(): FunctionSpec {
+  const [X, OUT, N, I] = [0, 1, 2, 3];
+  return {
+    name: 'relu',
+    params: 3,
+    locals: [[1, I32]],
+    body: vectorThenScalar(
+      I, get(N), OUT,
+      // f32x4.max propagates NaN and maps -0 to +0, as max(x, 0) on the cpu backend does.
+      (off) => [...load4(plus(X, I), off), ...v128const(f32x4(0)), ...simd(F32X4_MAX)],
+      [...load1(plus(X, I)), ...simd(F32X4_SPLAT), ...v128const(f32x4(0)), ...simd(F32X4_MAX), ...simd(F32X4_EXTRACT, 0)],
+    ),
+  };
+}
+
+function step(): FunctionSpec {
+  const [X, OUT, N, ALPHA] = [0, 1, 2, 3];
+  const [I, V, AL] = [4, 5, 6];
+  // v128.bitselect(ifTrue, ifFalse, mask): x where x != x (NaN), else bitselect(1, alpha, x > 0).
+  const selectNaN = (x: Code): Code => [
+    ...x, ...set(V),
+    ...get(V),
+    ...v128const(f32x4(1)), ...get(AL), ...get(V), ...v128const(f32x4(0)), ...simd(F32X4_GT), ...simd(BITSELECT),
+    ...get(V), ...get(V), ...simd(F32X4_NE), ...simd(BITSELECT),
+  ];
+  return {
+    name: 'step',
+    params: [I32, I32, I32, F32],
+    locals: [[1, I32], [2, V128]],
+    body: [
+      ...get(ALPHA), ...simd(F32X4_SPLAT), ...set(AL),
+      ...vectorThenScalar(
+        I, get(N), OUT,
+        (off) => selectNaN(load4(plus(X, I), off)),
+        [...selectNaN([...load1(plus(X, I)), ...simd(F32X4_SPLAT)]), ...simd(F32X4_EXTRACT, 0)],
+      ),
+    ],
+  };
+}
+
+const ROW_BLOCK = 64;
+const COL_BLOCK = 1024;
+
+/**
+ * out[c] += sum over r of x[r,c]: each block of ROW_BLOCK rows is summed into `tmp` (cols floats,
+ * zeroed here), which is then added to `out` (zeroed by the caller).
+ */
+function sumRows(): FunctionSpec {
+  const [X, OUT, TMP, ROWS, COLS] = [0, 1, 2, 3, 4];
+  const [R0, R, I, ROWBYTES, END4, PX, REND] = [5, 6, 7, 8, 9, 10, 11];
+  /** dst[i] += src[i] over one row of cols floats. */
+  const accumulate = (dst: number, src: number): Code => [
+    ...forLoop(I, i32c(0), get(END4), 16, [
+      ...plus(dst, I), ...load4(plus(dst, I)), ...load4(plus(src, I)), ...simd(F32X4_ADD), ...V128_STORE(),
+    ]),
+    ...forLoop(I, get(I), get(ROWBYTES), 4, [
+      ...plus(dst, I), ...load1(plus(dst, I)), ...load1(plus(src, I)), F32_ADD, ...F32_STORE(),
+    ]),
+  ];
+  const zeroTmp: Code = forLoop(I, i32c(0), get(ROWBYTES), 4, [...plus(TMP, I), ...f32c(0), ...F32_STORE()]);
+  const addRow: Code = [...get(X), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PX), ...accumulate(TMP, PX)];
+  return {
+    name: 'sum_rows',
+    params: 5,
+    locals: [[7, I32]],
+    body: [
+      ...bytes(get(COLS)), ...set(ROWBYTES),
+      ...wholeBytes(get(COLS), 4), ...set(END4),
+      ...forLoop(R0, i32c(0), get(ROWS), ROW_BLOCK, [
+        ...get(R0), ...i32c(ROW_BLOCK), ADD, ...set(REND),
+        ...get(REND), ...get(ROWS), ...get(REND), ...get(ROWS), LT_S, 0x1b, ...set(REND), // min(r0 + block, rows)
+        ...zeroTmp,
+        ...forLoop(R, get(R0), get(REND), 1, addRow),
+        ...accumulate(OUT, TMP),
+      ]),
+    ],
+  };
+}
+
+/** out[r] = sum over c of x[r,c]: 4-wide partial sums per block of COL_BLOCK columns. */
+function sumCols(): FunctionSpec {
+  const [X, OUT, ROWS, COLS] = [0, 1, 2, 3];
+  const [R, C0, CEND, I, PX] = [4, 5, 6, 7, 8];
+  const ACC = 10; // v128: the block's four partial sums
+  const TOTAL = 11; // f32: the row's sum
+  const horizontal = (v: number): Code => [
+    ...get(v), ...simd(F32X4_EXTRACT, 0), ...get(v), ...simd(F32X4_EXTRACT, 1), F32_ADD,
+    ...get(v), ...simd(F32X4_EXTRACT, 2), ...get(v), ...simd(F32X4_EXTRACT, 3), F32_ADD, F32_ADD,
+  ];
+  const perBlock: Code = [
+    ...get(C0), ...i32c(COL_BLOCK * 4), ADD, ...set(CEND),
+    ...get(CEND), ...get(PX), ...get(CEND), ...get(PX), LT_S, 0x1b, ...set(CEND), // min(c0 + block, row end) in bytes
+    ...v128const(f32x4(0)), ...set(ACC),
+    // vector part: while i + 16 <= cend
+    ...get(C0), ...set(I),
+    0x02, 0x40, 0x03, 0x40,
+    ...get(I), ...i32c(16), ADD, ...get(CEND), 0x4a /* gt_s */, 0x0d, 0x01,
+    ...get(ACC), ...load4([...get(X), ...get(I), ADD]), ...simd(F32X4_ADD), ...set(ACC),
+    ...get(I), ...i32c(16), ADD, ...set(I),
+    0x0c, 0x00, 0x0b, 0x0b,
+    ...get(TOTAL), ...horizontal(ACC), F32_ADD, ...set(TOTAL),
+    ...forLoop(I, get(I), get(CEND), 4, [...get(TOTAL), ...load1([...get(X), ...get(I), ADD]), F32_ADD, ...set(TOTAL)]),
+  ];
+  return {
+    name: 'sum_cols',
+    params: 4,
+    locals: [[6, I32], [1, V128], [1, F32]],
+    body: forLoop(R, i32c(0), get(ROWS), 1, [
+      // C0..PX: the row's byte range relative to x.
+      ...f32c(0), ...set(TOTAL),
+      ...get(R), ...get(COLS), MUL, ...i32c(4), MUL, ...set(C0),
+      ...get(C0), ...get(COLS), ...i32c(4), MUL, ADD, ...set(PX),
+      ...forLoop(C0, get(C0), get(PX), COL_BLOCK * 4, perBlock),
+      ...get(OUT), ...get(R), ...i32c(4), MUL, ADD, ...get(TOTAL), ...F32_STORE(),
+    ]),
+  };
+}
+
+/** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
+export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  const functions: FunctionSpec[] = [];
+  for (const op of Object.keys(OPS) as BinaryOp[]) {
+    functions.push(binarySame(op));
+    for (const pattern of ['row', 'col'] as const) for (const rev of [false, true]) functions.push(binaryBroadcast(op, pattern, rev));
+  }
+  functions.push(relu(), step(), sumRows(), sumCols());
+  return moduleWithFunctions(shared, functions);
+}
+
+const module = perMemoryModule<ElementwiseRoutines>(elementwiseModuleBytes);
+
+/** The routines bound to `memory`, or null where WebAssembly SIMD is unavailable. */
+export function elementwiseFor(memory: WebAssembly.Memory): ElementwiseRoutines | null {
+  return module.forMemory(memory);
+}
+
+/** Why the routines could not be built (null when they could, or were never asked for). */
+export function elementwiseSimdError(): string | null {
+  return module.lastError();
+}
