@@ -33,13 +33,17 @@ const PADS: Pad[] = [
   ],
 ];
 const STRIDES: (number | [number, number])[] = [1, 2, 3, [2, 1]];
-// [batch, height, width, inChannels, kh, kw, outChannels]: im2col (kh*kw*Ci <= 27) and swapped-conv
+// [batch, height, width, inChannels, kh, kw, outChannels]: direct / im2col (kh*kw*Ci <= 27) and swapped-conv
 // paths, 1x1 kernels (stride > kernel), non-square images and kernels.
 const CONV_SHAPES: [number, number, number, number, number, number, number][] = [
   [2, 9, 9, 1, 3, 3, 4],
   [1, 10, 8, 3, 2, 3, 5],
   [3, 9, 10, 8, 3, 3, 4],
   [2, 7, 7, 5, 1, 1, 3],
+  // The direct SIMD dW routine (kh*kw*Ci <= 27, Co % 4 == 0): pairs of channel vectors plus a last
+  // single one, patch sizes that are and are not multiples of 4.
+  [2, 9, 9, 1, 3, 3, 12],
+  [2, 8, 7, 2, 2, 2, 8],
 ];
 
 describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
