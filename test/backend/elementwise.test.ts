@@ -161,3 +161,32 @@ test('no tensor or heap growth over many calls', async () => {
   assert.equal((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length, heap);
   tf.dispose([a, b]);
 });
+
+describe('Softmax', () => {
+  for (const shape of [[64, 10], [3, 1], [2, 3, 5], [7], [4, 33]]) {
+    test(`[${shape}]: values and gradient equal cpu's`, async () => {
+      const xv = uniform(sizeOf(shape), 6, -30, 30);
+      const fn = (): tf.Tensor[] => {
+        const x = tf.tensor(xv, shape);
+        const w = tf.tensor(uniform(sizeOf(shape), 7), shape);
+        return [tf.softmax(x), tf.grad((y: tf.Tensor) => tf.sum(tf.mul(tf.softmax(y), w)))(x)];
+      };
+      await assertSameOnBoth(fn, `softmax [${shape}]`, 1e-7);
+    });
+  }
+
+  test('rows with NaN, infinities and huge logits behave like cpu', async () => {
+    const rows = [
+      [NaN, 1, 2],
+      [-Infinity, -Infinity, -Infinity],
+      [Infinity, 0, 1],
+      [-Infinity, 0, 1],
+      [1e30, -1e30, 0],
+      [0, 0, 0],
+    ];
+    const fn = (): tf.Tensor[] => [tf.softmax(tf.tensor2d(rows))];
+    const [w] = await runOn('wasm', fn);
+    const [c] = await runOn('cpu', fn);
+    assert.deepEqual(Array.from(w!), Array.from(c!));
+  });
+});

@@ -37,6 +37,7 @@ export function assertClose(a: Float32Array, b: Float32Array, what: string, tol 
   for (const v of b) scale = Math.max(scale, Math.abs(v));
   const bound = tol * (1 + scale);
   for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i] || (Number.isNaN(a[i]) && Number.isNaN(b[i]))) continue; // equal infinities, both NaN
     const d = Math.abs(a[i]! - b[i]!);
     if (!(d <= bound)) assert.fail(`${what}: element ${i}: wasm ${a[i]} vs cpu ${b[i]} (|diff| ${d} > ${bound})`);
   }

@@ -1,5 +1,5 @@
 /**
- * MaxPoolGrad and buffer-sharing Identity / same-dtype Cast for wasm.
+ * MaxPoolGrad and buffer-sharing Identity for wasm (Cast lives in cast.ts).
  *
  * The stock wasm MaxPoolGrad is wrong when a window's values are all below ~1e-38 (its running max
  * starts at FLT_MIN, not -inf) and gives ties to the last maximum where `cpu` picks the first; it is
@@ -32,7 +32,10 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
     attrs.pad as 'same' | 'valid' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
+  // dy's own extent: tfjs-core's gradient drops dimRoundingMode, so the recomputed output size can
+  // differ from the forward's ('round'/'ceil'); cpu reads dy by its shape, and so do we.
+  const [oh, ow] = [dy.shape[1]!, dy.shape[2]!];
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
@@ -101,19 +104,6 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
 export function identityKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);
   const x = inputs.x!;
-  ops.backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-}
-
-/**
- * Cast: a cast to the tensor's own dtype shares its buffer (reference counted) instead of the stock
- * copy; the ReLU gradient casts its float32 step mask to float32 (~0.3 ms per step for the report
- * CNN). Every real conversion goes to the stock kernel.
- */
-export function castKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const ops = new WasmOps(backend);
-  const x = inputs.x!;
-  if (attrs.dtype !== x.dtype) return ops.run('Cast', inputs, attrs);
   ops.backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }

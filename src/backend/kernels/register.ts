@@ -7,7 +7,10 @@ import { captureStockKernel } from './ops.js';
 import { conv2dKernel, fusedConv2dKernel } from './conv-forward.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel } from './conv-grads.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './matmul.js';
-import { castKernel, identityKernel, maxPoolGradKernel } from './pool-sum.js';
+import { identityKernel, maxPoolGradKernel } from './pool-sum.js';
+import { castKernel } from './cast.js';
+import { avgPoolKernel, maxPoolKernel } from './max-pool.js';
+import { softmaxKernel } from './softmax.js';
 import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKernel, sumKernel } from './elementwise.js';
 
 /** Stock wasm kernels the training kernels are composed from. */
@@ -29,7 +32,10 @@ const BUILDING_BLOCKS = [
   'RealDiv',
   'Relu',
   'Step',
+  'Softmax',
   'Cast',
+  'MaxPool',
+  'NotEqual',
 ];
 
 /** Our kernels, by tfjs kernel name. */
@@ -48,8 +54,11 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   RealDiv: realDivKernel as unknown as tf.KernelFunc,
   Relu: reluKernel as unknown as tf.KernelFunc,
   Step: stepKernel as unknown as tf.KernelFunc,
+  Softmax: softmaxKernel as unknown as tf.KernelFunc,
   Identity: identityKernel as unknown as tf.KernelFunc,
   Cast: castKernel as unknown as tf.KernelFunc,
+  MaxPool: maxPoolKernel as unknown as tf.KernelFunc,
+  AvgPool: avgPoolKernel as unknown as tf.KernelFunc,
 };
 
 /** Names of the kernels {@link registerWasmTrainingKernels} installs. */
