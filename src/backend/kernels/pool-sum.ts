@@ -51,7 +51,9 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
       const covers = (extent: number, pad: number, out: number, stride: number, size: number): boolean =>
         pad <= 0 && stride === size && (out - 1) * stride - pad + size >= extent;
       if (!covers(h, top, oh, sh, fh) || !covers(w, left, ow, sw, fw)) dxv.fill(0);
-      simd.maxPoolGradDisjoint(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+      const pool2x2 = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w;
+      const routine = pool2x2 ? simd.maxPoolGrad2x2 : simd.maxPoolGradDisjoint;
+      routine(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
       return dx;
     }
     dxv.fill(0);
