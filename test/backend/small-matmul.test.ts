@@ -243,14 +243,24 @@ describe('small SIMD matmul', () => {
     await assertSameOnBoth(fn, 'other activations');
   });
 
-  test('products above the threshold (XNNPACK path) and the XNNPACK path called directly on small ones', async () => {
-    // 80 x 90 x 80 = 576000 > SMALL_MATMUL_MAX_MACS.
+  test('products above the threshold (XNNPACK, or the small routine where packing dominates) and the XNNPACK path called directly', async () => {
+    // 80 x 90 x 80 = 576000 > SMALL_MATMUL_MAX_MACS: on 1 thread NN / TN are packing-bound (few rows
+    // or columns) and go to the small routine, NT / TT to XNNPACK; 200 x 30 x 160 goes to XNNPACK.
     assert.equal(useSmallMatMul(80, 90, 80), false);
-    const large = (): tf.Tensor[] =>
+    const product = (m: number, k: number, n: number, seed: number) => (): tf.Tensor[] =>
       FLAGS.map(([ta, tb]) =>
-        tf.matMul(tf.tensor(uniform(80 * 90, 1100), ta ? [90, 80] : [80, 90]), tf.tensor(uniform(90 * 80, 1101), tb ? [80, 90] : [90, 80]), ta, tb),
+        tf.matMul(tf.tensor(uniform(m * k, seed), ta ? [k, m] : [m, k]), tf.tensor(uniform(k * n, seed + 1), tb ? [n, k] : [k, n]), ta, tb),
       );
-    await assertSameOnBoth(large, 'above threshold');
+    await assertSameOnBoth(product(80, 90, 80, 1100), 'above threshold');
+    await assertSameOnBoth(product(200, 30, 160, 1110), 'XNNPACK-sized');
+    // A dense layer's forward pass at batch 64 with a long input: packing-bound, fused bias + relu.
+    const xv = uniform(64 * 700, 1120);
+    const wv = uniform(700 * 40, 1121);
+    const bv = uniform(40, 1122);
+    await assertSameOnBoth(
+      () => [tf.fused.matMul({ a: tf.tensor2d(xv, [64, 700]), b: tf.tensor2d(wv, [700, 40]), bias: tf.tensor1d(bv), activation: 'relu' })],
+      'packing-bound dense',
+    );
     // matMul2d directly, including the swapped form C = (op(B)^T op(A)^T)^T that [64,3]^T [64,100] picks.
     const shapes: [number[], number[], boolean, boolean][] = [
       [[64, 3], [64, 100], true, false],

@@ -216,9 +216,30 @@ function batchPlan(a: tf.TensorInfo, b: tf.TensorInfo): { batch: SmallBatch; out
  * Whether a product goes to {@link smallMatMul}: batch-1 ones up to SMALL_MATMUL_MAX_MACS, batched
  * ones at any size (their alternative, the stock kernel's scalar loop, is slower throughout).
  */
-function routeSmall(count: number, m: number, k: number, n: number): boolean {
+function routeSmall(count: number, m: number, k: number, n: number, transposeB: boolean, threaded: boolean): boolean {
   if (count > 1) return m > 0 && k > 0 && n > 0;
-  return count === 1 && useSmallMatMul(m, k, n);
+  return count === 1 && (useSmallMatMul(m, k, n) || packingBound(m, n, transposeB, threaded));
+}
+
+/**
+ * Larger products where XNNPACK's repacking of an operand on every call outweighs its faster
+ * GEMM: few output rows or columns against a long reduction, e.g. a dense layer's forward pass at
+ * batch 64 (x [64,1600] W [1600,128]: 1.03 ms on XNNPACK, 0.55 ms here on 1 thread; 0.92 vs 0.55 on
+ * 2). Measured on the 2-core dev machine (prof-gemm2, GF/s XNNPACK -> small, 1 thread):
+ *   m64 k4096 n512: 11 -> 26;  m256 k1024 n64: 39 -> 46;  m1600 k64 n128 (A^T): 38 -> 46;
+ *   m128 k2048 n128 (A^T): 20 -> 33;  but m512 k512 n512: 33 -> 25, m1024 k256 n512 (A^T): 40 -> 33.
+ * With threads XNNPACK also splits the GEMM (m256 k1024 n64: 65 vs 45 GF/s on 2), so there only
+ * products of at most 64 rows go here (m64 k4096 n512: 12 vs 33 GF/s). The B-transposed form of the
+ * small routine (dot products) is slower and is left to XNNPACK.
+ */
+function packingBound(m: number, n: number, transposeB: boolean, threaded: boolean): boolean {
+  if (transposeB) return false;
+  return threaded ? m <= 64 : Math.min(m, n) <= 128;
+}
+
+/** Whether the backend runs the threaded build (more than one thread). */
+function isThreaded(ops: WasmOps): boolean {
+  return ops.backend.wasm.PThread != null;
 }
 
 type MatMulArgs = {
@@ -255,7 +276,7 @@ export function batchMatMulKernel({ inputs, backend, attrs }: MatMulArgs): tf.Te
   const plan = batchPlan(a, b);
   if (plan != null) {
     const [m, k, n] = dims(a, b, transposeA, transposeB);
-    if (routeSmall(plan.batch.count, m, k, n)) {
+    if (routeSmall(plan.batch.count, m, k, n, transposeB, isThreaded(ops))) {
       const small = smallMatMul(ops, a, b, transposeA, transposeB, [...plan.outBatch, m, n], null, false, plan.batch);
       if (small != null) return small;
     }
@@ -282,7 +303,7 @@ export function fusedMatMulKernel({ inputs, backend, attrs }: MatMulArgs): tf.Te
   if (plan != null && inputs.preluActivationWeights == null && (attrs.activation === 'linear' || attrs.activation === 'relu')) {
     const [m, k, n] = dims(a, b, transposeA, transposeB);
     const mode = biasMode(inputs.bias, n);
-    if (mode != null && routeSmall(plan.batch.count, m, k, n)) {
+    if (mode != null && routeSmall(plan.batch.count, m, k, n, transposeB, isThreaded(ops))) {
       const bias = inputs.bias == null ? null : { info: inputs.bias, mode };
       const relu = attrs.activation === 'relu';
       const small = smallMatMul(ops, a, b, transposeA, transposeB, [...plan.outBatch, m, n], bias, relu, plan.batch);
