@@ -5,10 +5,12 @@
  * sharpness-aware step against an SGD step. Prints Markdown tables.
  *
  * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
- * when it starts); rounds interleave the configurations and PyTorch, and within a child the
- * optimisers alternate step by step, so machine noise spreads evenly; medians over all rounds.
+ * when it starts); rounds interleave the configurations and PyTorch. Within a child, after untimed
+ * warm-up steps (the tfjs engine is JavaScript that the JIT must compile first), each optimiser's
+ * timed steps run back to back as in training, in an order that rotates with the round, so machine
+ * noise spreads over optimisers and backends; medians over all rounds.
  *
- * Options: --rounds N (3)  --mlp-steps N (20)  --cnn-steps N (4, per round and optimiser)
+ * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (4, per round and optimiser)
  *          --threads 1,2 (wasm thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
  */
@@ -27,6 +29,8 @@ const OPTIMIZERS = ['SGD', 'SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'] as const;
 type OptimizerName = (typeof OPTIMIZERS)[number];
 type ModelName = 'MLP' | 'CNN';
 const BATCH = 64;
+/** Untimed CNN steps per optimiser before timing. */
+const CNN_WARMUP = 2;
 
 interface WorkerJob {
   backend: 'wasm' | 'cpu';
@@ -35,6 +39,10 @@ interface WorkerJob {
   cnnSteps: number;
   /** Optimisers to time on the CNN (the cpu backend does SGD only). */
   cnnOptimizers: OptimizerName[];
+  /** Untimed MLP steps per optimiser before timing. */
+  mlpWarmup: number;
+  /** Round index (rotates the optimisers' order). */
+  round: number;
   memory: boolean;
 }
 
@@ -107,10 +115,16 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
     };
     const times = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
     const cpuTimes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
-    // One untimed warm-up step each (first-call compilation, heap growth), skipped on slow cpu CNN.
-    if (!(job.backend === 'cpu' && spec.model === 'CNN')) for (const o of opts) step(o.opt);
-    for (let s = 0; s < spec.steps; s++) {
-      for (const o of opts) {
+    // Untimed warm-up steps (JIT tier-up of the engine's JS, first-call compilation, heap growth):
+    // a training run takes thousands of steps, so the bench times the steady state. Skipped on the
+    // slow cpu CNN.
+    const warmup = spec.model === 'MLP' ? job.mlpWarmup : job.backend === 'cpu' ? 0 : CNN_WARMUP;
+    for (let s = 0; s < warmup; s++) for (const o of opts) step(o.opt);
+    // Each optimiser's steps run back to back, as in training; the order rotates with the round so
+    // that drift in machine load spreads over the optimisers.
+    const order = opts.map((_, i) => opts[(i + job.round) % opts.length]!);
+    for (const o of order) {
+      for (let s = 0; s < spec.steps; s++) {
         const c0 = process.cpuUsage();
         const t0 = performance.now();
         step(o.opt);
@@ -139,6 +153,7 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
 interface Args {
   rounds: number;
   mlpSteps: number;
+  mlpWarmup: number;
   cnnSteps: number;
   threads: number[];
   cpuCnn: number;
@@ -155,6 +170,7 @@ function parseArgs(argv: string[]): Args {
   const opts = new Command('bench')
     .option('--rounds <n>', 'interleaved rounds', int('--rounds', 1), 3)
     .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
+    .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
     .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
     .option('--threads <list>', 'wasm thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
       ...new Set([1, Math.min(8, os.availableParallelism())]),
@@ -254,6 +270,8 @@ async function main(): Promise<void> {
         mlpSteps: args.mlpSteps,
         cnnSteps: cpu ? cpuCnnSteps : args.cnnSteps,
         cnnOptimizers: cpu ? ['SGD'] : [...OPTIMIZERS],
+        mlpWarmup: args.mlpWarmup,
+        round: r,
         memory: r === 0 && !cpu,
       };
       const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
@@ -275,6 +293,10 @@ async function main(): Promise<void> {
           String(t),
           '--mlp-steps',
           String(args.mlpSteps),
+          '--mlp-warmup',
+          String(args.mlpWarmup),
+          '--round',
+          String(r),
           '--cnn-steps',
           String(args.cnnSteps),
         ]);

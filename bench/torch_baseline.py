@@ -53,16 +53,18 @@ def sam_step(model, opt, x, y, rho=0.05):
     return loss.item()
 
 
-def time_steps(model, x, y, steps, warmup=2):
-    """Interleaved SGD / SAM steps on one model; returns per-step wall and CPU times in ms."""
+def time_steps(model, x, y, steps, warmup, round_index):
+    """SGD and SAM steps on one model, each block back to back after `warmup` untimed steps of each
+    (the order alternates with the round, as in the tfjs bench); per-step wall and CPU times in ms."""
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    fns = (("SGD", sgd_step), ("SAM", sam_step))
     times = {"SGD": [], "SAM": []}
     cpu = {"SGD": [], "SAM": []}
     for _ in range(warmup):
-        sgd_step(model, opt, x, y)
-        sam_step(model, opt, x, y)
-    for _ in range(steps):
-        for name, fn in (("SGD", sgd_step), ("SAM", sam_step)):
+        for _, fn in fns:
+            fn(model, opt, x, y)
+    for name, fn in (fns if round_index % 2 == 0 else fns[::-1]):
+        for _ in range(steps):
             c0 = time.process_time()
             t0 = time.perf_counter()
             fn(model, opt, x, y)
@@ -76,17 +78,19 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--mlp-steps", type=int, default=20)
     ap.add_argument("--cnn-steps", type=int, default=5)
+    ap.add_argument("--mlp-warmup", type=int, default=300)
+    ap.add_argument("--round", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": {}, "cpu": {}}
     x = torch.randn(64, 2)
     y = torch.randint(0, 2, (64,))
-    out["results"]["MLP"], out["cpu"]["MLP"] = time_steps(mlp(), x, y, a.mlp_steps)
+    out["results"]["MLP"], out["cpu"]["MLP"] = time_steps(mlp(), x, y, a.mlp_steps, a.mlp_warmup, a.round)
     if a.cnn_steps > 0:
         x = torch.rand(64, 1, 28, 28)
         y = torch.randint(0, 10, (64,))
-        out["results"]["CNN"], out["cpu"]["CNN"] = time_steps(cnn(), x, y, a.cnn_steps)
+        out["results"]["CNN"], out["cpu"]["CNN"] = time_steps(cnn(), x, y, a.cnn_steps, 2, a.round)
     print(json.dumps(out))
 
 
