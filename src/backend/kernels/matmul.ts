@@ -224,13 +224,15 @@ function routeSmall(count: number, m: number, k: number, n: number, transposeB: 
 /**
  * Larger products where XNNPACK's repacking of an operand on every call outweighs its faster
  * GEMM: few output rows or columns against a long reduction, e.g. a dense layer's forward pass at
- * batch 64 (x [64,1600] W [1600,128]: 1.03 ms on XNNPACK, 0.55 ms here on 1 thread; 0.92 vs 0.55 on
- * 2). Measured on the 2-core dev machine (prof-gemm2, GF/s XNNPACK -> small, 1 thread):
- *   m64 k4096 n512: 11 -> 26;  m256 k1024 n64: 39 -> 46;  m1600 k64 n128 (A^T): 38 -> 46;
- *   m128 k2048 n128 (A^T): 20 -> 33;  but m512 k512 n512: 33 -> 25, m1024 k256 n512 (A^T): 40 -> 33.
- * With threads XNNPACK also splits the GEMM (m256 k1024 n64: 65 vs 45 GF/s on 2), so there only
- * products of at most 64 rows go here (m64 k4096 n512: 12 vs 33 GF/s). The B-transposed form of the
- * small routine (dot products) is slower and is left to XNNPACK.
+ * batch 64 (x [64,1600] W [1600,128]: 1.16 -> 0.72 ms in the report CNN's step on 1 thread).
+ * Measured on the 2-core dev machine with new operands for every call, as in training (a packed
+ * operand is cached per tensor, so reusing one flatters XNNPACK), GF/s XNNPACK -> small, 1 thread:
+ *   m64 k4096 n512: 11 -> 32;  m256 k1024 n64: 34 -> 48;  m1600 k64 n128 (A^T): 38 -> 46;
+ *   m2048 k256 n256: 44 -> 48;  m512 k512 n512: 41 -> 43;  but m1024 k256 n512 (A^T): 38 -> 33.
+ * With threads XNNPACK also splits the GEMM (2 threads: m256 k1024 n64 53 vs 46, m2048 k256 n256
+ * 82 vs 46), so there only products of at most 64 rows go here (m64 k4096 n512: 13 vs 34). The
+ * B-transposed form of the small routine (dot products) is slower for few rows (m64 k128 n1600:
+ * 38 vs 26) and is left to XNNPACK.
  */
 function packingBound(m: number, n: number, transposeB: boolean, threaded: boolean): boolean {
   if (transposeB) return false;
