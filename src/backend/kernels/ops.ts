@@ -20,6 +20,11 @@ export function captureStockKernel(name: string): void {
   stock.set(name, config.kernelFunc as unknown as KernelImpl);
 }
 
+/** Whether the stock wasm kernel `name` was captured (see register.ts). */
+export function hasStockKernel(name: string): boolean {
+  return stock.has(name);
+}
+
 /** Kernel-level operations on one wasm backend. */
 export class WasmOps {
   /** The wasm backend the kernels run on. */

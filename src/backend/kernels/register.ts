@@ -13,8 +13,8 @@ import { avgPoolKernel, maxPoolKernel } from './max-pool.js';
 import { softmaxKernel } from './softmax.js';
 import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKernel, sumKernel } from './elementwise.js';
 
-/** Stock wasm kernels the training kernels are composed from. */
-const BUILDING_BLOCKS = [
+/** Stock wasm kernels the training kernels are composed from (or fall back to). */
+export const WASM_BUILDING_BLOCKS: readonly string[] = [
   'Reshape',
   'Transpose',
   'PadV2',
@@ -72,7 +72,7 @@ let registered = false;
  */
 export function registerWasmTrainingKernels(): string[] {
   if (registered) return [...WASM_TRAINING_KERNEL_NAMES];
-  for (const name of BUILDING_BLOCKS) captureStockKernel(name);
+  for (const name of WASM_BUILDING_BLOCKS) captureStockKernel(name);
   for (const [name, kernelFunc] of Object.entries(TRAINING_KERNELS)) {
     const stock = tf.getKernel(name, 'wasm');
     if (stock != null) tf.unregisterKernel(name, 'wasm');
