@@ -32,6 +32,28 @@ const [MAXV, MAXI, G, MASK] = [29, 30, 31, 32];
 // Extra i32 locals of the disjoint routine.
 const [ROWPTR, BASE, RSB, CSB, DELTA] = [33, 34, 35, 36, 37];
 
+/**
+ * The loops over images B and output positions (YR, YC), clipping each window to the input: rows
+ * RS..RE, columns CS..CE; DYP points at dy[b, yr, yc, 0]. `perOutput` runs at every position.
+ */
+function outputLoops(perOutput: Code): Code {
+  const perOutputCol: Code = [
+    ...get(YC), ...get(SW), MUL, ...get(LEFT), SUB, ...set(T),
+    ...max(get(T), i32c(0)), ...set(CS),
+    ...min([...get(T), ...get(FW), ADD], get(W)), ...set(CE),
+    // dyp = dy + ((b*oh + yr)*ow + yc)*c*4
+    ...get(DY), ...get(B), ...get(OH), MUL, ...get(YR), ADD, ...get(OW), MUL, ...get(YC), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(DYP),
+    ...perOutput,
+  ];
+  const perOutputRow: Code = [
+    ...get(YR), ...get(SH), MUL, ...get(TOP), SUB, ...set(T),
+    ...max(get(T), i32c(0)), ...set(RS),
+    ...min([...get(T), ...get(FH), ADD], get(H)), ...set(RE),
+    ...forLoop(YC, i32c(0), get(OW), 1, perOutputCol),
+  ];
+  return forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow));
+}
+
 function body(): Code {
   const lane = (l: number): Code => [
     ...get(MAXI), ...simd(I32X4_EXTRACT, l), ...set(IDX),
@@ -60,21 +82,7 @@ function body(): Code {
     ...get(DYP), ...get(D), ...i32c(4), MUL, ADD, ...V128_LOAD(), ...set(G),
     ...lane(0), ...lane(1), ...lane(2), ...lane(3),
   ];
-  const perOutputCol: Code = [
-    ...get(YC), ...get(SW), MUL, ...get(LEFT), SUB, ...set(T),
-    ...max(get(T), i32c(0)), ...set(CS),
-    ...min([...get(T), ...get(FW), ADD], get(W)), ...set(CE),
-    // dyp = dy + ((b*oh + yr)*ow + yc)*c*4
-    ...get(DY), ...get(B), ...get(OH), MUL, ...get(YR), ADD, ...get(OW), MUL, ...get(YC), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(DYP),
-    ...forLoop(D, i32c(0), get(C), 4, perChannelGroup),
-  ];
-  const perOutputRow: Code = [
-    ...get(YR), ...get(SH), MUL, ...get(TOP), SUB, ...set(T),
-    ...max(get(T), i32c(0)), ...set(RS),
-    ...min([...get(T), ...get(FH), ADD], get(H)), ...set(RE),
-    ...forLoop(YC, i32c(0), get(OW), 1, perOutputCol),
-  ];
-  return forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow));
+  return outputLoops(forLoop(D, i32c(0), get(C), 4, perChannelGroup));
 }
 
 /**
@@ -116,26 +124,15 @@ function disjointBody(): Code {
     ...get(DYP), ...get(D), ...i32c(4), MUL, ADD, ...V128_LOAD(), ...set(G),
     ...window(write),
   ];
-  const perOutputCol: Code = [
-    ...get(YC), ...get(SW), MUL, ...get(LEFT), SUB, ...set(T),
-    ...max(get(T), i32c(0)), ...set(CS),
-    ...min([...get(T), ...get(FW), ADD], get(W)), ...set(CE),
-    ...get(DY), ...get(B), ...get(OH), MUL, ...get(YR), ADD, ...get(OW), MUL, ...get(YC), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(DYP),
-    // BASE: the byte address in x of the window's first position (row RS, column CS, channel 0).
-    ...get(X), ...get(B), ...get(H), MUL, ...get(RS), ADD, ...get(W), MUL, ...get(CS), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(BASE),
-    ...forLoop(D, i32c(0), get(C), 4, perChannelGroup),
-  ];
-  const perOutputRow: Code = [
-    ...get(YR), ...get(SH), MUL, ...get(TOP), SUB, ...set(T),
-    ...max(get(T), i32c(0)), ...set(RS),
-    ...min([...get(T), ...get(FH), ADD], get(H)), ...set(RE),
-    ...forLoop(YC, i32c(0), get(OW), 1, perOutputCol),
-  ];
   return [
     ...get(C), ...i32c(4), MUL, ...set(CSB),
     ...get(W), ...get(CSB), MUL, ...set(RSB),
     ...get(DX), ...get(X), SUB, ...set(DELTA),
-    ...forLoop(B, i32c(0), get(N), 1, forLoop(YR, i32c(0), get(OH), 1, perOutputRow)),
+    ...outputLoops([
+      // BASE: the byte address in x of the window's first position (row RS, column CS, channel 0).
+      ...get(X), ...get(B), ...get(H), MUL, ...get(RS), ADD, ...get(W), MUL, ...get(CS), ADD, ...get(C), MUL, ...i32c(4), MUL, ADD, ...set(BASE),
+      ...forLoop(D, i32c(0), get(C), 4, perChannelGroup),
+    ]),
   ];
 }
 

@@ -42,8 +42,9 @@ interface PoolPlan {
   pads: [number, number, number, number];
 }
 
-function planOf(x: tf.TensorInfo, attrs: Record<string, unknown>): PoolPlan {
-  const info = tf.backend_util.computePool2DInfo(
+/** The pooling geometry tfjs computes for a pool kernel's input and attrs. */
+export function pool2dInfo(x: tf.TensorInfo, attrs: Record<string, unknown>): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
     x.shape as [number, number, number, number],
     attrs.filterSize as [number, number] | number,
     attrs.strides as [number, number] | number,
@@ -51,6 +52,10 @@ function planOf(x: tf.TensorInfo, attrs: Record<string, unknown>): PoolPlan {
     attrs.pad as 'same' | 'valid' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
+}
+
+function planOf(x: tf.TensorInfo, attrs: Record<string, unknown>): PoolPlan {
+  const info = pool2dInfo(x, attrs);
   const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
   const top = info.padInfo.top;

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { WasmOps } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { maxPoolGradFor } from './max-pool-grad-simd.js';
+import { pool2dInfo } from './max-pool.js';
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -24,14 +25,7 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
   const ops = new WasmOps(backend);
   const x = inputs.input!;
   const dy = inputs.dy!;
-  const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterSize as [number, number] | number,
-    attrs.strides as [number, number] | number,
-    1,
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-  );
+  const info = pool2dInfo(x, attrs);
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c } = info;
   // dy's own extent: tfjs-core's gradient drops dimRoundingMode, so the recomputed output size can
   // differ from the forward's ('round'/'ceil'); cpu reads dy by its shape, and so do we.
