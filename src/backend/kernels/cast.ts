@@ -9,13 +9,7 @@
  * `cpu` (both truncate with ToInt32 / convert exactly) and go to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
+import { WasmOps, type KernelArgs } from './ops.js';
 
 /**
  * Cast: a cast to the tensor's own dtype shares its buffer (reference counted) instead of the stock

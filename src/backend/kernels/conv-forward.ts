@@ -8,13 +8,7 @@
  * rejects it with its own message).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
+import { WasmOps, type KernelArgs } from './ops.js';
 
 function forward(kernelName: 'Conv2D' | 'FusedConv2D', { inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);

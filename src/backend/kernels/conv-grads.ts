@@ -8,17 +8,11 @@
  * The gradient kernels of tfjs 4.22 carry no dilations (tf.conv2d's gradient asserts dilation 1).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
+import { WasmOps, type KernelArgs } from './ops.js';
 import { matMul2d } from './matmul.js';
 import { col2imFor } from './col2im-simd.js';
 import { filterGradFor } from './conv-filter-grad-simd.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
-
-type ConvGradArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
 
 /**
  * Largest kh*kw*Ci for which dW is computed patch by patch (the direct SIMD routine, else im2col +
@@ -184,7 +178,7 @@ export function filterGradDirect(ops: WasmOps, x: tf.TensorInfo, dy: tf.TensorIn
 }
 
 /** Conv2DBackpropFilter: inputs {x, dy}, attrs {strides, pad, dataFormat, dimRoundingMode, filterShape}. */
-export function conv2dBackpropFilterKernel({ inputs, backend, attrs }: ConvGradArgs): tf.TensorInfo {
+export function conv2dBackpropFilterKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);
   const nchw = attrs.dataFormat === 'NCHW';
   let x = inputs.x!;
@@ -309,7 +303,7 @@ export function inputGradCol2im(ops: WasmOps, dy: tf.TensorInfo, filter: tf.Tens
 }
 
 /** Conv2DBackpropInput: inputs {dy, filter}, attrs {strides, pad, dataFormat, dimRoundingMode, inputShape}. */
-export function conv2dBackpropInputKernel({ inputs, backend, attrs }: ConvGradArgs): tf.TensorInfo {
+export function conv2dBackpropInputKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);
   const nchw = attrs.dataFormat === 'NCHW';
   const filter = inputs.filter!;

@@ -6,15 +6,9 @@
  * Anything else (other dtypes, two-sided broadcasts, interleaved axes) goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
+import { WasmOps, type KernelArgs } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { elementwiseFor, type BinaryOp, type ElementwiseRoutines } from './elementwise-simd.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
 
 function sizeOf(shape: number[]): number {
   let p = 1;

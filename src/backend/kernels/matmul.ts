@@ -15,7 +15,7 @@
  * (the stock kernel's batched path is a scalar loop); other broadcasts go to the stock kernel.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
+import { WasmOps, type KernelArgs } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { BIAS_NONE, BIAS_PER_COLUMN, BIAS_SCALAR, smallMatMulFor } from './small-matmul-simd.js';
 
@@ -244,12 +244,6 @@ function isThreaded(ops: WasmOps): boolean {
   return ops.backend.wasm.PThread != null;
 }
 
-type MatMulArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
-
 function covered(a: tf.TensorInfo, b: tf.TensorInfo): boolean {
   return (
     a.dtype === 'float32' &&
@@ -270,7 +264,7 @@ function outShape(a: tf.TensorInfo, b: tf.TensorInfo, m: number, n: number): num
  * BatchMatMul: small batch-1 products through {@link smallMatMul}, larger ones through
  * {@link matMul2d}; batched ones through the stock kernel.
  */
-export function batchMatMulKernel({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo {
+export function batchMatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const transposeA = attrs.transposeA === true;
@@ -296,7 +290,7 @@ export function batchMatMulKernel({ inputs, backend, attrs }: MatMulArgs): tf.Te
  * so that the stock fused kernel runs its XNNPACK path, with bias and activation still fused.
  * Anything else goes to the stock kernel.
  */
-export function fusedMatMulKernel({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo {
+export function fusedMatMulKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const ops = new WasmOps(backend);
   const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const transposeA = attrs.transposeA === true;

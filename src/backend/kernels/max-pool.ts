@@ -23,13 +23,7 @@
  * its values on wasm, where `cpu` skips NaN in a max and gives NaN for an average.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
+import { WasmOps, type KernelArgs } from './ops.js';
 
 type PoolKind = 'MaxPool' | 'AvgPool';
 

@@ -7,6 +7,13 @@ import * as tf from '@tensorflow/tfjs';
 import { asWasmBackend, type WasmBackend } from '../wasm-internals.js';
 
 type Attrs = Record<string, unknown>;
+
+/** What tfjs passes a kernel function: its inputs, the backend instance and the attributes. */
+export type KernelArgs = {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs: Attrs;
+};
 type KernelImpl = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs: Attrs }) => tf.TensorInfo;
 
 /** The stock wasm kernel functions, captured before any of ours replaces them (see register.ts). */

@@ -9,16 +9,10 @@
  * when the channel count is a multiple of 4, as a plain JS loop over the wasm heap otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
+import { WasmOps, type KernelArgs } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { maxPoolGradFor } from './max-pool-grad-simd.js';
 import { pool2dInfo } from './max-pool.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
 
 /** MaxPoolGrad: inputs {dy, input, output}, attrs {filterSize, strides, pad, dimRoundingMode}. */
 export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {

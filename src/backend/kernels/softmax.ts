@@ -5,13 +5,7 @@
  * backend's composition (max, x - max, exp, sum, divide, each result a float32).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { WasmOps } from './ops.js';
-
-type KernelArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: unknown;
-  attrs: Record<string, unknown>;
-};
+import { WasmOps, type KernelArgs } from './ops.js';
 
 /** Softmax: inputs {logits}, attrs {dim} (tfjs allows only the last axis). */
 export function softmaxKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
