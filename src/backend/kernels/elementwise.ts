@@ -100,29 +100,31 @@ export const multiplyKernel = binaryKernel('Multiply', 'mul');
 /** RealDiv on the SIMD routines (float32), else stock. */
 export const realDivKernel = binaryKernel('RealDiv', 'div');
 
-/** Relu: max(x, 0) for float32 (NaN stays NaN, as on cpu), else stock. */
-export function reluKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const ops = new WasmOps(backend);
-  const x = inputs.x!;
-  const n = sizeOf(x.shape);
-  const simd = x.dtype === 'float32' && n > 0 ? routines(ops) : null;
-  if (simd == null) return ops.run('Relu', inputs, attrs);
-  const out = ops.empty(x.shape);
-  simd.relu(offsetOf(ops, x), offsetOf(ops, out), n);
-  return out;
+/**
+ * A float32 unary kernel: `run(simd, x, out, n, attrs)` on the SIMD routines (pointers are byte
+ * offsets), the stock kernel `name` otherwise.
+ */
+function unaryKernel(
+  name: string,
+  run: (simd: ElementwiseRoutines, x: number, out: number, n: number, attrs: Record<string, unknown>) => void,
+): (args: KernelArgs) => tf.TensorInfo {
+  return ({ inputs, backend, attrs }) => {
+    const ops = new WasmOps(backend);
+    const x = inputs.x!;
+    const n = sizeOf(x.shape);
+    const simd = x.dtype === 'float32' && n > 0 ? routines(ops) : null;
+    if (simd == null) return ops.run(name, inputs, attrs);
+    const out = ops.empty(x.shape);
+    run(simd, offsetOf(ops, x), offsetOf(ops, out), n, attrs);
+    return out;
+  };
 }
 
+/** Relu: max(x, 0) for float32 (NaN stays NaN, as on cpu), else stock. */
+export const reluKernel = unaryKernel('Relu', (simd, x, out, n) => simd.relu(x, out, n));
+
 /** Step: x > 0 ? 1 : alpha for float32 (NaN stays NaN, as on cpu), else stock. */
-export function stepKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const ops = new WasmOps(backend);
-  const x = inputs.x!;
-  const n = sizeOf(x.shape);
-  const simd = x.dtype === 'float32' && n > 0 ? routines(ops) : null;
-  if (simd == null) return ops.run('Step', inputs, attrs);
-  const out = ops.empty(x.shape);
-  simd.step(offsetOf(ops, x), offsetOf(ops, out), n, (attrs.alpha as number | undefined) ?? 0);
-  return out;
-}
+export const stepKernel = unaryKernel('Step', (simd, x, out, n, attrs) => simd.step(x, out, n, (attrs.alpha as number | undefined) ?? 0));
 
 function normalisedAxes(axis: unknown, rank: number): number[] {
   const list = axis == null ? [...Array(rank).keys()] : Array.isArray(axis) ? (axis as number[]) : [axis as number];
