@@ -170,8 +170,7 @@ export function filterGradDirect(ops: WasmOps, x: tf.TensorInfo, dy: tf.TensorIn
       for (let c = 0; c < g.ci; c++) offsView[(i * g.kw + j) * g.ci + c] = ((i * wp + j) * g.ci + c) * 4;
     }
   }
-  const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  routine(at(xp), at(dy), at(dw), at(offs), g.n, g.oh, g.ow, hp, wp, g.ci, g.sh, g.sw, k, g.co);
+  routine(ops.offset(xp), ops.offset(dy), ops.offset(dw), ops.offset(offs), g.n, g.oh, g.ow, hp, wp, g.ci, g.sh, g.sw, k, g.co);
   ops.free(offs);
   if (xp !== x) ops.free(xp);
   return dw;
@@ -296,8 +295,7 @@ export function inputGradCol2im(ops: WasmOps, dy: tf.TensorInfo, filter: tf.Tens
   const dx = ops.empty([g.n, g.h, g.w, g.ci]);
   // The view is taken after the last allocation (an allocation may replace the heap).
   ops.view(dx).fill(0);
-  const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  col2im(at(cols), at(dx), g.n, g.oh, g.ow, g.kh, g.kw, g.ci, g.h, g.w, g.sh, g.sw, g.top, g.left);
+  col2im(ops.offset(cols), ops.offset(dx), g.n, g.oh, g.ow, g.kh, g.kw, g.ci, g.h, g.w, g.sh, g.sw, g.top, g.left);
   ops.free(cols);
   return dx;
 }

@@ -21,10 +21,6 @@ function routines(ops: WasmOps): ElementwiseRoutines | null {
   return elementwiseFor(wasmMemoryOf(ops.backend));
 }
 
-function offsetOf(ops: WasmOps, t: tf.TensorInfo): number {
-  return ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
-}
-
 /**
  * How `small` lies against `full` (a broadcast of it), as rows x cols: 'row' when small (padded
  * with leading ones) is 1 on a leading run of axes and equals full after it, 'col' when it equals
@@ -75,7 +71,7 @@ function binaryKernel(name: string, op: BinaryOp): (args: KernelArgs) => tf.Tens
     const bFull = sameShape(b.shape, shape);
     if (aFull && bFull) {
       const out = ops.empty(shape);
-      simd[`${op}_same`](offsetOf(ops, a), offsetOf(ops, b), offsetOf(ops, out), n);
+      simd[`${op}_same`](ops.offset(a), ops.offset(b), ops.offset(out), n);
       return out;
     }
     if (!aFull && !bFull) return ops.run(name, inputs, attrs);
@@ -86,7 +82,7 @@ function binaryKernel(name: string, op: BinaryOp): (args: KernelArgs) => tf.Tens
     // The routines compute full op small; with the operands the other way round, the `_rev` form.
     const commutes = op === 'add' || op === 'mul';
     const fn = simd[`${op}_${how.pattern}${aFull || commutes ? '' : '_rev'}`];
-    fn(offsetOf(ops, full), offsetOf(ops, small), offsetOf(ops, out), how.rows, how.cols);
+    fn(ops.offset(full), ops.offset(small), ops.offset(out), how.rows, how.cols);
     return out;
   };
 }
@@ -115,7 +111,7 @@ function unaryKernel(
     const simd = x.dtype === 'float32' && n > 0 ? routines(ops) : null;
     if (simd == null) return ops.run(name, inputs, attrs);
     const out = ops.empty(x.shape);
-    run(simd, offsetOf(ops, x), offsetOf(ops, out), n, attrs);
+    run(simd, ops.offset(x), ops.offset(out), n, attrs);
     return out;
   };
 }
@@ -152,13 +148,13 @@ export function sumKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   const out = ops.empty(shape);
   if (trailing) {
     // A full reduction is a single row; it is also "leading", so test trailing first.
-    simd.sum_cols(offsetOf(ops, x), offsetOf(ops, out), outer, n / outer);
+    simd.sum_cols(ops.offset(x), ops.offset(out), outer, n / outer);
     return out;
   }
   const tmp = ops.empty([outer]);
   // Views are taken after the last allocation: an allocation may grow (and replace) the heap.
   ops.view(out).fill(0);
-  simd.sum_rows(offsetOf(ops, x), offsetOf(ops, out), offsetOf(ops, tmp), n / outer, outer);
+  simd.sum_rows(ops.offset(x), ops.offset(out), ops.offset(tmp), n / outer, outer);
   ops.free(tmp);
   return out;
 }

@@ -136,9 +136,8 @@ export function smallMatMul(
   const fns = smallMatMulFor(wasmMemoryOf(ops.backend));
   if (fns == null) return null;
   const [m, k, n] = dims(a, b, transposeA, transposeB);
-  const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
   const out = ops.empty(outShape);
-  const biasAt = bias == null ? 0 : at(bias.info);
+  const biasAt = bias == null ? 0 : ops.offset(bias.info);
   const mode = bias?.mode ?? BIAS_NONE;
   const reluFlag = relu ? 1 : 0;
   // A stored [k, 1] is also row-major [1, k]; likewise B [k, 1] is [1, k].
@@ -159,7 +158,7 @@ export function smallMatMul(
     route = 'rows';
     if (transposeB && n > 1) scratch = ops.empty([k, n]);
   }
-  const [s, a0, b0, c0] = [scratch == null ? 0 : at(scratch), at(a), at(b), at(out)];
+  const [s, a0, b0, c0] = [scratch == null ? 0 : ops.offset(scratch), ops.offset(a), ops.offset(b), ops.offset(out)];
   // Bytes from one item to the next; a shared operand (broadcast batch) stays put and is copied once.
   const [aStep, bStep, cStep] = [batch.aShared ? 0 : m * k * 4, batch.bShared ? 0 : k * n * 4, m * n * 4];
   for (let t = 0; t < batch.count; t++) {

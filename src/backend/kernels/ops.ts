@@ -110,6 +110,11 @@ export class WasmOps {
     return this.backend.makeOutput(shape, 'float32');
   }
 
+  /** The byte offset of a tensor's data in the wasm heap (for the SIMD routines). */
+  offset(x: tf.TensorInfo): number {
+    return this.backend.dataIdMap.get(x.dataId)!.memoryOffset;
+  }
+
   /** A view of a float32 tensor's data in the wasm heap (invalid after the next allocation). */
   view(x: tf.TensorInfo): Float32Array {
     return this.backend.typedArrayFromHeap(x as never) as Float32Array;

@@ -33,7 +33,6 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
   const dxv = ops.view(dx);
   const simd = c % 4 === 0 ? maxPoolGradFor(wasmMemoryOf(ops.backend)) : null;
   if (simd != null) {
-    const at = (t: tf.TensorInfo): number => ops.backend.dataIdMap.get(t.dataId)!.memoryOffset;
     if (sh >= fh && sw >= fw) {
       // Disjoint windows write every position they cover; zero the rest only if some is uncovered.
       const covers = (extent: number, pad: number, out: number, stride: number, size: number): boolean =>
@@ -41,11 +40,11 @@ export function maxPoolGradKernel({ inputs, backend, attrs }: KernelArgs): tf.Te
       if (!covers(h, top, oh, sh, fh) || !covers(w, left, ow, sw, fw)) dxv.fill(0);
       const pool2x2 = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0 && 2 * oh <= h && 2 * ow <= w;
       const routine = pool2x2 ? simd.maxPoolGrad2x2 : simd.maxPoolGradDisjoint;
-      routine(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+      routine(ops.offset(x), ops.offset(dy), ops.offset(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
       return dx;
     }
     dxv.fill(0);
-    simd.maxPoolGrad(at(x), at(dy), at(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
+    simd.maxPoolGrad(ops.offset(x), ops.offset(dy), ops.offset(dx), n, h, w, c, oh, ow, fh, fw, sh, sw, top, left);
     return dx;
   }
   dxv.fill(0);
