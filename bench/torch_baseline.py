@@ -1,7 +1,8 @@
 """PyTorch baseline for `npm run bench`: the same MLP / CNN steps (plain SGD and a SAM step) as the
 tfjs benchmark, timed per step. Prints one JSON object on stdout.
 
-Usage: python torch_baseline.py --threads N --mlp-steps K --cnn-steps K
+Usage: python torch_baseline.py --threads N --mlp-steps K --cnn-steps K [--mlp-warmup W] [--round R]
+(W untimed MLP steps of each method first; R, the bench's round, sets which method's block runs first.)
 The SAM step is the standard two-pass one (Foret et al.): g = grad L(w); e = rho g / ||g||;
 w += e; g_p = grad L(w); w -= e; SGD step with g_p.
 """
