@@ -20,6 +20,12 @@ export const DatasetSpecSchema = z.strictObject({
   noise: finiteNonNegative.optional(),
   /** Fraction of examples held out for testing (moons, mnist; default 0.2). */
   testFraction: z.number().gt(0).lt(1).optional(),
+  /**
+   * Fraction of the TRAINING part held out for validation (seeded by the run's split seed), used for
+   * model selection so that the test set is never looked at. Absent: no validation split (a plain
+   * run trains on the whole training part, as before).
+   */
+  validationFraction: z.number().gt(0).lt(1).optional(),
   /** idx: directory holding train-images-idx3-ubyte[.gz] and friends. */
   dir: z.string().min(1).optional(),
   /** idx: cap on training examples taken from the directory (default: all). */
@@ -83,6 +89,10 @@ export const EpochRecordSchema = z.strictObject({
   trainAccuracy: z.number(),
   testLoss: z.number(),
   testAccuracy: z.number(),
+  /** Loss and accuracy on the validation split; null (or absent, in records written before it existed)
+   * when the spec has no `dataset.validationFraction`. */
+  validationLoss: z.number().nullable().optional(),
+  validationAccuracy: z.number().nullable().optional(),
   /** Mean of L_p = L(w + e) over the epoch's steps; null for plain SGD. */
   perturbedLoss: z.number().nullable(),
   /** Mean of h = L_p - L over the epoch's steps; null for plain SGD. */
@@ -119,7 +129,14 @@ export const RunRecordSchema = z.strictObject({
   epochs: z.array(EpochRecordSchema),
   /** Final metrics (those of the last completed epoch); null until one epoch has finished. */
   final: z
-    .strictObject({ trainLoss: z.number(), trainAccuracy: z.number(), testLoss: z.number(), testAccuracy: z.number() })
+    .strictObject({
+      trainLoss: z.number(),
+      trainAccuracy: z.number(),
+      testLoss: z.number(),
+      testAccuracy: z.number(),
+      validationLoss: z.number().nullable().optional(),
+      validationAccuracy: z.number().nullable().optional(),
+    })
     .nullable(),
   sharpness: SharpnessRecordSchema.nullable(),
   /** Moons only: class-1 probability of the final model on a grid, for decision-region plots. */
