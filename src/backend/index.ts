@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './kernels/register.js';
 import { assertPinnedVersions } from './wasm-internals.js';
+import { MAX_WASM_THREADS } from './limits.js';
 
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNEL_NAMES } from './kernels/register.js';
 export { PINNED_TFJS_VERSION } from './wasm-internals.js';
@@ -39,8 +40,7 @@ export interface InitBackendOptions {
 /** Values accepted for `backend`. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 
-/** Most wasm threads: the threaded build pre-spawns 8 pthread workers and tfjs caps its pool at 8. */
-export const MAX_WASM_THREADS = 8;
+export { MAX_WASM_THREADS };
 
 const isNode = typeof process === 'object' && process.versions?.node != null;
 

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { threadsPerJob } from '../experiments/executor.js';
 import type { RunRecord, RunSpec } from '../experiments/schema.js';
 import { formatMarkdownTable, summarize, toCsv, toJson, type MethodSummary } from '../experiments/summary.js';
 import { EXIT_INTERRUPTED } from './errors.js';
@@ -18,13 +18,7 @@ export interface BatchOptions {
   threads?: number;
 }
 
-/**
- * wasm threads per run when the user did not say: the cores shared among the parallel runs, since
- * more threads than cores only adds contention.
- */
-export function threadsPerJob(jobs: number, cores = availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / jobs));
-}
+export { threadsPerJob } from '../experiments/executor.js';
 
 /** Runs `specs` with the worker pool (complete runs in `resultsDir` are skipped), showing progress. */
 export async function runBatch(specs: RunSpec[], opts: BatchOptions): Promise<RunRecord[]> {

@@ -3,6 +3,7 @@
  * allowed; commander prefixes it with the flag (`option '--rho <r>' argument '-1' is invalid.`).
  */
 import { InvalidArgumentError } from 'commander';
+import { MAX_WASM_THREADS } from '../backend/limits.js';
 
 function toNumber(value: string): number {
   // Number('') is 0 and Number(' 1 ') is 1: reject both, accept only a plain numeric literal.
@@ -46,6 +47,15 @@ export function momentumCoefficient(value: string): number {
 export function positiveInt(value: string): number {
   const n = toNumber(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('Expected a whole number >= 1.');
+  return n;
+}
+
+/** wasm threads per run: an integer from 1 to the wasm backend's limit (8 pthread workers). */
+export function threadCount(value: string): number {
+  const n = toNumber(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new InvalidArgumentError(`Expected a whole number from 1 to ${MAX_WASM_THREADS} (the wasm backend's limit).`);
+  }
   return n;
 }
 

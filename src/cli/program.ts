@@ -8,6 +8,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerReproduce } from './commands/reproduce.js';
 import { registerMeasure } from './commands/measure.js';
 import { registerReport } from './commands/report.js';
+import { registerSweep } from './commands/sweep.js';
 import { VERSION } from './version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerTrain(program);
   registerCompare(program);
+  registerSweep(program);
   registerReproduce(program);
   registerMeasure(program);
   registerReport(program);

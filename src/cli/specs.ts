@@ -6,7 +6,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { OptimizerSpec, RunSpec } from '../experiments/schema.js';
 import { OPTIMIZER_DEFAULTS } from '../experiments/optimizerFactory.js';
-import { DATASET_DEFAULTS } from '../experiments/runData.js';
+import {
+  DATASETS,
+  DATASET_RUN_DEFAULTS,
+  DEFAULT_OPTIMIZERS,
+  OPTIMIZERS,
+  OPTIMIZER_PARAMS,
+  RUN_DEFAULTS,
+  type OptimizerName,
+} from '../experiments/defaults.js';
 import { ValidationError, parseRunSpec } from '../experiments/validate.js';
 import { UsageError } from './errors.js';
 import {
@@ -16,51 +24,20 @@ import {
   openUnitInterval,
   positiveInt,
   positiveNumber,
+  threadCount,
 } from './parsers.js';
 
-/** The sharpness-aware optimisers (and plain 'sgd'), in table order. */
-export const OPTIMIZERS = ['sgd', 'sam', 'asam', 'gsam', 'agsam'] as const;
-/** An optimiser name. */
-export type OptimizerName = (typeof OPTIMIZERS)[number];
-/** Datasets a run can use. */
-export const DATASETS = ['moons', 'mnist', 'idx'] as const;
+export {
+  DATASETS,
+  DATASET_RUN_DEFAULTS,
+  DEFAULT_OPTIMIZERS,
+  OPTIMIZERS,
+  OPTIMIZER_PARAMS,
+  RUN_DEFAULTS,
+  type OptimizerName,
+} from '../experiments/defaults.js';
 /** Backends `--backend` accepts. */
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
-
-/** The optimiser settings each method takes; a flag for a setting the method lacks is an error (train). */
-export const OPTIMIZER_PARAMS: Readonly<Record<OptimizerName, readonly (keyof OptimizerSpec)[]>> = {
-  sgd: [],
-  sam: ['rho', 'rhoSchedule', 'rhoMin'],
-  asam: ['rho', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
-  gsam: ['rho', 'alpha', 'rhoSchedule', 'rhoMin'],
-  agsam: ['rho', 'alpha', 'gamma', 'ascent', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
-};
-
-/**
- * Default settings per method when neither a flag nor a spec file sets them: the runner's
- * OPTIMIZER_DEFAULTS (one source of truth), written out so every record states them.
- */
-export const DEFAULT_OPTIMIZERS: Readonly<Record<OptimizerName, OptimizerSpec>> = {
-  sgd: { name: 'sgd' },
-  sam: { name: 'sam', rho: OPTIMIZER_DEFAULTS.rho.sam },
-  asam: { name: 'asam', rho: OPTIMIZER_DEFAULTS.rho.asam, eta: OPTIMIZER_DEFAULTS.eta },
-  gsam: { name: 'gsam', rho: OPTIMIZER_DEFAULTS.rho.gsam, alpha: OPTIMIZER_DEFAULTS.alpha },
-  agsam: { name: 'agsam', rho: OPTIMIZER_DEFAULTS.rho.agsam, alpha: OPTIMIZER_DEFAULTS.alpha, gamma: OPTIMIZER_DEFAULTS.gamma },
-};
-
-/**
- * Defaults that depend on the dataset: model, data size, learning rate, epochs (the report's), and
- * the examples the final model's sharpness is measured on (the CNN's Hessian-vector products cost
- * about a training step each, so fewer).
- */
-export const DATASET_RUN_DEFAULTS = {
-  moons: { model: 'mlp', n: DATASET_DEFAULTS.moonsN, noise: DATASET_DEFAULTS.noise, testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.05, epochs: 50, measureExamples: 500 },
-  mnist: { model: 'cnn', testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.02, epochs: 25, measureExamples: 128 },
-  idx: { model: 'cnn', learningRate: 0.02, epochs: 25, measureExamples: 128 },
-} as const;
-
-/** Defaults for the rest of a run. */
-export const RUN_DEFAULTS = { batchSize: 64, base: 'momentum', momentum: OPTIMIZER_DEFAULTS.momentum, seed: 0, results: 'results' } as const;
 
 /** The flags shared by `train` and `compare`, as parsed by commander (all optional). */
 export interface RunFlags {
@@ -138,7 +115,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else wasm, else cpu)').choices(BACKENDS))
-    .option('--threads <count>', 'wasm threads', positiveInt);
+    .option('--threads <count>', 'wasm threads', threadCount);
 }
 
 /** Whether `path` is an existing directory. */

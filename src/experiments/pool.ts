@@ -11,6 +11,7 @@ import type { RunRecord, RunSpec } from './schema.js';
 import { newRecord, readRecord, writeRecord } from './store.js';
 import { parseRunSpec, ValidationError } from './validate.js';
 import type { WorkerMessage, WorkerRequest } from './worker.js';
+import type { ExecutorEvent } from './executor.js';
 
 /** Options of {@link runMany}. */
 export interface RunManyOptions {
@@ -19,6 +20,8 @@ export interface RunManyOptions {
   jobs: number;
   /** Progress of every run (throttled to about 10 per second per run). */
   onProgress?: (p: Progress) => void;
+  /** Every run's start, progress and end, and the runs skipped as already finished. */
+  onEvent?: (event: ExecutorEvent) => void;
   backend?: BackendChoice;
   threads?: number;
   checkpointEvery?: number;
@@ -124,6 +127,7 @@ export async function runMany(specs: RunSpec[], opts: RunManyOptions): Promise<R
       const done = finishedRecord(opts.resultsDir, id, spec);
       if (done !== null) {
         byId.set(id, done);
+        opts.onEvent?.({ type: 'skipped', runId: id, record: done });
         continue;
       }
       const req: WorkerRequest = {
@@ -134,7 +138,12 @@ export async function runMany(specs: RunSpec[], opts: RunManyOptions): Promise<R
         ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
         ...(opts.checkpointEvery !== undefined ? { checkpointEvery: opts.checkpointEvery } : {}),
       };
-      const out = await runInChild(worker, req, opts.onProgress);
+      opts.onEvent?.({ type: 'started', runId: id, spec, worker: 'local' });
+      const onProgress = (p: Progress): void => {
+        opts.onProgress?.(p);
+        opts.onEvent?.({ type: 'progress', progress: p });
+      };
+      const out = await runInChild(worker, req, onProgress);
       if ('error' in out && typeof out.error === 'string' && !('runId' in out)) {
         const rec = failureRecord(spec, id, opts.resultsDir, out.error, opts.backend ?? 'unknown');
         try {
@@ -143,8 +152,10 @@ export async function runMany(specs: RunSpec[], opts: RunManyOptions): Promise<R
           // Cannot write (disk full, bad directory): the returned record still says what happened.
         }
         byId.set(id, rec);
+        opts.onEvent?.({ type: 'finished', record: rec });
       } else {
         byId.set(id, out as RunRecord);
+        opts.onEvent?.({ type: 'finished', record: out as RunRecord });
       }
     }
   };

@@ -18,16 +18,39 @@ export interface RunSeeds {
   split: number;
   init: number;
   order: number;
+  /** Draws the validation split out of the training part. */
+  validation: number;
 }
 
 /** Derives the data, split, init and data-order seeds from the spec's seed. */
 export function runSeeds(seed: number): RunSeeds {
   const rng = new Rng(seed);
-  return { data: rng.seed(), split: rng.seed(), init: rng.seed(), order: rng.seed() };
+  // Drawn in this order, so adding a seed at the end left the earlier ones (and old runs) unchanged.
+  return { data: rng.seed(), split: rng.seed(), init: rng.seed(), order: rng.seed(), validation: rng.seed() };
 }
 
-/** Loads (or generates) the spec's data and splits it into train and test sets. */
-export function loadRunData(spec: RunSpec, seeds: RunSeeds): { train: Dataset; test: Dataset } {
+/** The data of a run: what it trains on, what selects among runs, and what it is judged on. */
+export interface RunData {
+  train: Dataset;
+  /** Held out of the training part when the spec sets `dataset.validationFraction`, else null. */
+  validation: Dataset | null;
+  test: Dataset;
+}
+
+/**
+ * Loads (or generates) the spec's data, splits it into train and test sets, and, when the spec asks
+ * for one, holds a seeded validation share out of the training part (the test set is untouched, so a
+ * run with a validation split is judged on the same test examples as one without).
+ */
+export function loadRunData(spec: RunSpec, seeds: RunSeeds): RunData {
+  const { train, test } = loadTrainTest(spec, seeds);
+  const fraction = spec.dataset.validationFraction;
+  if (fraction === undefined) return { train, validation: null, test };
+  const { train: rest, test: validation } = trainTestSplit(train, { testFraction: fraction, seed: seeds.validation });
+  return { train: rest, validation, test };
+}
+
+function loadTrainTest(spec: RunSpec, seeds: RunSeeds): { train: Dataset; test: Dataset } {
   const d = spec.dataset;
   const testFraction = d.testFraction ?? DATASET_DEFAULTS.testFraction;
   switch (d.name) {

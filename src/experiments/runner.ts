@@ -11,7 +11,6 @@
  * a signal handler (Ctrl-C) or a pool worker's 'disconnect' can act while a run trains.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +28,7 @@ import type { EpochRecord, RunRecord, RunSpec, SharpnessRecord } from './schema.
 import { MODEL_DIR, newRecord, readRecord, runDir, writeRecord } from './store.js';
 import { parseRunSpec } from './validate.js';
 import { MEASURE_RHO } from './measurement.js';
+import { runId, sameSpec } from './runId.js';
 
 /**
  * Longest stretch of training, in milliseconds, between two yields to the event loop. A yield
@@ -83,32 +83,7 @@ export interface RunOptions {
   saveModel?: boolean;
 }
 
-/** Keys sorted recursively, so equal specs always serialise (and hash) the same. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/**
- * A deterministic, readable id for a spec: `<dataset>-<model>-<optimizer>-seed<seed>-<hash8>`, the
- * hash covering the whole spec so two specs that differ anywhere get different ids.
- */
-export function runId(spec: RunSpec): string {
-  const valid = parseRunSpec(spec);
-  const hash = createHash('sha256').update(canonicalJson(valid)).digest('hex').slice(0, 8);
-  return `${valid.dataset.name}-${valid.model}-${valid.optimizer.name}-seed${valid.seed}-${hash}`;
-}
-
-/** Whether two specs are the same run (canonical JSON equality). */
-export function sameSpec(a: RunSpec, b: RunSpec): boolean {
-  return canonicalJson(a) === canonicalJson(b);
-}
+export { runId, sameSpec } from './runId.js';
 
 let cachedVersion: string | null = null;
 

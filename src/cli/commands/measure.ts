@@ -9,7 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber } from '../parsers.js';
+import { nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, threadCount } from '../parsers.js';
 import { BACKENDS, DATASETS, validateSpec, checkBackendFlags } from '../specs.js';
 import type { RunRecord, RunSpec } from '../../experiments/schema.js';
 import { MEASURE_RHO } from '../../experiments/measurement.js';
@@ -109,7 +109,7 @@ export function registerMeasure(program: Command): void {
     )
     .option('--json', 'print the measures as JSON')
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKENDS))
-    .option('--threads <count>', 'wasm threads', positiveInt)
+    .option('--threads <count>', 'wasm threads', threadCount)
     .action(async (flags: MeasureFlags) => {
       checkBackendFlags(flags);
       if (flags.samples < 2) throw new UsageError("option '--samples <count>' argument must be >= 2 (the trace's standard error needs two probes)");

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { choiceList, nonNegativeInt, positiveInt } from '../parsers.js';
+import { choiceList, nonNegativeInt, positiveInt, threadCount } from '../parsers.js';
 import { EXIT_FAILURE } from '../errors.js';
 import {
   BACKENDS,
@@ -189,7 +189,7 @@ export function registerReproduce(program: Command): void {
     .option('--jobs <count>', `parallel runs (default: number of cores, here ${availableParallelism()})`, positiveInt)
     .option('--results <dir>', 'results directory (default results/reproduce, or results/reproduce-full with --full)')
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKENDS))
-    .option('--threads <count>', 'wasm threads per run', positiveInt)
+    .option('--threads <count>', 'wasm threads per run', threadCount)
     // Test-only budget overrides (hidden from --help): they make the whole command run in seconds.
     .addOption(new Option('--epochs-override <count>', 'TEST ONLY: epochs of every run').argParser(positiveInt).hideHelp())
     .addOption(new Option('--moons-n <count>', 'TEST ONLY: moons points').argParser(positiveInt).hideHelp())
