@@ -162,7 +162,7 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
   const sessionStart = performance.now();
   const { backend, threads } = await setUpBackend(opts);
   const seeds = runSeeds(valid.seed);
-  const { train, test } = loadRunData(valid, seeds);
+  const { train, validation, test } = loadRunData(valid, seeds);
   if (train.size === 0) throw new Error(`dataset ${train.name} has no training examples`);
   const inputShape = modelInputShape(valid, train);
   const stepsPerEpoch = Math.ceil(train.size / valid.batchSize);
@@ -275,12 +275,14 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
         opts.onProgress?.({ runId: id, epoch: epoch + 1, epochs: valid.epochs, step: s + 1, stepsPerEpoch, loss, accuracy });
       }
       const testMetrics = test.size > 0 ? evaluate(model, test, inputShape) : { loss: NaN, accuracy: NaN };
+      const valMetrics = validation !== null ? evaluate(model, validation, inputShape) : null;
       const epochRecord: EpochRecord = {
         epoch: epoch + 1,
         trainLoss: lossSum / stepsPerEpoch,
         trainAccuracy: correctSum / train.size,
         testLoss: testMetrics.loss,
         testAccuracy: testMetrics.accuracy,
+        ...(valMetrics !== null ? { validationLoss: valMetrics.loss, validationAccuracy: valMetrics.accuracy } : {}),
         perturbedLoss: built.perturbs ? perturbedSum / stepsPerEpoch : null,
         surrogateGap: built.perturbs ? gapSum / stepsPerEpoch : null,
         seconds: (performance.now() - epochStart) / 1000,
@@ -291,6 +293,7 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
         trainAccuracy: epochRecord.trainAccuracy,
         testLoss: epochRecord.testLoss,
         testAccuracy: epochRecord.testAccuracy,
+        ...(valMetrics !== null ? { validationLoss: valMetrics.loss, validationAccuracy: valMetrics.accuracy } : {}),
       };
       record.wallSeconds = wall();
       if ((epoch + 1) % checkpointEvery === 0 || epoch + 1 === valid.epochs) {
