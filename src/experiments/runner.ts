@@ -12,13 +12,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { toTensors, type Dataset } from '../data/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
 import { Rng, type RngState } from '../util/random.js';
+import { packageVersion } from '../util/version.js';
 import type { CheckpointData } from './checkpoint.js';
 import { DirectoryCheckpointStore, isCheckpointStore, type CheckpointStore } from './checkpointStore.js';
 import { captureCheckpoint, restoreCheckpoint } from './checkpointTensors.js';
@@ -118,24 +118,6 @@ export function runId(spec: RunSpec): string {
 export function sameSpec(a: RunSpec, b: RunSpec): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
-
-let cachedVersion: string | null = null;
-
-/** This package's version, from the nearest package.json named flatminima above this module. */
-function packageVersion(): string {
-  if (cachedVersion !== null) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'flatminima' && typeof pkg.version === 'string') return (cachedVersion = pkg.version);
-    }
-    dir = dirname(dir);
-  }
-  return (cachedVersion = 'unknown');
-}
-
 
 function validCheckpointEvery(value: number | undefined): number {
   const v = value ?? 1;

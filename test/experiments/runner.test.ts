@@ -336,3 +336,10 @@ test('a bad checkpointStore or onEpoch is refused with a TypeError naming it', a
   await assert.rejects(bad({ checkpointStore: null }), isTypeError(/checkpointStore .* got null$/));
   await assert.rejects(bad({ onEpoch: 5 }), isTypeError(/^runSpec: opts\.onEpoch must be a function .* got number$/));
 });
+
+test("a new record names this package's version, as its package.json says", async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const record = await runSpec(tinySpec({ epochs: 1, optimizer: { name: 'sgd' } }), { resultsDir: tempResults(), backend: 'cpu', saveModel: false });
+  assert.equal(record.versions.flatminima, pkg.version);
+  assert.equal(record.versions['@tensorflow/tfjs'], tf.version.tfjs);
+});
