@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CheckpointData, NamedArray } from './checkpoint.js';
 import type { BuiltOptimizer } from './optimizerFactory.js';
-import { repairRestoredOptimizer } from './tfjsFixes.js';
+import { repairRestoredOptimizer } from '../util/tfjsFixes.js';
 
 /** Reads tensors into plain arrays for a checkpoint. */
 async function toNamedArrays(items: { name: string; tensor: tf.Tensor }[]): Promise<NamedArray[]> {
