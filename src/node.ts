@@ -7,6 +7,8 @@ export * from './index.js';
 export { initBackend, registerWasmTrainingKernels, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/index.js';
 export { loadEmbeddedMnist, readIdxFile, writeIdxFile, loadIdxDataset, FASHION_MNIST_CLASSES, DIGIT_CLASSES } from './data/index.js';
 export { runSpec, runId, type Progress, type RunOptions } from './experiments/runner.js';
+export { DirectoryCheckpointStore, type CheckpointStore, type StoredCheckpoint } from './experiments/checkpointStore.js';
+export type { CheckpointData, NamedArray } from './experiments/checkpoint.js';
 export { runMany } from './experiments/pool.js';
 export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';

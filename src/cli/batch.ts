@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadsPerJob } from '../experiments/executor.js';
 import type { RunRecord, RunSpec } from '../experiments/schema.js';
-import { formatMarkdownTable, summarize, toCsv, toJson, type MethodSummary } from '../experiments/summary.js';
+import { summarize, type MethodSummary } from '../experiments/summary.js';
+import { formatMarkdownTable, toCsv, toJson } from '../report/tables.js';
 import { EXIT_INTERRUPTED } from './errors.js';
 import { createProgressView } from './progress.js';
 

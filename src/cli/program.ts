@@ -9,13 +9,13 @@ import { registerReproduce } from './commands/reproduce.js';
 import { registerMeasure } from './commands/measure.js';
 import { registerReport } from './commands/report.js';
 import { registerSweep } from './commands/sweep.js';
-import { VERSION } from './version.js';
+import { packageVersion } from '../util/version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
 export function buildProgram(): Command {
   const program = new Command('flatminima')
     .description('Sharpness-aware training (SAM, ASAM, GSAM, Adaptive-GSAM) on TensorFlow.js')
-    .version(VERSION)
+    .version(packageVersion())
     // Settings set before the subcommands are created are inherited by them.
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')

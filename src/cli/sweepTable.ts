@@ -4,7 +4,8 @@
  */
 import type { ExpandedSweep } from '../experiments/sweep/expand.js';
 import type { RunRecord } from '../experiments/schema.js';
-import { formatStat, stat } from '../experiments/summary.js';
+import { stat } from '../experiments/summary.js';
+import { formatStat } from '../report/tables.js';
 
 /** Markdown table, one row per point in sweep order. */
 export function sweepPointTable(records: readonly RunRecord[], sweep: ExpandedSweep): string {

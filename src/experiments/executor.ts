@@ -105,31 +105,3 @@ export interface Executor {
   /** Frees what the executor holds (connections, processes). */
   close(): Promise<void>;
 }
-
-/** The local worker pool as an {@link Executor}: one child process per run, `jobs` at a time. */
-export class LocalPoolExecutor implements Executor {
-  readonly description: string;
-  private readonly execution: ResolvedExecution;
-
-  constructor(options: ExecutionOptions = {}) {
-    this.execution = resolveExecution(options);
-    const { jobs, threads } = this.execution;
-    const each = threads === undefined ? '' : `, ${threads} wasm thread${threads === 1 ? '' : 's'} each`;
-    this.description = `local pool: ${jobs} run${jobs === 1 ? '' : 's'} at once${each}`;
-  }
-
-  async run(specs: readonly RunSpec[], opts: ExecuteOptions): Promise<RunRecord[]> {
-    const { runMany } = await import('./pool.js');
-    const { jobs, threads, backend, checkpointEvery } = this.execution;
-    return runMany([...specs], {
-      resultsDir: opts.resultsDir,
-      jobs,
-      backend,
-      checkpointEvery,
-      ...(threads !== undefined ? { threads } : {}),
-      ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
-    });
-  }
-
-  async close(): Promise<void> {}
-}

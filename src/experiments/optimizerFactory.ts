@@ -13,6 +13,7 @@ import {
   setLearningRate,
   type SharpnessAwareOptimizer,
 } from '../optimizers/index.js';
+import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
 import type { BaseOptimizerSpec, OptimizerSpec } from './schema.js';
 
 /** The values used when a spec leaves an optimiser option out. */
@@ -159,9 +160,7 @@ export function buildOptimizer(spec: { optimizer: OptimizerSpec; base: BaseOptim
     dispose(): void {
       // The wrapper disposes its base; disposing a tfjs variable twice throws.
       (wrapper ?? base).dispose();
-      // tfjs 4.22's MomentumOptimizer.dispose() forgets the -lr scalar `c` it inherits from SGD.
-      const c = (base as unknown as { c?: tf.Tensor }).c;
-      if (c instanceof tf.Tensor && !c.isDisposed) c.dispose();
+      disposeForgottenOptimizerState(base);
     },
   };
 }

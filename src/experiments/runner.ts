@@ -11,19 +11,20 @@
  * a signal handler (Ctrl-C) or a pool worker's 'disconnect' can act while a run trains.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { toTensors, type Dataset } from '../data/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
 import { Rng, type RngState } from '../util/random.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointData, type NamedArray } from './checkpoint.js';
+import { packageVersion } from '../util/version.js';
+import type { CheckpointData } from './checkpoint.js';
+import { DirectoryCheckpointStore, isCheckpointStore, type CheckpointStore } from './checkpointStore.js';
+import { captureCheckpoint, restoreCheckpoint } from './checkpointTensors.js';
 import { correctCount, crossEntropy, decisionGrid, evaluate, toModelInput } from './evaluate.js';
 import { saveModel } from './modelStore.js';
-import { buildOptimizer } from './optimizerFactory.js';
-import { repairRestoredOptimizer } from './tfjsFixes.js';
-import { createRunModel, loadRunData, modelInputShape, runSeeds } from './runData.js';
+import { buildOptimizer, type BuiltOptimizer } from './optimizerFactory.js';
+import { createRunModel, loadRunData, modelInputShape, runSeeds, type RunSeeds } from './runData.js';
 import type { EpochRecord, RunRecord, RunSpec, SharpnessRecord } from './schema.js';
 import { MODEL_DIR, newRecord, readRecord, runDir, writeRecord } from './store.js';
 import { parseRunSpec } from './validate.js';
@@ -81,25 +82,161 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Save the final model to `<runId>/model/` (default true). */
   saveModel?: boolean;
+  /** Called after every epoch with its record, once the record (and any checkpoint due) is written. */
+  onEpoch?: (epoch: EpochRecord, runId: string) => void;
+  /**
+   * Where checkpoints are read and written (default: a {@link DirectoryCheckpointStore} over
+   * `resultsDir`, i.e. `<resultsDir>/<runId>/checkpoint.bin`). The record and the model still go to
+   * `resultsDir`.
+   */
+  checkpointStore?: CheckpointStore;
 }
 
 export { runId, sameSpec } from './runId.js';
 
-let cachedVersion: string | null = null;
+function validCheckpointEvery(value: number | undefined): number {
+  const v = value ?? 1;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`checkpointEvery must be a positive integer (epochs), got ${String(value)}`);
+  return v;
+}
 
-/** This package's version, from the nearest package.json named flatminima above this module. */
-function packageVersion(): string {
-  if (cachedVersion !== null) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'flatminima' && typeof pkg.version === 'string') return (cachedVersion = pkg.version);
-    }
-    dir = dirname(dir);
+function validCheckpointStore(opts: RunOptions): CheckpointStore {
+  const store = opts.checkpointStore;
+  if (store === undefined) return new DirectoryCheckpointStore(opts.resultsDir);
+  if (!isCheckpointStore(store)) {
+    throw new TypeError(`runSpec: opts.checkpointStore must be an object with load(runId) and save(runId, data) methods, got ${store === null ? 'null' : typeof store}`);
   }
-  return (cachedVersion = 'unknown');
+  return store;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stages of a run. runSpec calls them in order; each reads the fixed RunContext and, while
+// training, changes only the RunState it is handed.
+// ---------------------------------------------------------------------------------------------
+
+/** What stays fixed for the whole of a run: the validated spec, its id and folder, the options. */
+interface RunContext {
+  /** The validated spec. */
+  spec: RunSpec;
+  id: string;
+  /** `<resultsDir>/<runId>/`. */
+  dir: string;
+  opts: RunOptions;
+  seeds: RunSeeds;
+  checkpointEvery: number;
+  checkpoints: CheckpointStore;
+}
+
+/** The data a run trains and evaluates on, and the sizes derived from it. */
+interface RunData {
+  train: Dataset;
+  /** Held out of the training part for model selection; null without `dataset.validationFraction`. */
+  validation: Dataset | null;
+  test: Dataset;
+  /** One example's shape as the model takes it. */
+  inputShape: number[];
+  stepsPerEpoch: number;
+}
+
+/** The live training objects; {@link Trainer.dispose} frees their tensors. */
+interface Trainer {
+  model: tf.LayersModel;
+  built: BuiltOptimizer;
+  /** The variables the optimiser updates (the model's trainable weights). */
+  vars: tf.Variable[];
+  /** Draws each epoch's data order; its state is checkpointed. */
+  orderRng: Rng;
+  dispose(): void;
+}
+
+/** What moves while a run trains. */
+interface RunState {
+  record: RunRecord;
+  /** Epochs completed. */
+  epoch: number;
+  /** Optimiser steps taken over the whole run. */
+  globalStep: number;
+  /** The epoch of the newest checkpoint written (0: none yet). */
+  lastCheckpointEpoch: number;
+  /** Wall seconds of the run so far, earlier (interrupted) sessions included. */
+  wall(): number;
+}
+
+/** Sums over one epoch's steps, for its {@link EpochRecord}. */
+interface EpochSums {
+  loss: number;
+  correct: number;
+  perturbedLoss: number;
+  surrogateGap: number;
+}
+
+/** How an epoch's training ended. */
+type EpochOutcome =
+  | { kind: 'trained'; sums: EpochSums }
+  | { kind: 'interrupted' }
+  | { kind: 'diverged'; step: number; why: string };
+
+/**
+ * Runs `spec` to completion (or divergence) and returns its record, also written to
+ * `<resultsDir>/<runId>/record.json`. Resumes from the run's checkpoint (by default
+ * `<resultsDir>/<runId>/checkpoint.bin`) when one exists; returns at once if the run already has a
+ * complete (or diverged) record.
+ * Divergence (non-finite clean loss or weights) does not throw: the record says status 'diverged'
+ * and names the epoch and step, and the last good checkpoint stays.
+ * @throws ValidationError for a bad spec; Error (TypeError for a wrong type) for bad options or unreadable data.
+ */
+export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecord> {
+  const opened = openRun(spec, opts);
+  if ('finished' in opened) return opened.finished;
+  const run = opened;
+  const checkpoint = await loadMatchingCheckpoint(run);
+  const sessionStart = performance.now();
+  const env = await setUpBackend(opts);
+  const data = prepareData(run);
+  const trainer = buildTrainer(run, data);
+  try {
+    const state = await resumeOrStart(run, trainer, checkpoint, env, sessionStart);
+    const stopped = await trainEpochs(run, data, trainer, state);
+    if (stopped !== null) return stopped;
+    measureFinalModel(run, data, trainer, state.record);
+    return await finishRun(run, trainer, state);
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
+ * Validates the spec and options and makes the run's folder. Returns `{ finished }` instead when
+ * the folder already holds the run's complete (or diverged) record.
+ */
+function openRun(spec: RunSpec, opts: RunOptions): RunContext | { finished: RunRecord } {
+  const valid = parseRunSpec(spec);
+  if (opts === null || typeof opts !== 'object' || typeof opts.resultsDir !== 'string' || opts.resultsDir.length === 0) {
+    throw new Error('opts.resultsDir must be a non-empty directory path');
+  }
+  const checkpointEvery = validCheckpointEvery(opts.checkpointEvery);
+  const checkpoints = validCheckpointStore(opts);
+  if (opts.onEpoch !== undefined && typeof opts.onEpoch !== 'function') {
+    throw new TypeError(`runSpec: opts.onEpoch must be a function (epoch, runId) => void, got ${typeof opts.onEpoch}`);
+  }
+  const id = runId(valid);
+  const dir = runDir(opts.resultsDir, id);
+  mkdirSync(dir, { recursive: true });
+  const existing = readRecord(opts.resultsDir, id);
+  if (existing !== null && existing.status !== 'running') {
+    if (!sameSpec(existing.spec, valid)) throw new Error(`results folder ${dir} holds a different spec under the same id`);
+    return { finished: existing };
+  }
+  return { spec: valid, id, dir, opts, seeds: runSeeds(valid.seed), checkpointEvery, checkpoints };
+}
+
+/** The run's newest checkpoint from its store, or null; refuses one written for another spec. */
+async function loadMatchingCheckpoint(run: RunContext): Promise<CheckpointData | null> {
+  const checkpoint = await run.checkpoints.load(run.id);
+  if (checkpoint !== null && !sameSpec(checkpoint.data.record.spec, run.spec)) {
+    throw new Error(`checkpoint ${checkpoint.source} belongs to a different spec`);
+  }
+  return checkpoint?.data ?? null;
 }
 
 /** Initialises the requested backend (src/backend) and reports what is in use. */
@@ -108,247 +245,255 @@ async function setUpBackend(opts: RunOptions): Promise<{ backend: string; thread
   return { backend: info.name, threads: info.threads };
 }
 
-/** Reads tensors into plain arrays for a checkpoint. */
-async function toNamedArrays(items: { name: string; tensor: tf.Tensor }[]): Promise<NamedArray[]> {
-  const out: NamedArray[] = [];
-  for (const { name, tensor } of items) {
-    const dtype = tensor.dtype;
-    if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') throw new Error(`cannot checkpoint tensor ${name} of dtype ${dtype}`);
-    const values = await tensor.data();
-    const data = dtype === 'float32' ? Float32Array.from(values as Float32Array) : dtype === 'int32' ? Int32Array.from(values as Int32Array) : Uint8Array.from(values as Uint8Array);
-    out.push({ name, shape: [...tensor.shape], dtype, data });
+/** Stage "prepare data": loads (or generates) and splits the spec's data. */
+function prepareData(run: RunContext): RunData {
+  const { train, validation, test } = loadRunData(run.spec, run.seeds);
+  if (train.size === 0) throw new Error(`dataset ${train.name} has no training examples`);
+  return { train, validation, test, inputShape: modelInputShape(run.spec, train), stepsPerEpoch: Math.ceil(train.size / run.spec.batchSize) };
+}
+
+/** Stage "build model and optimiser": the freshly initialised model, its optimiser and the data-order generator. */
+function buildTrainer(run: RunContext, data: RunData): Trainer {
+  const model = createRunModel(run.spec, data.train, run.seeds);
+  let built: BuiltOptimizer;
+  try {
+    built = buildOptimizer(run.spec, run.spec.epochs * data.stepsPerEpoch);
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
-  return out;
-}
-
-function fromNamedArray(a: NamedArray): tf.Tensor {
-  return tf.tensor(a.data, a.shape, a.dtype);
-}
-
-function validCheckpointEvery(value: number | undefined): number {
-  const v = value ?? 1;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`checkpointEvery must be a positive integer (epochs), got ${String(value)}`);
-  return v;
+  return {
+    model,
+    built,
+    vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
+    orderRng: new Rng(run.seeds.order),
+    dispose(): void {
+      built.dispose();
+      model.dispose();
+    },
+  };
 }
 
 /**
- * Runs `spec` to completion (or divergence) and returns its record, also written to
- * `<resultsDir>/<runId>/record.json`. Resumes from `<resultsDir>/<runId>/checkpoint.bin` when one
- * exists; returns at once if the run already has a complete (or diverged) record.
- * Divergence (non-finite clean loss or weights) does not throw: the record says status 'diverged'
- * and names the epoch and step, and the last good checkpoint stays.
- * @throws ValidationError for a bad spec; Error for bad options or unreadable data.
+ * Stage "resume": with a checkpoint, puts its weights, optimiser state and data order back and
+ * continues its record; without one, starts a new record. Either way the run's clock starts.
  */
-export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecord> {
-  const valid = parseRunSpec(spec);
-  if (opts === null || typeof opts !== 'object' || typeof opts.resultsDir !== 'string' || opts.resultsDir.length === 0) {
-    throw new Error('opts.resultsDir must be a non-empty directory path');
+async function resumeOrStart(
+  run: RunContext,
+  trainer: Trainer,
+  checkpoint: CheckpointData | null,
+  env: { backend: string; threads: number | null },
+  sessionStart: number,
+): Promise<RunState> {
+  const clock = (prior: number) => (): number => prior + (performance.now() - sessionStart) / 1000;
+  if (checkpoint === null) {
+    const versions = { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node };
+    const record = newRecord(run.id, run.spec, { ...env, versions });
+    return { record, epoch: 0, globalStep: 0, lastCheckpointEpoch: 0, wall: clock(0) };
   }
-  const checkpointEvery = validCheckpointEvery(opts.checkpointEvery);
-  const id = runId(valid);
-  const dir = runDir(opts.resultsDir, id);
-  mkdirSync(dir, { recursive: true });
+  await restoreCheckpoint(trainer.model, trainer.built, checkpoint);
+  trainer.orderRng.setState(checkpoint.rngState);
+  return {
+    record: { ...checkpoint.record, ...env },
+    epoch: checkpoint.epoch,
+    globalStep: checkpoint.globalStep,
+    lastCheckpointEpoch: checkpoint.epoch,
+    wall: clock(checkpoint.record.wallSeconds),
+  };
+}
 
-  const existing = readRecord(opts.resultsDir, id);
-  if (existing !== null && existing.status !== 'running') {
-    if (!sameSpec(existing.spec, valid)) throw new Error(`results folder ${dir} holds a different spec under the same id`);
-    return existing;
+/**
+ * Stage "train epochs": trains, evaluates and records each remaining epoch. Returns the record
+ * when the run stopped early (interrupted: status 'running'; diverged), null when every epoch ran.
+ */
+async function trainEpochs(run: RunContext, data: RunData, trainer: Trainer, state: RunState): Promise<RunRecord | null> {
+  const pace = eventLoopPacer();
+  while (state.epoch < run.spec.epochs) {
+    const epochStart = performance.now();
+    const outcome = await trainEpoch(run, data, trainer, state, pace);
+    if (outcome.kind === 'interrupted') {
+      state.record.wallSeconds = state.wall();
+      return state.record; // the run resumes from its last checkpoint
+    }
+    if (outcome.kind === 'diverged') return recordDivergence(run, data, state, outcome.step, outcome.why);
+    const epochRecord = evaluateEpoch(data, trainer, state.epoch + 1, outcome.sums, epochStart);
+    await endEpoch(run, trainer, state, epochRecord);
   }
-  const checkpoint = loadCheckpoint(dir);
-  if (checkpoint !== null && !sameSpec(checkpoint.data.record.spec, valid)) {
-    throw new Error(`checkpoint ${checkpoint.file} belongs to a different spec`);
+  return null;
+}
+
+/** One epoch's steps in the order drawn for it, stopping at an abort or a divergence. */
+async function trainEpoch(run: RunContext, data: RunData, trainer: Trainer, state: RunState, pace: () => Promise<void>): Promise<EpochOutcome> {
+  const { batchSize, epochs } = run.spec;
+  const { train, stepsPerEpoch } = data;
+  const order = trainer.orderRng.permutation(train.size);
+  const sums: EpochSums = { loss: 0, correct: 0, perturbedLoss: 0, surrogateGap: 0 };
+  for (let s = 0; s < stepsPerEpoch; s++) {
+    await pace();
+    if (run.opts.signal?.aborted) return { kind: 'interrupted' };
+    const idx = order.subarray(s * batchSize, Math.min(train.size, (s + 1) * batchSize));
+    const step = trainStep(data, trainer, idx, state.globalStep);
+    state.globalStep++;
+    const why = divergenceReason(step);
+    if (why !== null) return { kind: 'diverged', step: s + 1, why };
+    sums.loss += step.loss;
+    sums.correct += step.correct;
+    const { perturbs, sharpnessAware } = trainer.built;
+    if (perturbs && sharpnessAware !== null) {
+      sums.perturbedLoss += sharpnessAware.lastPerturbedLoss ?? NaN;
+      sums.surrogateGap += sharpnessAware.lastSurrogateGap ?? NaN;
+    }
+    const accuracy = step.correct / idx.length;
+    run.opts.onProgress?.({ runId: run.id, epoch: state.epoch + 1, epochs, step: s + 1, stepsPerEpoch, loss: step.loss, accuracy });
   }
+  return { kind: 'trained', sums };
+}
 
-  const sessionStart = performance.now();
-  const { backend, threads } = await setUpBackend(opts);
-  const seeds = runSeeds(valid.seed);
-  const { train, validation, test } = loadRunData(valid, seeds);
-  if (train.size === 0) throw new Error(`dataset ${train.name} has no training examples`);
-  const inputShape = modelInputShape(valid, train);
-  const stepsPerEpoch = Math.ceil(train.size / valid.batchSize);
-  const totalSteps = valid.epochs * stepsPerEpoch;
+/** What one optimiser step reports back (plain numbers; its tensors are freed). */
+interface StepReadings {
+  /** Clean loss of the batch at w (NaN when the step failed). */
+  loss: number;
+  /** Correctly classified examples of the batch at w. */
+  correct: number;
+  /** Sum of |w| over every variable after the update (non-finite when the update was). */
+  weightSum: number;
+  /** The error the optimiser step threw, if it did. */
+  error: Error | null;
+}
 
-  const model = createRunModel(valid, train, seeds);
-  const built = buildOptimizer(valid, totalSteps);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const orderRng = new Rng(seeds.order);
-
-  let record: RunRecord;
-  let startEpoch = 0;
-  let globalStep = 0;
-  let priorWallSeconds = 0;
-  let lastCheckpointEpoch = checkpoint?.data.epoch ?? 0;
+/** One optimiser step on the training examples `idx`, at run step `globalStep` (0-based). */
+function trainStep(data: RunData, trainer: Trainer, idx: Int32Array, globalStep: number): StepReadings {
+  const { model, built, vars } = trainer;
+  const { x: rawX, y } = toTensors(data.train, idx);
+  const x = toModelInput(rawX, data.inputShape);
+  built.setStep(globalStep);
+  let calls = 0;
+  let correct: tf.Scalar | null = null;
+  // The sharpness-aware optimisers call this twice per step, first at w (clean), then at
+  // w + e; the batch accuracy is taken from the first call only.
+  const lossFn = (): tf.Scalar => {
+    const probs = model.apply(x, { training: true }) as tf.Tensor;
+    if (calls++ === 0) correct = tf.keep(correctCount(probs, y));
+    return crossEntropy(probs, y);
+  };
+  let cost: tf.Scalar | null = null;
+  let error: Error | null = null;
   try {
-    if (checkpoint !== null) {
-      const ck = checkpoint.data;
-      const weights = ck.modelWeights.map(fromNamedArray);
-      model.setWeights(weights);
-      tf.dispose(weights);
-      const optWeights = ck.optimizerWeights.map((a) => ({ name: a.name, tensor: fromNamedArray(a) }));
-      await built.optimizer.setWeights(optWeights);
-      // setWeights makes its own variables from these (sharing data by reference count).
-      tf.dispose(optWeights.map((w) => w.tensor));
-      repairRestoredOptimizer(built.base);
-      orderRng.setState(ck.rngState);
-      startEpoch = ck.epoch;
-      globalStep = ck.globalStep;
-      record = { ...ck.record, backend, threads };
-      priorWallSeconds = ck.record.wallSeconds;
-    } else {
-      record = newRecord(id, valid, {
-        backend,
-        threads,
-        versions: { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node },
-      });
-    }
-    const wall = (): number => priorWallSeconds + (performance.now() - sessionStart) / 1000;
-    let lastYield = performance.now();
+    cost = built.optimizer.minimize(lossFn, true, vars);
+  } catch (err) {
+    error = err as Error;
+  }
+  const readings = tf.tidy(() => {
+    const weightSum = tf.addN(vars.map((v) => tf.sum(tf.abs(v))));
+    return tf.stack([cost ?? tf.scalar(NaN), correct ?? tf.scalar(0), weightSum]);
+  });
+  const [loss, nCorrect, weightSum] = readings.dataSync();
+  tf.dispose([readings, rawX, x, y, ...(cost ? [cost] : []), ...(correct ? [correct] : [])]);
+  return { loss, correct: nCorrect, weightSum, error };
+}
 
-    for (let epoch = startEpoch; epoch < valid.epochs; epoch++) {
-      const epochStart = performance.now();
-      const order = orderRng.permutation(train.size);
-      let lossSum = 0;
-      let correctSum = 0;
-      let perturbedSum = 0;
-      let gapSum = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
-        if (opts.signal?.aborted) {
-          record.wallSeconds = wall();
-          return record; // interrupted: the run resumes from its last checkpoint
-        }
-        const idx = order.subarray(s * valid.batchSize, Math.min(train.size, (s + 1) * valid.batchSize));
-        const { x: rawX, y } = toTensors(train, idx);
-        const x = toModelInput(rawX, inputShape);
-        built.setStep(globalStep);
-        let calls = 0;
-        let correct: tf.Scalar | null = null;
-        // The sharpness-aware optimisers call this twice per step, first at w (clean), then at
-        // w + e; the batch accuracy is taken from the first call only.
-        const lossFn = (): tf.Scalar => {
-          const probs = model.apply(x, { training: true }) as tf.Tensor;
-          if (calls++ === 0) correct = tf.keep(correctCount(probs, y));
-          return crossEntropy(probs, y);
-        };
-        let cost: tf.Scalar | null = null;
-        let stepError: Error | null = null;
-        try {
-          cost = built.optimizer.minimize(lossFn, true, vars);
-        } catch (err) {
-          stepError = err as Error;
-        }
-        const readings = tf.tidy(() => {
-          const weightSum = tf.addN(vars.map((v) => tf.sum(tf.abs(v))));
-          return tf.stack([cost ?? tf.scalar(NaN), correct ?? tf.scalar(0), weightSum]);
-        });
-        const [loss, nCorrect, weightSum] = readings.dataSync();
-        tf.dispose([readings, rawX, x, y, ...(cost ? [cost] : []), ...(correct ? [correct] : [])]);
-        globalStep++;
-        const stepInfo = `epoch ${epoch + 1}, step ${s + 1} of ${stepsPerEpoch}`;
-        const why = stepError
-          ? `the optimiser step failed (${stepError.message})`
-          : !Number.isFinite(loss)
-            ? `clean loss is ${loss}`
-            : !Number.isFinite(weightSum)
-              ? 'the weights became non-finite after the update (non-finite gradient)'
-              : null;
-        if (why !== null) {
-          const kept = lastCheckpointEpoch > 0 ? `the checkpoint of epoch ${lastCheckpointEpoch} is kept` : 'no checkpoint was written yet';
-          const message = `diverged at ${stepInfo}: ${why}; ${kept}`;
-          record.status = 'diverged';
-          record.divergence = { epoch: epoch + 1, step: s + 1, message };
-          record.finishedAt = new Date().toISOString();
-          record.wallSeconds = wall();
-          writeRecord(opts.resultsDir, record);
-          return record;
-        }
-        const accuracy = nCorrect / idx.length;
-        lossSum += loss;
-        correctSum += nCorrect;
-        if (built.perturbs && built.sharpnessAware !== null) {
-          perturbedSum += built.sharpnessAware.lastPerturbedLoss ?? NaN;
-          gapSum += built.sharpnessAware.lastSurrogateGap ?? NaN;
-        }
-        opts.onProgress?.({ runId: id, epoch: epoch + 1, epochs: valid.epochs, step: s + 1, stepsPerEpoch, loss, accuracy });
-      }
-      const testMetrics = test.size > 0 ? evaluate(model, test, inputShape) : { loss: NaN, accuracy: NaN };
-      const valMetrics = validation !== null ? evaluate(model, validation, inputShape) : null;
-      const epochRecord: EpochRecord = {
-        epoch: epoch + 1,
-        trainLoss: lossSum / stepsPerEpoch,
-        trainAccuracy: correctSum / train.size,
-        testLoss: testMetrics.loss,
-        testAccuracy: testMetrics.accuracy,
-        ...(valMetrics !== null ? { validationLoss: valMetrics.loss, validationAccuracy: valMetrics.accuracy } : {}),
-        perturbedLoss: built.perturbs ? perturbedSum / stepsPerEpoch : null,
-        surrogateGap: built.perturbs ? gapSum / stepsPerEpoch : null,
-        seconds: (performance.now() - epochStart) / 1000,
-      };
-      record.epochs.push(epochRecord);
-      record.final = {
-        trainLoss: epochRecord.trainLoss,
-        trainAccuracy: epochRecord.trainAccuracy,
-        testLoss: epochRecord.testLoss,
-        testAccuracy: epochRecord.testAccuracy,
-        ...(valMetrics !== null ? { validationLoss: valMetrics.loss, validationAccuracy: valMetrics.accuracy } : {}),
-      };
-      record.wallSeconds = wall();
-      if ((epoch + 1) % checkpointEvery === 0 || epoch + 1 === valid.epochs) {
-        await writeCheckpoint(dir, model, built.optimizer, {
-          epoch: epoch + 1,
-          globalStep,
-          // sfc32 keeps `a` as a signed int32 after its xor; >>> 0 gives the same bits unsigned,
-          // which is what Rng.setState accepts (and the stream continues identically).
-          rngState: orderRng.getState().map((v) => v >>> 0) as RngState,
-          record,
-        });
-        lastCheckpointEpoch = epoch + 1;
-      }
-      writeRecord(opts.resultsDir, record);
-    }
+/** Why a step counts as divergence (failed, non-finite loss or weights), or null when it does not. */
+function divergenceReason(step: StepReadings): string | null {
+  if (step.error) return `the optimiser step failed (${step.error.message})`;
+  if (!Number.isFinite(step.loss)) return `clean loss is ${step.loss}`;
+  if (!Number.isFinite(step.weightSum)) return 'the weights became non-finite after the update (non-finite gradient)';
+  return null;
+}
 
-    // Finishing touches on the final model.
-    if (valid.dataset.name === 'moons') record.decisionGrid = decisionGrid(model, train, test);
-    if ((valid.measureExamples ?? 0) > 0 && test.size > 0) {
-      record.sharpness = measureFinalSharpness(model, valid, test, inputShape);
-    }
-    if (opts.saveModel ?? true) {
-      await saveModel(model, join(dir, MODEL_DIR));
-      record.modelDir = MODEL_DIR;
-    }
-    record.status = 'complete';
-    record.finishedAt = new Date().toISOString();
-    record.wallSeconds = wall();
-    writeRecord(opts.resultsDir, record);
-    return record;
-  } finally {
-    built.dispose();
-    model.dispose();
+/** Marks the record diverged at 1-based `step` of the epoch in progress, writes it and returns it. */
+function recordDivergence(run: RunContext, data: RunData, state: RunState, step: number, why: string): RunRecord {
+  const epoch = state.epoch + 1;
+  const stepInfo = `epoch ${epoch}, step ${step} of ${data.stepsPerEpoch}`;
+  const kept = state.lastCheckpointEpoch > 0 ? `the checkpoint of epoch ${state.lastCheckpointEpoch} is kept` : 'no checkpoint was written yet';
+  const record = state.record;
+  record.status = 'diverged';
+  record.divergence = { epoch, step, message: `diverged at ${stepInfo}: ${why}; ${kept}` };
+  record.finishedAt = new Date().toISOString();
+  record.wallSeconds = state.wall();
+  writeRecord(run.opts.resultsDir, record);
+  return record;
+}
+
+/**
+ * Stage "evaluate": the record of 1-based epoch `epoch` from its step sums, the test set and, when
+ * the run has one, the validation set (a plain run's record has no validation fields at all, so it
+ * stays as it was before validation splits existed).
+ */
+function evaluateEpoch(data: RunData, trainer: Trainer, epoch: number, sums: EpochSums, epochStart: number): EpochRecord {
+  const { train, validation, test, inputShape, stepsPerEpoch } = data;
+  const testMetrics = test.size > 0 ? evaluate(trainer.model, test, inputShape) : { loss: NaN, accuracy: NaN };
+  const valMetrics = validation !== null ? evaluate(trainer.model, validation, inputShape) : null;
+  const perturbs = trainer.built.perturbs;
+  return {
+    epoch,
+    trainLoss: sums.loss / stepsPerEpoch,
+    trainAccuracy: sums.correct / train.size,
+    testLoss: testMetrics.loss,
+    testAccuracy: testMetrics.accuracy,
+    ...(valMetrics !== null ? { validationLoss: valMetrics.loss, validationAccuracy: valMetrics.accuracy } : {}),
+    perturbedLoss: perturbs ? sums.perturbedLoss / stepsPerEpoch : null,
+    surrogateGap: perturbs ? sums.surrogateGap / stepsPerEpoch : null,
+    seconds: (performance.now() - epochStart) / 1000,
+  };
+}
+
+/** Adds an epoch to the record, writes a checkpoint when one is due and the record, then tells `onEpoch`. */
+async function endEpoch(run: RunContext, trainer: Trainer, state: RunState, epochRecord: EpochRecord): Promise<void> {
+  const { record } = state;
+  record.epochs.push(epochRecord);
+  const { trainLoss, trainAccuracy, testLoss, testAccuracy, validationLoss, validationAccuracy } = epochRecord;
+  record.final = { trainLoss, trainAccuracy, testLoss, testAccuracy, ...(validationAccuracy !== undefined ? { validationLoss, validationAccuracy } : {}) };
+  record.wallSeconds = state.wall();
+  state.epoch = epochRecord.epoch;
+  if (state.epoch % run.checkpointEvery === 0 || state.epoch === run.spec.epochs) {
+    const data = await captureCheckpoint(trainer.model, trainer.built.optimizer, {
+      epoch: state.epoch,
+      globalStep: state.globalStep,
+      // sfc32 keeps `a` as a signed int32 after its xor; >>> 0 gives the same bits unsigned,
+      // which is what Rng.setState accepts (and the stream continues identically).
+      rngState: trainer.orderRng.getState().map((v) => v >>> 0) as RngState,
+      record,
+    });
+    await run.checkpoints.save(run.id, data);
+    state.lastCheckpointEpoch = state.epoch;
+  }
+  writeRecord(run.opts.resultsDir, record);
+  run.opts.onEpoch?.(epochRecord, run.id);
+}
+
+/** Stage "measure": the decision grid (moons) and the sharpness of the final model, into the record. */
+function measureFinalModel(run: RunContext, data: RunData, trainer: Trainer, record: RunRecord): void {
+  if (run.spec.dataset.name === 'moons') record.decisionGrid = decisionGrid(trainer.model, data.train, data.test);
+  if ((run.spec.measureExamples ?? 0) > 0 && data.test.size > 0) {
+    record.sharpness = measureFinalSharpness(trainer.model, run.spec, data.test, data.inputShape);
   }
 }
 
-/** Writes the model, optimiser, RNG and record state as one atomic checkpoint. */
-async function writeCheckpoint(
-  dir: string,
-  model: tf.LayersModel,
-  optimizer: tf.Optimizer,
-  state: Pick<CheckpointData, 'epoch' | 'globalStep' | 'rngState' | 'record'>,
-): Promise<void> {
-  // getWeights() of a model returns its live variables: read, never dispose them.
-  const live = model.getWeights();
-  const modelWeights = await toNamedArrays(model.weights.map((w, i) => ({ name: w.originalName, tensor: live[i] })));
-  const optWeights = await optimizer.getWeights();
-  let optimizerWeights: NamedArray[];
-  try {
-    optimizerWeights = await toNamedArrays(optWeights);
-  } finally {
-    // Optimisers return their slot variables (kept) plus freshly made scalars such as the step count.
-    tf.dispose(optWeights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+/** Stage "finish": saves the final model (unless told not to) and writes the complete record. */
+async function finishRun(run: RunContext, trainer: Trainer, state: RunState): Promise<RunRecord> {
+  const { record } = state;
+  if (run.opts.saveModel ?? true) {
+    await saveModel(trainer.model, join(run.dir, MODEL_DIR));
+    record.modelDir = MODEL_DIR;
   }
-  saveCheckpoint(dir, { ...state, record: structuredClone(state.record), modelWeights, optimizerWeights });
+  record.status = 'complete';
+  record.finishedAt = new Date().toISOString();
+  record.wallSeconds = state.wall();
+  writeRecord(run.opts.resultsDir, record);
+  return record;
+}
+
+/**
+ * A function to await between steps: it yields to the event loop (one setImmediate turn) when
+ * {@link YIELD_EVERY_MS} or more have passed since its last yield, and returns at once otherwise.
+ */
+function eventLoopPacer(): () => Promise<void> {
+  let lastYield = performance.now();
+  return async (): Promise<void> => {
+    if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+    await yieldToEventLoop();
+    lastYield = performance.now();
+  };
 }
 
 /**

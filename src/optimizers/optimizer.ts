@@ -14,6 +14,7 @@ import type { AscentRule } from './ascent.js';
 import type { DescentRule } from './descent.js';
 import { getLearningRate, isProportionalRho, rhoAt, type RhoOption } from './schedules.js';
 import { defaultTrainableVariables, sharpnessAwareStep } from './step.js';
+import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
 import { describe, requireFiniteNonNegative } from './validation.js';
 
 /** Options every sharpness-aware optimiser takes. */
@@ -232,9 +233,7 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
     if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
     this.lastTensors = null;
     this.base.dispose();
-    // tfjs 4.22's MomentumOptimizer.dispose() forgets SGD's cached -lr scalar `c`.
-    const c = (this.base as unknown as { c?: tf.Tensor }).c;
-    if (c !== undefined && !c.isDisposed) c.dispose();
+    disposeForgottenOptimizerState(this.base);
     super.dispose();
   }
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AscentRule } from './ascent.js';
 import type { DescentRule } from './descent.js';
+import { interceptKeeps } from '../util/tfjsFixes.js';
 
 /** How to take one step. */
 export interface SharpnessAwareStepConfig {
@@ -121,24 +122,6 @@ export function sharpnessAwareStep(
 function addWeightDecay(d: tf.Tensor[], vars: readonly tf.Variable[], weightDecay: number): tf.Tensor[] {
   if (weightDecay === 0) return d;
   return tf.tidy(() => d.map((x, i) => tf.add(x, tf.mul(weightDecay, vars[i]))));
-}
-
-/**
- * Runs `fn`, collecting every tensor passed to `tf.keep` meanwhile. tfjs offers no scope that owns
- * kept tensors, so the engine instance's `keep` is wrapped for the duration and always put back.
- */
-function interceptKeeps<T>(collected: tf.Tensor[], fn: () => T): T {
-  const engine = tf.engine() as unknown as { keep: <R extends tf.Tensor>(t: R) => R };
-  const original = engine.keep;
-  engine.keep = <R extends tf.Tensor>(t: R): R => {
-    collected.push(t);
-    return original.call(engine, t) as R;
-  };
-  try {
-    return fn();
-  } finally {
-    engine.keep = original;
-  }
 }
 
 /** Puts `saved`'s data back into `v` unless `v` still holds it. */

@@ -12,8 +12,10 @@ import { summarize } from '../experiments/summary.js';
 export { PLOT_IDS, planPlots, isSkipped, type PlannedPlot, type SkippedPlot, type PlotId } from './charts.js';
 export { buildReportHtml, escapeHtml, formatNumber, type PageInput, type PagePlot } from './html.js';
 export { groupRecords, readResultRecords, unfinishedRecords, type RecordGroup } from './records.js';
-export { pngFont, roundPathNumbers, svgSize, svgToPng, svgToRgba, vegaLiteToSvg, type PngFont } from './render.js';
+export { pngFont, type PngFont } from './fonts.js';
+export { roundPathNumbers, svgSize, svgToPng, svgToRgba, vegaLiteToSvg } from './render.js';
 export { spread, type Spread } from './stats.js';
+export { formatMarkdownTable, formatStat, toCsv, toJson } from './tables.js';
 export { OPTIMIZER_ORDER, optimizerColor, optimizerColorScale, optimizerLabel, sortOptimizers, type OptimizerName } from './style.js';
 
 /** Options of {@link writeReport}. */

@@ -1,44 +1,13 @@
 /**
  * Vega-Lite spec -> SVG (vega's headless View) -> PNG (resvg). resvg draws text only with fonts it
- * has loaded, so the PNG step loads DejaVu Sans (Debian fonts-dejavu-core) or Liberation Sans when
- * present, and otherwise falls back to the system's fonts.
+ * has loaded, so the PNG step loads the font fonts.ts picks (DejaVu Sans or Liberation Sans when
+ * present), and otherwise falls back to the system's fonts.
  */
-import { existsSync } from 'node:fs';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { pngFont } from './fonts.js';
 import { installTextMetrics } from './textWidth.js';
-
-/** Font files tried in order; the first family found becomes resvg's sans-serif. */
-const FONT_CANDIDATES: ReadonlyArray<{ family: string; files: string[] }> = [
-  {
-    family: 'DejaVu Sans',
-    files: ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'],
-  },
-  {
-    family: 'Liberation Sans',
-    files: [
-      '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
-      '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf',
-    ],
-  },
-];
-
-/** The font family the PNGs use and where it came from. */
-export interface PngFont {
-  family: string;
-  /** Font files loaded explicitly; empty when falling back to system fonts. */
-  files: string[];
-}
-
-/** Picks the font for PNG text: a known font file when installed, else resvg's system-font scan. */
-export function pngFont(): PngFont {
-  for (const c of FONT_CANDIDATES) {
-    const files = c.files.filter((f) => existsSync(f));
-    if (files.length > 0 && files[0] === c.files[0]) return { family: c.family, files };
-  }
-  return { family: 'sans-serif', files: [] };
-}
 
 /** Renders a Vega-Lite spec to an SVG string (vega's View with renderer 'none', then toSVG). */
 export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {

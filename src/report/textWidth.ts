@@ -7,7 +7,7 @@
  */
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
-import type { PngFont } from './render.js';
+import type { PngFont } from './fonts.js';
 
 /** The subset of a vega text scenegraph item the measurement reads. */
 interface TextItem {

@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from '../../src/experiments/checkpoint.js';
+import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint, type CheckpointData } from '../../src/experiments/checkpoint.js';
+import type { CheckpointStore, StoredCheckpoint } from '../../src/experiments/checkpointStore.js';
 import { toTensors } from '../../src/data/index.js';
 import { MEASURE_RHO } from '../../src/experiments/measurement.js';
 import { loadRunData, runSeeds } from '../../src/experiments/runData.js';
 import { modelObjective, surrogateGap } from '../../src/sharpness/index.js';
 import { loadModel } from '../../src/experiments/modelStore.js';
 import { runId, runSpec, YIELD_EVERY_MS, type Progress } from '../../src/experiments/runner.js';
-import { RunRecordSchema, type RunSpec } from '../../src/experiments/schema.js';
+import { RunRecordSchema, type EpochRecord, type RunSpec } from '../../src/experiments/schema.js';
 import { readRecords, recordPath } from '../../src/experiments/store.js';
 import { tempResults, tinySpec, withoutTimings } from './helpers.js';
 
@@ -257,4 +258,88 @@ test('an abort from a timer stops a run mid-epoch: the training loop yields to t
   // Returned within one yield interval (plus a step and a loaded machine's slack) of the abort.
   assert.ok(returnedAfter < YIELD_EVERY_MS + 1000, `returned ${returnedAfter.toFixed(0)} ms after the abort`);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('onEpoch gets each epoch record once, in order, after the record and checkpoint of that epoch are written', async () => {
+  const dir = tempResults();
+  const spec = tinySpec({ epochs: 3, optimizer: { name: 'gsam' } });
+  const id = runId(spec);
+  const seen: { epoch: EpochRecord; runId: string; recordEpochs: number; checkpointEpoch: number | undefined }[] = [];
+  const ctl = new AbortController();
+  const onEpoch = (epoch: EpochRecord, rid: string): void => {
+    const onDisk = JSON.parse(readFileSync(recordPath(dir, rid), 'utf8')) as { epochs: unknown[] };
+    seen.push({ epoch, runId: rid, recordEpochs: onDisk.epochs.length, checkpointEpoch: loadCheckpoint(join(dir, rid))?.data.epoch });
+  };
+  // Interrupted in epoch 2: only epoch 1 was reported.
+  await runSpec(spec, { resultsDir: dir, backend: 'cpu', signal: ctl.signal, onEpoch, onProgress: (p) => p.epoch === 2 && p.step === 4 && ctl.abort() });
+  assert.deepEqual(seen.map((s) => s.epoch.epoch), [1]);
+  // Resumed: epochs 2 and 3 are reported, none twice, and each equals the record's entry.
+  const record = await runSpec(spec, { resultsDir: dir, backend: 'cpu', onEpoch });
+  assert.deepEqual(seen.map((s) => s.epoch), record.epochs);
+  for (const s of seen) {
+    assert.equal(s.runId, id);
+    assert.equal(s.recordEpochs, s.epoch.epoch, 'record.json already holds the epoch');
+    assert.equal(s.checkpointEpoch, s.epoch.epoch, 'the checkpoint of the epoch is already written');
+  }
+});
+
+/** A checkpoint store in memory: a second, real implementation of the interface besides the directory one. */
+class MemoryCheckpointStore implements CheckpointStore {
+  readonly saved = new Map<string, CheckpointData>();
+  loads = 0;
+  saves = 0;
+  async load(id: string): Promise<StoredCheckpoint | null> {
+    this.loads++;
+    const data = this.saved.get(id);
+    return data === undefined ? null : { data, source: `memory:${id}` };
+  }
+  async save(id: string, data: CheckpointData): Promise<void> {
+    this.saves++;
+    this.saved.set(id, data);
+  }
+}
+
+test('with a custom checkpoint store every checkpoint goes through it: none on disk, and resume from it is exact', async () => {
+  const before = tf.memory().numTensors;
+  const spec = tinySpec({ epochs: 3, optimizer: { name: 'agsam' }, base: { name: 'adam', learningRate: 0.01 } });
+  const ref = await runSpec(spec, { resultsDir: tempResults(), backend: 'cpu' });
+  const dir = tempResults();
+  const store = new MemoryCheckpointStore();
+  const ctl = new AbortController();
+  const opts = { resultsDir: dir, backend: 'cpu' as const, checkpointStore: store };
+  const partial = await runSpec(spec, { ...opts, signal: ctl.signal, onProgress: (p) => p.epoch === 3 && p.step === 2 && ctl.abort() });
+  assert.equal(partial.status, 'running');
+  assert.deepEqual([store.loads, store.saves, store.saved.get(partial.runId)?.epoch], [1, 2, 2]);
+  const resumed = await runSpec(spec, opts);
+  assert.deepEqual(withoutTimings(resumed), withoutTimings(ref));
+  assert.deepEqual([store.loads, store.saves], [2, 3]);
+  const files = readdirSync(join(dir, resumed.runId));
+  assert.ok(!files.some((f) => f.startsWith('checkpoint')), `no checkpoint file in the run folder, got ${files.join(', ')}`);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('a checkpoint from the store that belongs to another spec is refused, naming its source', async () => {
+  const store = new MemoryCheckpointStore();
+  const spec = tinySpec({ epochs: 1, optimizer: { name: 'sgd' } });
+  await runSpec(spec, { resultsDir: tempResults(), backend: 'cpu', checkpointStore: store });
+  const ck = store.saved.get(runId(spec))!;
+  const other = tinySpec({ epochs: 1, optimizer: { name: 'sam' } });
+  store.saved.set(runId(other), ck);
+  await assert.rejects(runSpec(other, { resultsDir: tempResults(), backend: 'cpu', checkpointStore: store }), new RegExp(`checkpoint memory:${runId(other)} belongs to a different spec`));
+});
+
+test('a bad checkpointStore or onEpoch is refused with a TypeError naming it', async () => {
+  const isTypeError = (re: RegExp) => (e: unknown): boolean => e instanceof TypeError && re.test(e.message);
+  const spec = tinySpec();
+  const bad = (opts: object) => runSpec(spec, { resultsDir: tempResults(), backend: 'cpu', ...opts });
+  await assert.rejects(bad({ checkpointStore: {} }), isTypeError(/^runSpec: opts\.checkpointStore must be an object with load\(runId\) and save\(runId, data\) methods, got object$/));
+  await assert.rejects(bad({ checkpointStore: null }), isTypeError(/checkpointStore .* got null$/));
+  await assert.rejects(bad({ onEpoch: 5 }), isTypeError(/^runSpec: opts\.onEpoch must be a function .* got number$/));
+});
+
+test("a new record names this package's version, as its package.json says", async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const record = await runSpec(tinySpec({ epochs: 1, optimizer: { name: 'sgd' } }), { resultsDir: tempResults(), backend: 'cpu', saveModel: false });
+  assert.equal(record.versions.flatminima, pkg.version);
+  assert.equal(record.versions['@tensorflow/tfjs'], tf.version.tfjs);
 });

@@ -10,7 +10,7 @@ import { EXIT_FAILURE, UsageError } from '../errors.js';
 import { choiceList, nonNegativeInt, positiveInt } from '../parsers.js';
 import { OPTIMIZERS, OPTIMIZER_PARAMS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
-import { formatMarkdownTable } from '../../experiments/summary.js';
+import { formatMarkdownTable } from '../../report/tables.js';
 import { describeSpec } from '../format.js';
 import type { RunSpec } from '../../experiments/schema.js';
 

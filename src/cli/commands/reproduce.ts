@@ -22,7 +22,8 @@ import {
   type OptimizerName,
 } from '../specs.js';
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
-import { formatStat, METHOD_NAMES, type MethodSummary } from '../../experiments/summary.js';
+import { METHOD_NAMES, type MethodSummary } from '../../experiments/summary.js';
+import { formatStat } from '../../report/tables.js';
 import type { BaseOptimizerSpec, DatasetSpec, RunSpec } from '../../experiments/schema.js';
 
 /** The settings of one experiment at one scale. */

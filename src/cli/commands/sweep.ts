@@ -196,7 +196,7 @@ export function registerSweep(program: Command): void {
     .action(async (file: string | undefined, flags: SweepFlags) => {
       const { sweep, label } = await loadSweep(file, flags);
       const resultsDir = resolve(flags.results ?? `results/${label}`);
-      const { LocalPoolExecutor } = await import('../../experiments/executor.js');
+      const { LocalPoolExecutor } = await import('../../experiments/localExecutor.js');
       let executor: Executor;
       try {
         executor = new LocalPoolExecutor({
