@@ -87,67 +87,81 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** One model's part of a worker job: how many timed steps, of which optimisers. */
+interface ModelJob {
+  model: ModelName;
+  steps: number;
+  optimizers: OptimizerName[];
+}
+
 /** Runs in a child process: times the steps of one backend configuration. */
 async function worker(job: WorkerJob): Promise<WorkerResult> {
   const info = await initBackend(job.backend === 'wasm' ? { backend: 'wasm', threads: job.threads } : { backend: 'cpu' });
   const rows: WorkerRow[] = [];
   const tensorsAtStart = tf.memory().numTensors;
-  const specs: { model: ModelName; steps: number; optimizers: OptimizerName[] }[] = [
+  const specs: ModelJob[] = [
     { model: 'MLP', steps: job.mlpSteps, optimizers: [...OPTIMIZERS] },
     { model: 'CNN', steps: job.cnnSteps, optimizers: job.cnnOptimizers },
   ];
   for (const spec of specs) {
     if (spec.steps <= 0 || spec.optimizers.length === 0) continue;
-    const model = spec.model === 'MLP' ? createMlp({ seed: 0 }) : createCnn({ seed: 0 });
-    const { x, y } = tf.tidy(() => {
-      const x = spec.model === 'MLP' ? tf.randomNormal([BATCH, 2], 0, 1, 'float32', 1) : tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 1);
-      const classes = spec.model === 'MLP' ? 2 : 10;
-      const y = tf.oneHot(tf.randomUniform([BATCH], 0, classes, 'int32', 2), classes).toFloat();
-      return { x, y };
-    });
-    const weightBytes = model.countParams() * 4;
-    const opts = spec.optimizers.map((name) => ({ name, opt: makeOptimizer(name) }));
-    const loss = (): tf.Scalar => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor)) as tf.Scalar;
-    const step = (opt: tf.Optimizer): void => {
-      const l = opt.minimize(loss, true);
-      l!.dataSync(); // wait for the step
-      l!.dispose();
-    };
-    const times = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
-    const cpuTimes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
-    // Untimed warm-up steps (JIT tier-up of the engine's JS, first-call compilation, heap growth):
-    // a training run takes thousands of steps, so the bench times the steady state. Skipped on the
-    // slow cpu CNN.
-    const warmup = spec.model === 'MLP' ? job.mlpWarmup : job.backend === 'cpu' ? 0 : CNN_WARMUP;
-    for (let s = 0; s < warmup; s++) for (const o of opts) step(o.opt);
-    // Each optimiser's steps run back to back, as in training; the order rotates with the round so
-    // that drift in machine load spreads over the optimisers.
-    const order = opts.map((_, i) => opts[(i + job.round) % opts.length]!);
-    for (const o of order) {
-      for (let s = 0; s < spec.steps; s++) {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        step(o.opt);
-        times.get(o.name)!.push(performance.now() - t0);
-        const c = process.cpuUsage(c0);
-        cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
-      }
-    }
-    for (const o of opts) {
-      let peakExtraBytes: number | null = null;
-      if (job.memory) {
-        const before = tf.memory().numBytes;
-        const p = await tf.profile(() => step(o.opt));
-        peakExtraBytes = p.peakBytes - before;
-      }
-      rows.push({ model: spec.model, optimizer: o.name, times: times.get(o.name)!, cpuTimes: cpuTimes.get(o.name)!, peakExtraBytes, weightBytes });
-      o.opt.dispose();
-    }
-    tf.dispose([x, y]);
-    model.dispose();
+    rows.push(...(await benchModel(job, spec)));
   }
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
   return { info, rows, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
+}
+
+/** Times `spec.optimizers` on one model and batch: warm-up, timed steps, then one profiled step each. */
+async function benchModel(job: WorkerJob, spec: ModelJob): Promise<WorkerRow[]> {
+  const rows: WorkerRow[] = [];
+  const model = spec.model === 'MLP' ? createMlp({ seed: 0 }) : createCnn({ seed: 0 });
+  const { x, y } = tf.tidy(() => {
+    const x = spec.model === 'MLP' ? tf.randomNormal([BATCH, 2], 0, 1, 'float32', 1) : tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 1);
+    const classes = spec.model === 'MLP' ? 2 : 10;
+    const y = tf.oneHot(tf.randomUniform([BATCH], 0, classes, 'int32', 2), classes).toFloat();
+    return { x, y };
+  });
+  const weightBytes = model.countParams() * 4;
+  const opts = spec.optimizers.map((name) => ({ name, opt: makeOptimizer(name) }));
+  const loss = (): tf.Scalar => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor)) as tf.Scalar;
+  const step = (opt: tf.Optimizer): void => {
+    const l = opt.minimize(loss, true);
+    l!.dataSync(); // wait for the step
+    l!.dispose();
+  };
+  const times = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
+  const cpuTimes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
+  // Untimed warm-up steps (JIT tier-up of the engine's JS, first-call compilation, heap growth):
+  // a training run takes thousands of steps, so the bench times the steady state. Skipped on the
+  // slow cpu CNN.
+  const warmup = spec.model === 'MLP' ? job.mlpWarmup : job.backend === 'cpu' ? 0 : CNN_WARMUP;
+  for (let s = 0; s < warmup; s++) for (const o of opts) step(o.opt);
+  // Each optimiser's steps run back to back, as in training; the order rotates with the round so
+  // that drift in machine load spreads over the optimisers.
+  const order = opts.map((_, i) => opts[(i + job.round) % opts.length]!);
+  for (const o of order) {
+    for (let s = 0; s < spec.steps; s++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      step(o.opt);
+      times.get(o.name)!.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
+    }
+  }
+  for (const o of opts) {
+    let peakExtraBytes: number | null = null;
+    if (job.memory) {
+      const before = tf.memory().numBytes;
+      const p = await tf.profile(() => step(o.opt));
+      peakExtraBytes = p.peakBytes - before;
+    }
+    rows.push({ model: spec.model, optimizer: o.name, times: times.get(o.name)!, cpuTimes: cpuTimes.get(o.name)!, peakExtraBytes, weightBytes });
+    o.opt.dispose();
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  return rows;
 }
 
 interface Args {
@@ -238,135 +252,183 @@ interface Config {
 
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
+/** Everything the rounds collect, keyed by `model|config label|optimizer` (CPU times under `cpu:` + key). */
+interface Measurements {
+  samples: Map<string, number[]>;
+  memory: Map<string, { peak: number | null; weights: number }>;
+  infos: Map<string, BackendInfo>;
+  heap: Map<string, number | null>;
+}
+
+function addSamples(m: Measurements, key: string, xs: number[]): void {
+  m.samples.set(key, [...(m.samples.get(key) ?? []), ...xs]);
+}
+
+/** The tfjs configurations to time: wasm at each thread count, then cpu. */
+function benchConfigs(args: Args): Config[] {
+  return [...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })), { label: 'cpu', backend: 'cpu' }];
+}
+
+/** The job of configuration `c` in round `r` (the slow cpu CNN and the memory profile run in round 0 only). */
+function workerJob(args: Args, c: Config, r: number): WorkerJob {
+  const cpu = c.backend === 'cpu';
+  const cpuCnnSteps = r === 0 ? args.cpuCnn : 0;
+  return {
+    backend: c.backend,
+    threads: c.threads,
+    mlpSteps: args.mlpSteps,
+    cnnSteps: cpu ? cpuCnnSteps : args.cnnSteps,
+    cnnOptimizers: cpu ? ['SGD'] : [...OPTIMIZERS],
+    mlpWarmup: args.mlpWarmup,
+    round: r,
+    memory: r === 0 && !cpu,
+  };
+}
+
+/** Runs configuration `c`'s worker process for round `r` and adds what it measured. */
+async function runWorkerRound(self: string, args: Args, c: Config, r: number, m: Measurements): Promise<void> {
+  const job = workerJob(args, c, r);
+  const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
+  m.infos.set(c.label, res.info);
+  if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
+  if (res.wasmHeapBytes != null) m.heap.set(c.label, res.wasmHeapBytes);
+  for (const row of res.rows) {
+    addSamples(m, `${row.model}|${c.label}|${row.optimizer}`, row.times);
+    addSamples(m, `cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
+    if (row.peakExtraBytes != null) m.memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
+  }
+}
+
+/** Runs the PyTorch baseline for round `r` at each thread count and adds its times. */
+async function runTorchRound(self: string, torch: { python: string }, args: Args, r: number, m: Measurements): Promise<void> {
+  for (const t of args.threads) {
+    const out = await runProcess(torch.python, [
+      torchScript(self),
+      '--threads',
+      String(t),
+      '--mlp-steps',
+      String(args.mlpSteps),
+      '--mlp-warmup',
+      String(args.mlpWarmup),
+      '--round',
+      String(r),
+      '--cnn-steps',
+      String(args.cnnSteps),
+    ]);
+    const res = lastJsonLine<TorchResult>(out);
+    for (const [model, byOpt] of Object.entries(res.results)) {
+      for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `${model}|torch ${t}t|${opt}`, xs);
+    }
+    for (const [model, byOpt] of Object.entries(res.cpu)) {
+      for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `cpu:${model}|torch ${t}t|${opt}`, xs);
+    }
+  }
+}
+
+/** All rounds: each configuration's worker, then PyTorch, interleaved round by round. */
+async function runRounds(self: string, args: Args, configs: Config[], torch: { python: string } | null, started: number): Promise<Measurements> {
+  const m: Measurements = { samples: new Map(), memory: new Map(), infos: new Map(), heap: new Map() };
+  const elapsed = (): string => ((Date.now() - started) / 1000).toFixed(0);
+  for (let r = 0; r < args.rounds; r++) {
+    for (const c of configs) {
+      await runWorkerRound(self, args, c, r, m);
+      console.error(`  round ${r + 1}: ${c.label} done (${elapsed()} s)`);
+    }
+    if (torch) {
+      await runTorchRound(self, torch, args, r, m);
+      console.error(`  round ${r + 1}: PyTorch done (${elapsed()} s)`);
+    }
+  }
+  return m;
+}
+
+/** The lines above the tables: machine, backends as initialised, PyTorch, the cpu CNN. */
+function setupLines(args: Args, torch: { python: string; version: string } | null, m: Measurements): string[] {
+  const lines = [`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`];
+  for (const [label, info] of m.infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
+  if (torch) lines.push(`- PyTorch ${torch.version} via ${torch.python}`);
+  else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
+  if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
+  else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
+  return lines;
+}
+
+/** The step-time table: one row per model, configuration and optimiser that has samples. */
+function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measurements): string[] {
+  const lines = [
+    '| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch same threads |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const med = (key: string): number | null => {
+    const xs = m.samples.get(key);
+    return xs && xs.length > 0 ? median(xs) : null;
+  };
+  const labels = [...configs.map((c) => c.label), ...(torch ? args.threads.map((t) => `torch ${t}t`) : [])];
+  for (const model of ['MLP', 'CNN'] as ModelName[]) {
+    for (const label of labels) {
+      for (const opt of OPTIMIZERS) {
+        const key = `${model}|${label}|${opt}`;
+        const ms = med(key);
+        if (ms == null) continue;
+        const sgd = med(`${model}|${label}|SGD`);
+        const threads = /(\d+)t$/.exec(label)?.[1];
+        const torchKey = label.startsWith('wasm') && threads ? `${model}|torch ${threads}t|${opt === 'SGD' ? 'SGD' : 'SAM'}` : null;
+        const tm = torchKey && (opt === 'SGD' || opt === 'SAM') ? med(torchKey) : null;
+        lines.push(
+          `| ${model} | ${label} | ${opt} | ${fmt(ms)} | ${fmt(Math.min(...m.samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${m.samples.get(key)!.length} | ${Math.round((BATCH * 1000) / ms)} | ` +
+            `${sgd != null && opt !== 'SGD' ? (ms / sgd).toFixed(2) : ''} | ${tm != null ? (ms / tm).toFixed(2) : ''} |`,
+        );
+      }
+    }
+  }
+  return lines;
+}
+
+/** The peak-memory table of the profiled steps, against the weights and against SGD. */
+function memoryTable(m: Measurements): string[] {
+  const lines = [
+    'Peak tensor memory during one step above what was held before it (tf.profile peakBytes), against the weights:',
+    '',
+    '| model | backend | optimizer | peak extra (MB) | weights (MB) | extra / weights | vs SGD (MB) |',
+    '|---|---|---|---:|---:|---:|---:|',
+  ];
+  const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
+  for (const [key, mem] of m.memory) {
+    const [model, label, opt] = key.split('|');
+    const sgd = m.memory.get(`${model}|${label}|SGD`);
+    lines.push(
+      `| ${model} | ${label} | ${opt} | ${mb(mem.peak!)} | ${mb(mem.weights)} | ${(mem.peak! / mem.weights).toFixed(2)} | ${sgd && opt !== 'SGD' ? mb(mem.peak! - sgd.peak!) : ''} |`,
+    );
+  }
+  return lines;
+}
+
+/** The whole printed report (Markdown). */
+function formatReport(args: Args, configs: Config[], torch: { python: string; version: string } | null, m: Measurements, started: number): string {
+  const lines = [...setupLines(args, torch, m), '', ...stepTimeTable(args, configs, torch, m), ''];
+  lines.push(
+    'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
+      '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
+      'sensitive than wall time to other load; with 2 threads it includes the pool\'s spinning).',
+  );
+  lines.push('', ...memoryTable(m));
+  for (const [label, bytes] of m.heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
+  lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const self = fileURLToPath(import.meta.url);
-  const configs: Config[] = [
-    ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
-    { label: 'cpu', backend: 'cpu' },
-  ];
+  const configs = benchConfigs(args);
   const torch = args.torch ? await findTorch() : null;
   const started = Date.now();
   console.error(
     `bench: ${args.rounds} rounds; wasm threads ${args.threads.join(',')}; ` +
       (torch ? `PyTorch ${torch.version} (${torch.python})` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)'),
   );
-
-  const samples = new Map<string, number[]>(); // key: model|config|optimizer
-  const memory = new Map<string, { peak: number | null; weights: number }>();
-  const infos = new Map<string, BackendInfo>();
-  const heap = new Map<string, number | null>();
-  const add = (key: string, xs: number[]): void => {
-    samples.set(key, [...(samples.get(key) ?? []), ...xs]);
-  };
-
-  for (let r = 0; r < args.rounds; r++) {
-    for (const c of configs) {
-      const cpu = c.backend === 'cpu';
-      const cpuCnnSteps = r === 0 ? args.cpuCnn : 0;
-      const job: WorkerJob = {
-        backend: c.backend,
-        threads: c.threads,
-        mlpSteps: args.mlpSteps,
-        cnnSteps: cpu ? cpuCnnSteps : args.cnnSteps,
-        cnnOptimizers: cpu ? ['SGD'] : [...OPTIMIZERS],
-        mlpWarmup: args.mlpWarmup,
-        round: r,
-        memory: r === 0 && !cpu,
-      };
-      const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
-      infos.set(c.label, res.info);
-      if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
-      if (res.wasmHeapBytes != null) heap.set(c.label, res.wasmHeapBytes);
-      for (const row of res.rows) {
-        add(`${row.model}|${c.label}|${row.optimizer}`, row.times);
-        add(`cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
-        if (row.peakExtraBytes != null) memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
-      }
-      console.error(`  round ${r + 1}: ${c.label} done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    }
-    if (torch) {
-      for (const t of args.threads) {
-        const out = await runProcess(torch.python, [
-          torchScript(self),
-          '--threads',
-          String(t),
-          '--mlp-steps',
-          String(args.mlpSteps),
-          '--mlp-warmup',
-          String(args.mlpWarmup),
-          '--round',
-          String(r),
-          '--cnn-steps',
-          String(args.cnnSteps),
-        ]);
-        const res = lastJsonLine<TorchResult>(out);
-        for (const [model, byOpt] of Object.entries(res.results)) {
-          for (const [opt, xs] of Object.entries(byOpt)) add(`${model}|torch ${t}t|${opt}`, xs);
-        }
-        for (const [model, byOpt] of Object.entries(res.cpu)) {
-          for (const [opt, xs] of Object.entries(byOpt)) add(`cpu:${model}|torch ${t}t|${opt}`, xs);
-        }
-      }
-      console.error(`  round ${r + 1}: PyTorch done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-    }
-  }
-
-  // ---- report ----
-  const lines: string[] = [];
-  lines.push(`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`);
-  for (const [label, info] of infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
-  if (torch) lines.push(`- PyTorch ${torch.version} via ${torch.python}`);
-  else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
-  if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
-  else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
-  lines.push('');
-  lines.push('| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch same threads |');
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
-  const med = (key: string): number | null => {
-    const xs = samples.get(key);
-    return xs && xs.length > 0 ? median(xs) : null;
-  };
-  for (const model of ['MLP', 'CNN'] as ModelName[]) {
-    const labels = [...configs.map((c) => c.label), ...(torch ? args.threads.map((t) => `torch ${t}t`) : [])];
-    for (const label of labels) {
-      for (const opt of OPTIMIZERS) {
-        const key = `${model}|${label}|${opt}`;
-        const m = med(key);
-        if (m == null) continue;
-        const sgd = med(`${model}|${label}|SGD`);
-        const threads = /(\d+)t$/.exec(label)?.[1];
-        const torchKey = label.startsWith('wasm') && threads ? `${model}|torch ${threads}t|${opt === 'SGD' ? 'SGD' : 'SAM'}` : null;
-        const tm = torchKey && (opt === 'SGD' || opt === 'SAM') ? med(torchKey) : null;
-        lines.push(
-          `| ${model} | ${label} | ${opt} | ${fmt(m)} | ${fmt(Math.min(...samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${samples.get(key)!.length} | ${Math.round((BATCH * 1000) / m)} | ` +
-            `${sgd != null && opt !== 'SGD' ? (m / sgd).toFixed(2) : ''} | ${tm != null ? (m / tm).toFixed(2) : ''} |`,
-        );
-      }
-    }
-  }
-  lines.push('');
-  lines.push(
-    'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
-      '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
-      'sensitive than wall time to other load; with 2 threads it includes the pool\'s spinning).',
-  );
-  lines.push('');
-  lines.push('Peak tensor memory during one step above what was held before it (tf.profile peakBytes), against the weights:');
-  lines.push('');
-  lines.push('| model | backend | optimizer | peak extra (MB) | weights (MB) | extra / weights | vs SGD (MB) |');
-  lines.push('|---|---|---|---:|---:|---:|---:|');
-  for (const [key, m] of memory) {
-    const [model, label, opt] = key.split('|');
-    const sgd = memory.get(`${model}|${label}|SGD`);
-    const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
-    lines.push(
-      `| ${model} | ${label} | ${opt} | ${mb(m.peak!)} | ${mb(m.weights)} | ${(m.peak! / m.weights).toFixed(2)} | ${sgd && opt !== 'SGD' ? mb(m.peak! - sgd.peak!) : ''} |`,
-    );
-  }
-  for (const [label, bytes] of heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
-  lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-  console.log(lines.join('\n'));
+  const m = await runRounds(self, args, configs, torch, started);
+  console.log(formatReport(args, configs, torch, m, started));
 }
 
 if (process.argv[2] === '--worker') {
