@@ -53,11 +53,24 @@ function formatPlain(e: MeanEstimate, digits: number): string {
   return e.ci === null ? `${e.mean.toFixed(digits)} (n=${e.n})` : `${e.mean.toFixed(digits)} [${e.ci.lower.toFixed(digits)}, ${e.ci.upper.toFixed(digits)}]`;
 }
 
+/** A table as text cells: what both the Markdown here and the report's HTML render. */
+export interface TableData {
+  header: string[];
+  rows: string[][];
+  /** Columns from this index on hold numbers (right-aligned). */
+  numericFrom: number;
+}
+
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
-function table(header: string[], rows: string[][], numericFrom = 1): string {
+/** A {@link TableData} as a Markdown table. */
+export function markdownTable(t: TableData): string {
   const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
-  return [line(header), line(header.map((_, i) => (i < numericFrom ? '---' : '---:'))), ...rows.map(line)].join('\n') + '\n';
+  return [line(t.header), line(t.header.map((_, i) => (i < t.numericFrom ? '---' : '---:'))), ...t.rows.map(line)].join('\n') + '\n';
+}
+
+function table(header: string[], rows: string[][], numericFrom = 1): TableData {
+  return { header, rows, numericFrom };
 }
 
 function pct(level: number): string {
@@ -65,7 +78,7 @@ function pct(level: number): string {
 }
 
 /** The selection table: per method the chosen point, the metric that chose it and its test accuracy. */
-export function formatSelectionTable(g: AnalysisGroup): string {
+export function selectionTable(g: AnalysisGroup): TableData {
   const by = g.selection[0]?.selectedBy ?? 'validationAccuracy';
   const level = pct(g.comparisons.level);
   const rows = g.selection.map((s) => [
@@ -84,7 +97,7 @@ export function formatSelectionTable(g: AnalysisGroup): string {
 }
 
 /** The paired-comparison table. */
-export function formatComparisonTable(g: AnalysisGroup): string {
+export function comparisonTable(g: AnalysisGroup): TableData {
   const c = g.comparisons;
   const m = c.metric;
   const rows = c.comparisons.map((x) => [
@@ -120,7 +133,7 @@ export function formatComparisonTable(g: AnalysisGroup): string {
 }
 
 /** The sensitivity summary table: per method and metric, range, std and near-best share over the grid. */
-export function formatSensitivityTable(g: AnalysisGroup): string {
+export function sensitivityTable(g: AnalysisGroup): TableData {
   const rows = g.sensitivity.flatMap((s) =>
     s.metrics.map((ms) => {
       const u = ms.summary;
@@ -160,10 +173,10 @@ export function formatSensitivityTable(g: AnalysisGroup): string {
   );
 }
 
-/** The convergence table. */
-export function formatConvergenceTable(g: AnalysisGroup): string {
+/** The convergence table; null when convergence was not computed (`g.convergence.reason` says why). */
+export function convergenceTable(g: AnalysisGroup): TableData | null {
   const c = g.convergence;
-  if (c.reason !== null) return `Convergence not computed: ${c.reason}.\n`;
+  if (c.reason !== null) return null;
   const rows = c.methods.map((m) => [
     methodName(m.method),
     `${m.reached}/${m.runs}`,
@@ -175,7 +188,7 @@ export function formatConvergenceTable(g: AnalysisGroup): string {
 }
 
 /** Every point of every method: runs by status, then each reported metric's mean [CI] over seeds. */
-export function formatPointsTable(g: AnalysisGroup, metrics: readonly MetricName[]): string {
+export function pointsTable(g: AnalysisGroup, metrics: readonly MetricName[]): TableData {
   const rows = g.methods.flatMap((m) =>
     m.points.map((p) => [
       methodName(m.method),
@@ -186,6 +199,32 @@ export function formatPointsTable(g: AnalysisGroup, metrics: readonly MetricName
     ]),
   );
   return table(['Method', 'Point', 'Complete/runs', 'Diverged', ...metrics.map((k) => `${metricWords(k)}${isAccuracy(k) ? ' (%)' : ''}`)], rows, 2);
+}
+
+/** The selection table as Markdown. */
+export function formatSelectionTable(g: AnalysisGroup): string {
+  return markdownTable(selectionTable(g));
+}
+
+/** The paired-comparison table as Markdown. */
+export function formatComparisonTable(g: AnalysisGroup): string {
+  return markdownTable(comparisonTable(g));
+}
+
+/** The sensitivity summary table as Markdown. */
+export function formatSensitivityTable(g: AnalysisGroup): string {
+  return markdownTable(sensitivityTable(g));
+}
+
+/** The convergence table as Markdown (or the reason it is missing). */
+export function formatConvergenceTable(g: AnalysisGroup): string {
+  const t = convergenceTable(g);
+  return t === null ? `Convergence not computed: ${g.convergence.reason}.\n` : markdownTable(t);
+}
+
+/** The points table as Markdown. */
+export function formatPointsTable(g: AnalysisGroup, metrics: readonly MetricName[]): string {
+  return markdownTable(pointsTable(g, metrics));
 }
 
 /** The whole analysis as Markdown: per group, selection, comparisons, sensitivity, convergence and points. */

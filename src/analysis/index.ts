@@ -69,6 +69,13 @@ export {
 } from './convergence.js';
 export {
   CSV_COLUMNS,
+  comparisonTable,
+  convergenceTable,
+  markdownTable,
+  pointsTable,
+  selectionTable,
+  sensitivityTable,
+  type TableData,
   analysisToCsv,
   analysisToJson,
   formatAnalysisMarkdown,

@@ -6,35 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { RunRecord, RunSpec } from '../experiments/schema.js';
 import { DEFAULT_LEVEL, estimateMean, type MeanEstimate } from './stats.js';
+import { METRICS, type MetricName } from './metrics.js';
 
-/** The final metrics of a run record that the analysis reads. */
-export const METRICS = ['validationAccuracy', 'validationLoss', 'trainAccuracy', 'trainLoss', 'testAccuracy', 'testLoss'] as const;
-/** One of {@link METRICS}. */
-export type MetricName = (typeof METRICS)[number];
-
-/** Metrics computed on the test set: never used to choose a model. */
-export function isTestMetric(metric: MetricName): boolean {
-  return metric.startsWith('test');
-}
-
-/** Metrics computed on the validation split. */
-export function isValidationMetric(metric: MetricName): boolean {
-  return metric.startsWith('validation');
-}
-
-/** 'min' for losses, 'max' for accuracies: which way is better. */
-export function metricGoal(metric: MetricName): 'min' | 'max' {
-  return metric.endsWith('Loss') ? 'min' : 'max';
-}
-
-/** Checks that `metric` is one of {@link METRICS}. */
-export function checkMetric(where: string, name: string, metric: unknown): MetricName {
-  if (typeof metric !== 'string') throw new TypeError(`${where}: ${name} must be a metric name string, got ${typeof metric}`);
-  if (!(METRICS as readonly string[]).includes(metric)) {
-    throw new RangeError(`${where}: ${name} must be one of ${METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
-  }
-  return metric as MetricName;
-}
+export { METRICS, checkMetric, isTestMetric, isValidationMetric, metricGoal, type MetricName } from './metrics.js';
 
 /**
  * A run's final value of `metric`: only a COMPLETE run has one (a diverged run's last finite epoch is
@@ -148,7 +122,7 @@ export interface SeedValue {
 /** A method's points in a group and the spec paths that tell them apart. */
 export interface MethodPoints {
   method: string;
-  /** Paths whose values differ among the method's points, sorted (empty for a single point). */
+  /** Paths whose values differ among the method's points: rho, alpha, then the rest alphabetically (empty for a single point). */
   variedPaths: string[];
   points: PointSummary[];
 }
@@ -258,11 +232,21 @@ export function collectPoints(records: readonly RunRecord[], methodOrder: readon
     const specs = [...points.values()].map((runs) => runs[0].spec);
     const paths = new Set<string>();
     for (const s of specs) for (const p of leafPaths(pointSpec(s))) paths.add(p);
-    const variedPaths = [...paths].filter((p) => new Set(specs.map((s) => canonicalJson(readPath(s, p)))).size > 1).sort();
+    const variedPaths = [...paths].filter((p) => new Set(specs.map((s) => canonicalJson(readPath(s, p)))).size > 1).sort(comparePaths);
     const summaries = [...points.entries()].map(([id, runs]) => summarizePoint(id, method, runs, variedPaths, level));
     summaries.sort((a, b) => compareParams(a, b, variedPaths));
     return { method, variedPaths, points: summaries };
   });
+}
+
+/** rho and alpha first (the swept settings of the sharpness-aware methods), then the rest alphabetically. */
+const LEADING_PATHS = ['optimizer.rho', 'optimizer.alpha'];
+
+function comparePaths(a: string, b: string): number {
+  const ia = LEADING_PATHS.indexOf(a);
+  const ib = LEADING_PATHS.indexOf(b);
+  if (ia !== ib) return (ia < 0 ? LEADING_PATHS.length : ia) - (ib < 0 ? LEADING_PATHS.length : ib);
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Orders points by their varied parameters (numbers numerically, nulls first), then by id. */

@@ -40,7 +40,7 @@ describe('sensitivity', () => {
   test('range, std and the share within 0.5 points of the best, worked by hand', () => {
     const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), { metrics: ['validationAccuracy', 'testAccuracy'], selectBy: 'validationAccuracy' });
     assert.equal(s.method, 'agsam');
-    assert.deepEqual(s.variedPaths, ['optimizer.alpha', 'optimizer.rho']);
+    assert.deepEqual(s.variedPaths, ['optimizer.rho', 'optimizer.alpha']);
     assert.equal(s.curveRule, 'best-by-selection');
     const v = s.metrics[0].summary;
     assert.equal(v.points, 6);
