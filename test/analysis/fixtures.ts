@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunRecordSchema, type RunRecord, type RunSpec } from '../../src/experiments/schema.js';
+import { Rng } from '../../src/util/random.js';
 
 /** What a constructed record is made of. */
 export interface RecordInput {
@@ -107,4 +108,32 @@ export function writeRecordDir(dir: string, records: readonly RunRecord[]): void
     mkdirSync(join(dir, r.runId), { recursive: true });
     writeFileSync(join(dir, r.runId, 'record.json'), JSON.stringify(r, null, 2));
   }
+}
+
+/**
+ * A small constructed sweep: GSAM and Adaptive-GSAM over rho {0.02, 0.05, 0.2} x alpha {0.1, 0.3},
+ * SAM over the three rhos, SGD at one point, three seeds each (48 runs, 4 epochs), with one diverged
+ * GSAM run at rho 0.2, alpha 0.3. Values come from a fixed formula plus seeded noise.
+ */
+export function sweepRecords(): RunRecord[] {
+  const rng = new Rng(5);
+  const out: RunRecord[] = [];
+  const rhos = [0.02, 0.05, 0.2];
+  const top: Record<string, number> = { sgd: 0.85, sam: 0.875, gsam: 0.88, agsam: 0.885 };
+  const slope: Record<string, number> = { sam: 0.03, gsam: 0.05, agsam: 0.01 };
+  for (const method of ['sgd', 'sam', 'gsam', 'agsam'] as const) {
+    const points: Array<{ rho?: number; alpha?: number }> =
+      method === 'sgd' ? [{}] : rhos.flatMap((rho) => (method === 'sam' ? [{ rho }] : [0.1, 0.3].map((alpha) => ({ rho, alpha }))));
+    for (const p of points) {
+      const drop = p.rho === undefined ? 0 : slope[method] * Math.abs(Math.log10(p.rho / 0.05)) + (p.alpha === 0.3 ? 0.004 : 0);
+      for (let seed = 0; seed < 3; seed++) {
+        const val = top[method] - drop + 0.003 * (rng.next() - 0.5);
+        const test = val - 0.002 + 0.003 * (rng.next() - 0.5);
+        const curve = [0.6, 0.75, 0.85, 1].map((f) => 0.5 + (val - 0.5) * f);
+        const status = method === 'gsam' && p.rho === 0.2 && p.alpha === 0.3 && seed === 2 ? 'diverged' : 'complete';
+        out.push(makeRecord({ method, seed, ...p, val, test, curve, seconds: [1, 1, 1, 1], status }));
+      }
+    }
+  }
+  return out;
 }
