@@ -2,7 +2,8 @@
  * `flatminima analyze <dir>`: the statistics of a results directory from its run records alone:
  * selected point per method (on validation), paired tests between the selected points, sensitivity
  * over each method's grid and convergence. Prints the tables (or the JSON), writes
- * analysis.md/.csv/.json into the directory and rebuilds report.html with the same options.
+ * analysis.md/.csv/.json into the directory and rebuilds report.html with the same options (unless
+ * `--no-report`).
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,6 +20,8 @@ interface AnalyzeFlags {
   within?: number;
   allowDiverged?: boolean;
   json?: boolean;
+  /** false with --no-report. */
+  report?: boolean;
 }
 
 const SELECTABLE = METRICS.filter((m) => !isTestMetric(m));
@@ -78,6 +81,7 @@ export function registerAnalyze(program: Command): void {
     .option('--within <points>', 'sensitivity: a point is near the best within this many accuracy points (default 0.5)', accuracyPoints)
     .option('--allow-diverged', 'let points with diverged runs be selected (default: they are not candidates)')
     .option('--json', 'print the analysis as JSON instead of the tables')
+    .option('--no-report', 'do not rebuild report.html (the analysis files are still written)')
     .action(async (dirArg: string, flags: AnalyzeFlags) => {
       const dir = resolve(dirArg);
       if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`<dir> ${dirArg}: no such directory`);
@@ -111,6 +115,7 @@ export function registerAnalyze(program: Command): void {
       const files = writeAnalysis(dir, analysis);
       const out = flags.json ? process.stderr : process.stdout;
       out.write(`analysis: ${files.markdown}, ${files.csv}, ${files.json}\n`);
+      if (flags.report === false) return;
       const { writeReport } = await import('../../report/index.js');
       try {
         const { htmlPath } = await writeReport(dir, { analysis: options });
