@@ -57,8 +57,8 @@ function formatPlain(e: MeanEstimate, digits: number): string {
 export interface TableData {
   header: string[];
   rows: string[][];
-  /** Columns from this index on hold numbers (right-aligned). */
-  numericFrom: number;
+  /** Per column: whether it holds numbers (right-aligned). */
+  numeric: boolean[];
 }
 
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
@@ -66,11 +66,12 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|');
 /** A {@link TableData} as a Markdown table. */
 export function markdownTable(t: TableData): string {
   const line = (cells: string[]): string => `| ${cells.map(cell).join(' | ')} |`;
-  return [line(t.header), line(t.header.map((_, i) => (i < t.numericFrom ? '---' : '---:'))), ...t.rows.map(line)].join('\n') + '\n';
+  return [line(t.header), line(t.header.map((_, i) => (t.numeric[i] ? '---:' : '---'))), ...t.rows.map(line)].join('\n') + '\n';
 }
 
-function table(header: string[], rows: string[][], numericFrom = 1): TableData {
-  return { header, rows, numericFrom };
+/** Columns from `numericFrom` on are numeric, except the `text` ones. */
+function table(header: string[], rows: string[][], numericFrom = 1, text: readonly number[] = []): TableData {
+  return { header, rows, numeric: header.map((_, i) => i >= numericFrom && !text.includes(i)) };
 }
 
 function pct(level: number): string {
@@ -93,6 +94,7 @@ export function selectionTable(g: AnalysisGroup): TableData {
     ['Method', 'Selected point', 'Candidates', 'Seeds', `${metricWords(by)}${isAccuracy(by) ? ' (%)' : ''} [${level} CI] (chose)`, `test accuracy (%) [${level} CI] (reported)`],
     rows,
     2,
+    [3],
   );
 }
 
@@ -129,6 +131,7 @@ export function comparisonTable(g: AnalysisGroup): TableData {
     ],
     rows,
     1,
+    [2, 10],
   );
 }
 
@@ -184,7 +187,7 @@ export function convergenceTable(g: AnalysisGroup): TableData | null {
     formatPlain(m.seconds, 2),
     m.notReached > 0 ? `${m.notReached} (seeds ${m.notReachedSeeds.join(' ')})` : '0',
   ]);
-  return table(['Method', 'Reached', `Epochs [${pct(g.comparisons.level)} CI]`, 'Wall seconds [CI]', 'Never reached'], rows, 1);
+  return table(['Method', 'Reached', `Epochs [${pct(g.comparisons.level)} CI]`, 'Wall seconds [CI]', 'Never reached'], rows, 1, [4]);
 }
 
 /** Every point of every method: runs by status, then each reported metric's mean [CI] over seeds. */

@@ -26,7 +26,7 @@ export type AnalysisSection = { group: AnalysisGroup; plots: AnalysisPagePlot[] 
 function htmlTable(id: string, t: TableData): string {
   const head = `<tr>${t.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
   const body = t.rows
-    .map((r) => `<tr>${r.map((c, i) => `<td${i >= t.numericFrom && c !== '' ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((c, i) => `<td${t.numeric[i] && c !== '' ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`)
     .join('\n');
   return `<table class="analysis" id="${escapeHtml(id)}">\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table>`;
 }

@@ -50,7 +50,7 @@ figcaption { color: #444; font-size: 0.9em; max-width: 70em; margin-top: 4px; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
 .skipped { color: #8a5a00; background: #fff8e6; border-left: 3px solid #e0a800; padding: 6px 10px; }
 .warning { color: #8a1f11; background: #fdecea; border-left: 3px solid #d93025; padding: 6px 10px; }
-h4 { margin: 1.2em 0 0.3em; } table.analysis td { white-space: nowrap; }
+h4 { margin: 1.2em 0 0.3em; }
 pre { font-size: 0.85em; background: #f8f8f8; padding: 6px; overflow-x: auto; margin: 4px 0; }
 .muted { color: #666; }
 `;
