@@ -1,7 +1,8 @@
 /**
  * flatminima/node: the Node-only half of the public API: backend selection (tfjs-node, wasm with
- * training kernels, cpu), dataset files (embedded MNIST, IDX), experiment runs with checkpoints, and
- * the HTML/PNG report. Re-exports the browser-safe API too, so one import serves a Node program.
+ * training kernels, cpu), dataset files (embedded MNIST, IDX), experiment runs with checkpoints, the
+ * analysis of results (selection on validation, paired tests, sensitivity, convergence) and the
+ * HTML/PNG report. Re-exports the browser-safe API too, so one import serves a Node program.
  */
 export * from './index.js';
 export { initBackend, registerWasmTrainingKernels, type BackendInfo, type BackendName, type InitBackendOptions } from './backend/index.js';
@@ -14,3 +15,34 @@ export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';
 export { RunSpecSchema, RunRecordSchema, type RunSpec, type RunRecord, type EpochRecord, type SharpnessRecord } from './experiments/schema.js';
 export { writeReport } from './report/index.js';
+export {
+  analyzeRecords,
+  writeAnalysis,
+  formatAnalysisMarkdown,
+  analysisToCsv,
+  analysisToJson,
+  selectPoints,
+  collectPoints,
+  comparePoints,
+  sensitivity,
+  convergence,
+  pointId,
+  estimateMean,
+  pairedTTest,
+  wilcoxonSignedRank,
+  holm,
+  bootstrapInterval,
+  type Analysis,
+  type AnalysisGroup,
+  type AnalyzeOptions,
+  type AnalysisFiles,
+  type MetricName,
+  type PointSummary,
+  type Selection,
+  type Comparison,
+  type MethodSensitivity,
+  type Convergence,
+  type MeanEstimate,
+  type PairedTTest,
+  type WilcoxonTest,
+} from './analysis/index.js';

@@ -9,6 +9,7 @@ import { registerReproduce } from './commands/reproduce.js';
 import { registerMeasure } from './commands/measure.js';
 import { registerReport } from './commands/report.js';
 import { registerSweep } from './commands/sweep.js';
+import { registerAnalyze } from './commands/analyze.js';
 import { packageVersion } from '../util/version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerReproduce(program);
   registerMeasure(program);
   registerReport(program);
+  registerAnalyze(program);
   return program;
 }
 

@@ -30,13 +30,22 @@ export function runId(spec: RunSpec): string {
   return `${valid.dataset.name}-${valid.model}-${valid.optimizer.name}-seed${valid.seed}-${hash8(valid)}`;
 }
 
+/** The spec of a sweep point: a run spec without its `seed` and `name`. */
+export type PointSpec = Omit<RunSpec, 'seed' | 'name'>;
+
+/** A run spec's point: the spec without its seed and label. */
+export function pointSpec(spec: RunSpec | PointSpec): PointSpec {
+  const { seed: _seed, name: _name, ...rest } = spec as RunSpec;
+  return rest;
+}
+
 /**
  * The id of a spec's sweep point: `<dataset>-<model>-<optimizer>-<hash8>` over the spec without its
  * `seed` and `name`, so the runs of one point (its seeds) share it and nothing else does.
  */
-export function pointId(spec: RunSpec): string {
-  const { seed: _seed, name: _name, ...rest } = parseRunSpec(spec);
-  return `${rest.dataset.name}-${rest.model}-${rest.optimizer.name}-${hash8(rest)}`;
+export function pointId(spec: RunSpec | PointSpec): string {
+  const p = pointSpec(spec);
+  return `${p.dataset.name}-${p.model}-${p.optimizer.name}-${hash8(p)}`;
 }
 
 /** Whether two specs are the same run (canonical JSON equality). */

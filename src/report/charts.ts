@@ -45,8 +45,8 @@ const CONFIG = {
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /** Vega-Lite's spec types are a deep union that object literals built in steps do not narrow to;
- * the specs are checked instead by compiling them in the tests. */
-function asSpec(spec: Record<string, unknown>): TopLevelSpec {
+ * the specs are checked instead by compiling them in the tests. Shared with analysisCharts.ts. */
+export function asSpec(spec: Record<string, unknown>): TopLevelSpec {
   return { $schema: SCHEMA, config: CONFIG, padding: 10, ...spec } as unknown as TopLevelSpec;
 }
 
@@ -67,8 +67,8 @@ function firstSeedRuns(records: readonly RunRecord[], has: (r: RunRecord) => boo
   });
 }
 
-// Legend symbols as thick opaque strokes: the default would copy the pale band's fill.
-const LINE_LEGEND = { title: 'optimiser', symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 3 };
+/** Legend symbols as thick opaque strokes: the default would copy the pale band's fill. */
+export const LINE_LEGEND = { title: 'optimiser', symbolType: 'stroke', symbolOpacity: 1, symbolStrokeWidth: 3 };
 
 function colorEncoding(names: Iterable<string>, legend: Record<string, unknown> | null = LINE_LEGEND): Record<string, unknown> {
   return { field: 'optimizer', type: 'nominal', scale: optimizerColorScale(names), legend };

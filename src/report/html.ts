@@ -15,7 +15,8 @@ export type PagePlot = (PlannedPlot & { svg: string; svgFile: string; pngFile: s
 export interface PageInput {
   resultsDir: string;
   generatedAt: string;
-  groups: Array<{ group: RecordGroup; summary: MethodSummary[]; plots: PagePlot[] }>;
+  /** `analysisHtml`: the group's Analysis section (analysisHtml.ts), placed after its plots. */
+  groups: Array<{ group: RecordGroup; summary: MethodSummary[]; plots: PagePlot[]; analysisHtml?: string }>;
   /** Every record read, including unfinished ones. */
   records: RunRecord[];
 }
@@ -49,6 +50,7 @@ figcaption { color: #444; font-size: 0.9em; max-width: 70em; margin-top: 4px; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
 .skipped { color: #8a5a00; background: #fff8e6; border-left: 3px solid #e0a800; padding: 6px 10px; }
 .warning { color: #8a1f11; background: #fdecea; border-left: 3px solid #d93025; padding: 6px 10px; }
+h4 { margin: 1.2em 0 0.3em; }
 pre { font-size: 0.85em; background: #f8f8f8; padding: 6px; overflow-x: auto; margin: 4px 0; }
 .muted { color: #666; }
 `;
@@ -160,14 +162,14 @@ function divergedList(records: RunRecord[]): string {
 export function buildReportHtml(input: PageInput): string {
   const unfinished = input.records.filter((r) => r.status === 'running');
   const sections = input.groups
-    .map(({ group, summary, plots }) => {
+    .map(({ group, summary, plots, analysisHtml }) => {
       const mixed = group.mixedSettings
         ? `<p class="warning">Runs of one optimiser in this group differ in settings other than the seed; they are pooled in the plots and the table. See the runs table below.</p>`
         : '';
       return (
         `<section class="group" id="group-${escapeHtml(group.key)}">\n<h2>${escapeHtml(group.title)}</h2>\n${mixed}\n` +
         `<h3>Summary</h3>\n<p class="muted">Final metrics of the complete runs: mean ± sample standard deviation over seeds (diverged runs counted, not averaged). ` +
-        `Sharpness measured on the final model.</p>\n${summaryTable(group.key, summary)}\n${plots.map((p) => plotHtml(group.key, p)).join('\n')}\n</section>`
+        `Sharpness measured on the final model.</p>\n${summaryTable(group.key, summary)}\n${plots.map((p) => plotHtml(group.key, p)).join('\n')}\n${analysisHtml ?? ''}</section>`
       );
     })
     .join('\n');
