@@ -5,9 +5,9 @@
  */
 import type { RunRecord, RunSpec } from '../experiments/schema.js';
 import { DEFAULT_LEVEL, estimateMean, type MeanEstimate } from './stats.js';
-import { METRICS, type MetricName } from './metrics.js';
+import { METRICS, type MetricName } from '../experiments/metrics.js';
 
-export { METRICS, checkMetric, isTestMetric, isValidationMetric, metricGoal, type MetricName } from './metrics.js';
+export { METRICS, checkMetric, isTestMetric, isValidationMetric, metricGoal, type MetricName } from '../experiments/metrics.js';
 
 /**
  * A run's final value of `metric`: only a COMPLETE run has one (a diverged run's last finite epoch is

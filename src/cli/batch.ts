@@ -9,6 +9,7 @@ import type { RunRecord, RunSpec } from '../experiments/schema.js';
 import { summarize, type MethodSummary } from '../experiments/summary.js';
 import { formatMarkdownTable, toCsv, toJson } from '../report/tables.js';
 import { EXIT_INTERRUPTED } from './errors.js';
+import type { AnalyzeOptions } from '../analysis/index.js';
 import { createProgressView } from './progress.js';
 
 /** Options for {@link runBatch}. */
@@ -88,10 +89,10 @@ export function summarizeWithNotes(records: RunRecord[]): { summary: MethodSumma
  * Builds the HTML report of `resultsDir` and returns its path; a failure is reported as a warning
  * (the summaries are already written), not thrown.
  */
-export async function buildReport(resultsDir: string): Promise<{ htmlPath: string } | { error: string }> {
+export async function buildReport(resultsDir: string, analysis?: AnalyzeOptions): Promise<{ htmlPath: string } | { error: string }> {
   try {
     const { writeReport } = await import('../report/index.js');
-    const { htmlPath } = await writeReport(resultsDir);
+    const { htmlPath } = await writeReport(resultsDir, analysis !== undefined ? { analysis } : {});
     return { htmlPath };
   } catch (err) {
     return { error: (err as Error).message };

@@ -29,10 +29,15 @@ test('sweep: a tiny moons grid from a file runs, prints its per-point table, and
     assert.equal(rec.spec.dataset.validationFraction, 0.1);
     assert.ok(typeof rec.final?.validationAccuracy === 'number');
   }
-  for (const point of ['optimizer.name=sam, optimizer.rho=0.05', 'optimizer.name=gsam, optimizer.rho=0.5']) {
-    assert.match(r.stdout, new RegExp(`\\| ${point.replace(/\./g, '\\.')} \\| 2 \\| 2 \\| 0 \\| \\d`));
+  // The analysis: one selected point per method, chosen on validation, and every point's row.
+  assert.match(r.stdout, /### Selected points/);
+  assert.match(r.stdout, /\| SAM \| rho=0\.(05|5) \| 2\/2 \|/);
+  for (const [method, rho] of [['SAM', '0.05'], ['SAM', '0.5'], ['GSAM', '0.05'], ['GSAM', '0.5']]) {
+    assert.match(r.stdout, new RegExp(`\\| ${method} \\| rho=${rho.replace('.', '\\.')} \\| 2/2 \\| 0 \\|`));
   }
-  assert.ok(existsSync(join(results, 'report.html')));
+  for (const f of ['analysis.md', 'analysis.csv', 'analysis.json', 'report.html', 'moons-mlp-sensitivity.png', 'moons-mlp-sensitivity.svg']) {
+    assert.ok(existsSync(join(results, f)), f);
+  }
 
   const again = await cli(['sweep', file, '--results', results, '--backend', 'cpu'], { timeoutMs: 120_000 });
   assert.equal(again.code, 0, again.stderr);

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { nonNegativeNumber } from '../parsers.js';
-import { METRICS, isTestMetric, type MetricName } from '../../analysis/metrics.js';
+import { METRICS, isTestMetric, type MetricName } from '../../experiments/metrics.js';
 import type { AnalyzeOptions } from '../../analysis/index.js';
 
 interface AnalyzeFlags {

@@ -240,15 +240,28 @@ async function runWithProgress(executor: Executor, sweep: ExpandedSweep, results
   }
 }
 
-/** Analysis, tables and report of a finished (or partly failed) sweep. */
+/**
+ * Analysis, tables and report of a finished (or partly failed) sweep: with selection, the analysis
+ * of the sweep's own records (selected point per method on validation with its test accuracy,
+ * paired tests, sensitivity, convergence) printed and written as analysis.md/.csv/.json, and the
+ * report with its sensitivity plots; without, the per-point table only.
+ */
 export async function finishSweep(records: RunRecord[], sweep: ExpandedSweep, resultsDir: string): Promise<void> {
   const { summarizeWithNotes, buildReport } = await import('../batch.js');
   const { notes, failed } = summarizeWithNotes(records);
-  const { sweepPointTable } = await import('../sweepTable.js');
-  process.stdout.write(`\n${sweepPointTable(records, sweep)}`);
+  if (sweep.select !== null) {
+    const { analyzeRecords, formatAnalysisMarkdown, writeAnalysis } = await import('../../analysis/index.js');
+    const analysis = analyzeRecords(records, { selectBy: sweep.select.metric });
+    process.stdout.write(`\n${formatAnalysisMarkdown(analysis)}`);
+    const files = writeAnalysis(resultsDir, analysis);
+    process.stdout.write(`analysis: ${files.markdown}, ${files.csv}, ${files.json}\n`);
+  } else {
+    const { sweepPointTable } = await import('../sweepTable.js');
+    process.stdout.write(`\n${sweepPointTable(records, sweep)}`);
+  }
   for (const n of notes) process.stdout.write(`${n}\n`);
   if (failed > 0) process.exitCode = EXIT_FAILURE;
-  const report = await buildReport(resultsDir);
+  const report = await buildReport(resultsDir, sweep.select !== null ? { selectBy: sweep.select.metric } : undefined);
   if ('htmlPath' in report) process.stdout.write(`report: ${report.htmlPath}\n`);
   else process.stderr.write(`warning: the HTML report could not be written: ${report.error}\n`);
 }

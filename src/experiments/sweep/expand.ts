@@ -4,6 +4,7 @@
  * anything runs, and every problem is reported on its own line naming where it is in the file.
  */
 import { completeSpec, DEFAULT_OPTIMIZERS } from '../defaults.js';
+import { isTestMetric, METRICS, type MetricName } from '../metrics.js';
 import { pointId, runId } from '../runId.js';
 import type { RunSpec } from '../schema.js';
 import { formatIssues, ValidationError } from '../validate.js';
@@ -45,7 +46,7 @@ export interface ExpandedSweep {
   points: number;
   seeds: number[];
   /** How the best point per method is chosen, or null when the sweep does not select. */
-  select: { metric: string; validationFraction: number } | null;
+  select: { metric: MetricName; validationFraction: number } | null;
 }
 
 type Params = Record<string, string | number | boolean>;
@@ -195,6 +196,15 @@ function methodPlans(file: SweepFile, problems: string[]): MethodPlan[] {
   });
 }
 
+/** The selection metric must be a record metric computed off the test set. */
+function checkSelectMetric(metric: string): string[] {
+  const selectable = METRICS.filter((m) => !isTestMetric(m));
+  if ((METRICS as readonly string[]).includes(metric) && isTestMetric(metric as MetricName)) {
+    return [`select.metric: model selection never looks at the test set; one of ${selectable.join(', ')}, got ${show(metric)}`];
+  }
+  return (selectable as readonly string[]).includes(metric) ? [] : [`select.metric: must be one of ${selectable.join(', ')}, got ${show(metric)}`];
+}
+
 /** Seeds of a sweep: a count n means 0..n-1. */
 function sweepSeeds(seeds: SweepFile['seeds'], problems: string[]): number[] {
   if (typeof seeds === 'number') return Array.from({ length: seeds }, (_, i) => i);
@@ -220,6 +230,7 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
     if (m.grid !== undefined) problems.push(...checkGrid(`methods.${method}.grid`, m.grid));
     if (m.random !== undefined) problems.push(...checkRandom(`methods.${method}.random`, m.random));
   }
+  if (file.select !== undefined && file.select !== false && file.select.metric !== undefined) problems.push(...checkSelectMetric(file.select.metric));
   const plans = methodPlans(file, problems);
   const seeds = sweepSeeds(file.seeds, problems);
   if (problems.length > 0) throw new ValidationError(what, problems);
@@ -227,7 +238,7 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
   const select =
     file.select === false
       ? null
-      : { metric: file.select?.metric ?? DEFAULT_SELECTION_METRIC, validationFraction: file.select?.validationFraction ?? SWEEP_VALIDATION_FRACTION };
+      : { metric: (file.select?.metric ?? DEFAULT_SELECTION_METRIC) as MetricName, validationFraction: file.select?.validationFraction ?? SWEEP_VALIDATION_FRACTION };
   const runs: SweepRun[] = [];
   const seen = new Set<string>();
   const specProblems = new Set<string>();
