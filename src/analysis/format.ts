@@ -265,7 +265,8 @@ export function formatAnalysisMarkdown(analysis: Analysis): string {
   return out.join('\n');
 }
 
-function csvCell(v: string | number | null | undefined): string {
+/** One CSV cell: quoted when it holds a comma, a quote or a line break (RFC 4180). */
+export function csvCell(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '';
   const s = String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

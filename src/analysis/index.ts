@@ -91,4 +91,4 @@ export {
   metricWords,
 } from './format.js';
 export { writeAnalysis, type AnalysisFiles } from './write.js';
-export { formatVerdictTable, judgeClaims, type ClaimVerdict, type ExperimentAnalyses, type VerdictOptions, type VerdictWord } from './verdict.js';
+export { formatVerdictTable, judgeClaims, verdictToCsv, type ClaimVerdict, type ExperimentAnalyses, type VerdictOptions, type VerdictWord } from './verdict.js';

@@ -14,6 +14,7 @@
  * 0.05), or not supported (no significant effect).
  */
 import type { AnalysisGroup } from './analyze.js';
+import { csvCell } from './format.js';
 import type { PointSummary } from './points.js';
 import { estimateMean, holm, pairedTTest, wilcoxonSignedRank, type Interval } from './stats.js';
 
@@ -257,4 +258,17 @@ export function formatVerdictTable(rows: readonly ClaimVerdict[]): string {
   ];
   const notes = rows.filter((r) => r.notes.length > 0).map((r) => `- ${r.id}: ${r.notes.join('; ')}`);
   return `${lines.join('\n')}\n${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}`;
+}
+
+/** Columns of {@link verdictToCsv}. */
+export const VERDICT_CSV_COLUMNS = ['id', 'experiment', 'kind', 'claim', 'report', 'effect', 'ciLower', 'ciUpper', 'unit', 'figures', 'test', 'p', 'pHolm', 'verdict', 'notes'] as const;
+
+/** The verdict as CSV, one row per claim. */
+export function verdictToCsv(rows: readonly ClaimVerdict[]): string {
+  const lines = rows.map((r) =>
+    [r.id, r.experiment, r.kind, r.claim, r.report, r.effect?.mean ?? null, r.effect?.ci?.lower ?? null, r.effect?.ci?.upper ?? null, r.effect?.unit ?? null, r.figures, r.test, r.p, r.pHolm, r.verdict, r.notes.join('; ')]
+      .map(csvCell)
+      .join(','),
+  );
+  return [VERDICT_CSV_COLUMNS.join(','), ...lines].join('\n') + '\n';
 }
