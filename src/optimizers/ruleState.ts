@@ -13,13 +13,17 @@ export interface NamedTensor {
 }
 
 /**
- * The state of one rule. The rule owns its tensors; since `model.fit` runs each step inside
- * `tf.tidy`, a rule that stores a tensor during a step must `tf.keep` it (or hold it in a
- * `tf.Variable`) and dispose the one it replaces. Numbers (a counter, a generator's state) are
- * stored as int32 or float32 tensors, like tfjs stores an optimiser's `iter`.
+ * The state of one rule. Tensors carried across steps are best held in `tf.Variable`s (created with
+ * `trainable: false` on first use, then `assign`ed): `model.fit` runs each step inside `tf.tidy`,
+ * which never disposes a variable. Numbers (a counter, a generator's state) travel as int32 or
+ * float32 tensors, like tfjs saves an optimiser's `iter`.
  */
 export interface RuleState {
-  /** The state now, as named tensors that stay the rule's (read them, do not dispose them); empty when there is none yet. */
+  /**
+   * The state now, as named tensors, with tfjs optimisers' ownership: a `tf.Variable` is the rule's
+   * live state (read it, never dispose it); any other tensor is a fresh one the caller owns (the
+   * runner disposes those after writing a checkpoint). Empty when there is no state yet.
+   */
   save(): NamedTensor[];
   /** Replaces the state with copies of `saved` (what {@link save} returned, same names); `saved` stays the caller's. */
   load(saved: readonly NamedTensor[]): void;
