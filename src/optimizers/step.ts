@@ -80,11 +80,16 @@ export function sharpnessAwareStep(
       const gradients = scope.own(addWeightDecay(d, active, weightDecay));
       return scope.keep({ loss, perturbedLoss: loss.clone(), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
     }
-    // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept;
+    // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept (and g freed
+    //    when the descent does not read it, so that it does not live through pass 2);
     // 3. (L_p, g_p) = valueAndGrad(L)(w + e), owning what f keeps there (tfjs-layers keeps batch
     //    metrics twice; those of this pass are nobody's);
     // 4. w restored bit-exactly, also if f throws (and the non-trainable state, see the config).
-    const e = (): tf.Tensor[] => ascent.perturbation({ vars: active, grads: g, rho, eps });
+    const e = (): tf.Tensor[] => {
+      const shift = ascent.perturbation({ vars: active, grads: g, rho, eps });
+      if (descent.needsCleanGradient === false) scope.disposeNow(g);
+      return shift;
+    };
     const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
     const { value: perturbedLoss, grads: gp } = scope.own(
       atShiftedWeights(active, e, () => scope.ownKeptDuring(() => perturbedPass(f, active)), { alsoRestore }),

@@ -21,7 +21,8 @@ function tensorsIn(x: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
 
 /**
  * The tensors a computation owns: {@link own} what it makes, {@link keep} what it hands back,
- * {@link swap} what it carries from one iteration to the next, and {@link disposeAll} frees the rest
+ * {@link swap} what it carries from one iteration to the next, {@link disposeNow} what it is done
+ * with early, and {@link disposeAll} frees the rest
  * (once each, skipping any already disposed).
  */
 export class TensorScope {
@@ -45,12 +46,16 @@ export class TensorScope {
    */
   swap<T extends TensorHolder>(previous: TensorHolder, next: T): T {
     const kept = new Set(tensorsIn(next));
-    for (const t of tensorsIn(previous)) {
-      if (kept.has(t)) continue;
+    this.disposeNow(tensorsIn(previous).filter((t) => !kept.has(t)));
+    return this.own(next);
+  }
+
+  /** Disposes the tensors of `x` now (owned or not), for memory that is not needed any more. */
+  disposeNow(x: TensorHolder): void {
+    for (const t of tensorsIn(x)) {
       this.owned.delete(t);
       if (!t.isDisposed) t.dispose();
     }
-    return this.own(next);
   }
 
   /**
