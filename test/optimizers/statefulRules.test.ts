@@ -253,3 +253,27 @@ test('bad rules and step settings are rejected with the kind of error and the ar
   q.dispose();
   base.dispose();
 });
+
+test('needsCleanGradient: false frees g before the pass at w + e (one gradient set less memory there)', () => {
+  const model = reportMlp(4);
+  const { x, y } = moonsBatch(32, 0.2, 2);
+  const vars = trainableVars(model);
+  const params = vars.reduce((s, v) => s + v.size, 0);
+  const bytesAtPass2 = (descent: DescentRule): number => {
+    let calls = 0;
+    let bytes = Number.NaN;
+    const ce = crossEntropy(model, x, y);
+    const f = (): tf.Scalar => {
+      if (++calls === 2) bytes = tf.memory().numBytes;
+      return ce();
+    };
+    disposeStepResult(sharpnessAwareStep(f, vars, { ascent: euclideanAscent(), descent, rho: 0.05 }));
+    return bytes;
+  };
+  const keeps = bytesAtPass2({ name: 'keeps', direction: ({ perturbedGrads }) => [...perturbedGrads] });
+  const frees = bytesAtPass2(perturbedDescent());
+  assert.equal(perturbedDescent().needsCleanGradient, false);
+  assert.equal(keeps - frees, 4 * params, 'g (float32, one value per parameter) is what the hint frees');
+  model.dispose();
+  tf.dispose([x, y]);
+});
