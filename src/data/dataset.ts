@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/random.js';
+import { checkNumber } from '../util/validation.js';
 
 /**
  * A labelled dataset held as flat typed arrays. Example `i` occupies
@@ -39,24 +40,24 @@ export function exampleSize(ds: Pick<Dataset, 'exampleShape'>): number {
 export function checkDataset(ds: Dataset): Dataset {
   const where = `dataset '${ds.name}'`;
   if (!Array.isArray(ds.exampleShape) || ds.exampleShape.length === 0 || !ds.exampleShape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new Error(`${where}: exampleShape must be a non-empty array of positive integers, got ${JSON.stringify(ds.exampleShape)}`);
+    throw new RangeError(`${where}: exampleShape must be a non-empty array of positive integers, got ${JSON.stringify(ds.exampleShape)}`);
   }
-  if (!Number.isInteger(ds.size) || ds.size < 0) throw new Error(`${where}: size must be a non-negative integer, got ${ds.size}`);
+  if (!Number.isInteger(ds.size) || ds.size < 0) throw new RangeError(`${where}: size must be a non-negative integer, got ${ds.size}`);
   if (!Number.isInteger(ds.numClasses) || ds.numClasses < 1) {
-    throw new Error(`${where}: numClasses must be a positive integer, got ${ds.numClasses}`);
+    throw new RangeError(`${where}: numClasses must be a positive integer, got ${ds.numClasses}`);
   }
   if (ds.classNames.length !== ds.numClasses) {
-    throw new Error(`${where}: classNames has ${ds.classNames.length} entries but numClasses is ${ds.numClasses}`);
+    throw new RangeError(`${where}: classNames has ${ds.classNames.length} entries but numClasses is ${ds.numClasses}`);
   }
   const per = exampleSize(ds);
   if (ds.x.length !== ds.size * per) {
-    throw new Error(`${where}: x has ${ds.x.length} values, expected size * prod(exampleShape) = ${ds.size} * ${per}`);
+    throw new RangeError(`${where}: x has ${ds.x.length} values, expected size * prod(exampleShape) = ${ds.size} * ${per}`);
   }
-  if (ds.y.length !== ds.size) throw new Error(`${where}: y has ${ds.y.length} labels, expected size = ${ds.size}`);
+  if (ds.y.length !== ds.size) throw new RangeError(`${where}: y has ${ds.y.length} labels, expected size = ${ds.size}`);
   for (let i = 0; i < ds.y.length; i++) {
     const label = ds.y[i];
     if (label < 0 || label >= ds.numClasses) {
-      throw new Error(`${where}: label ${label} at example ${i} is outside [0, ${ds.numClasses - 1}]`);
+      throw new RangeError(`${where}: label ${label} at example ${i} is outside [0, ${ds.numClasses - 1}]`);
     }
   }
   return ds;
@@ -68,7 +69,7 @@ function checkIndices(indices: ArrayLike<number>, size: number, what: string): I
   for (let i = 0; i < indices.length; i++) {
     const k = indices[i];
     if (!Number.isInteger(k) || k < 0 || k >= size) {
-      throw new Error(`${what}: indices[${i}] = ${k} is not an integer in [0, ${size - 1}]`);
+      throw new RangeError(`${what}: indices[${i}] = ${k} is not an integer in [0, ${size - 1}]`);
     }
     out[i] = k;
   }
@@ -110,15 +111,13 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
  */
 export function trainTestSplit(ds: Dataset, opts: { testFraction: number; seed: number }): { train: Dataset; test: Dataset } {
   const { testFraction, seed } = opts;
-  if (typeof testFraction !== 'number' || !(testFraction > 0 && testFraction < 1)) {
-    throw new Error(`testFraction must be a number in (0, 1), got ${testFraction}`);
-  }
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+  checkNumber('trainTestSplit', 'testFraction', testFraction, undefined, { min: 0, minExclusive: true, max: 1, maxExclusive: true });
+  checkNumber('trainTestSplit', 'seed', seed, undefined, { integer: true });
   const nTest = Math.ceil(testFraction * ds.size);
   const nTrain = ds.size - nTest;
   if (nTest < 1 || nTrain < 1) {
-    throw new Error(
-      `testFraction ${testFraction} of ${ds.size} examples gives ${nTrain} train and ${nTest} test examples; both must be at least 1`,
+    throw new RangeError(
+      `trainTestSplit: testFraction ${testFraction} of ${ds.size} examples gives ${nTrain} train and ${nTest} test examples; both must be at least 1`,
     );
   }
   const perm = new Rng(seed).permutation(ds.size);

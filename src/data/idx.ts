@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { describeValue } from '../util/validation.js';
 
 /** Element types an IDX file may declare. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -121,7 +122,7 @@ export function parseIdx(input: Uint8Array, name: string): IdxFile {
  *   Float32Array or Float64Array matching the dtype) with `prod(dims)` values.
  */
 export function readIdxFile(path: string): IdxFile {
-  if (typeof path !== 'string' || path.length === 0) throw new Error(`path must be a non-empty string, got ${String(path)}`);
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readIdxFile: path must be a non-empty string, got ${describeValue(path)}`);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -147,17 +148,19 @@ export function readIdxFile(path: string): IdxFile {
  * @param dims 1 to 255 dimensions, each an integer in [0, 2^32 - 1], whose product is `data.length`.
  */
 export function writeIdxFile(path: string, dims: number[], data: Uint8Array, opts: { gzip?: boolean } = {}): void {
-  if (typeof path !== 'string' || path.length === 0) throw new Error(`path must be a non-empty string, got ${String(path)}`);
-  if (!Array.isArray(dims) || dims.length < 1 || dims.length > 255) {
-    throw new Error(`dims must be an array of 1 to 255 dimensions, got ${JSON.stringify(dims)}`);
+  const where = 'writeIdxFile';
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${where}: path must be a non-empty string, got ${describeValue(path)}`);
+  if (!Array.isArray(dims)) throw new TypeError(`${where}: dims must be an array of 1 to 255 dimensions, got ${describeValue(dims)}`);
+  if (dims.length < 1 || dims.length > 255) {
+    throw new RangeError(`${where}: dims must be an array of 1 to 255 dimensions, got ${JSON.stringify(dims)}`);
   }
   if (!dims.every((d) => Number.isInteger(d) && d >= 0 && d <= 0xffffffff)) {
-    throw new Error(`dims must be integers in [0, 4294967295], got [${dims.join(', ')}]`);
+    throw new RangeError(`${where}: dims must be integers in [0, 4294967295], got [${dims.join(', ')}]`);
   }
-  if (!(data instanceof Uint8Array)) throw new Error('data must be a Uint8Array');
+  if (!(data instanceof Uint8Array)) throw new TypeError(`${where}: data must be a Uint8Array, got ${describeValue(data)}`);
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
-    throw new Error(`dims [${dims.join(', ')}] hold ${count} values but data has ${data.length}`);
+    throw new RangeError(`${where}: dims [${dims.join(', ')}] hold ${count} values but data has ${data.length}`);
   }
   const gzip = opts.gzip ?? path.endsWith('.gz');
   const bytes = new Uint8Array(4 + 4 * dims.length + data.length);

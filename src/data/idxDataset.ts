@@ -8,6 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { checkDataset, type Dataset } from './dataset.js';
 import { readIdxFile, type IdxFile } from './idx.js';
 import { DIGIT_CLASSES } from './mnist.js';
+import { describeValue } from '../util/validation.js';
 
 /** Fashion-MNIST's class names, by label (from the dataset's README). */
 export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
@@ -41,8 +42,9 @@ function locate(dir: string, base: string): string {
 }
 
 function checkMaxCount(value: number | undefined, what: string): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-    throw new Error(`${what} must be a positive integer, got ${value}`);
+  if (value !== undefined && (typeof value !== 'number' || !Number.isInteger(value) || value < 1)) {
+    const message = `loadIdxDataset: ${what} must be a positive integer, got ${describeValue(value)}`;
+    throw typeof value === 'number' ? new RangeError(message) : new TypeError(message);
   }
 }
 
@@ -105,13 +107,14 @@ export function loadIdxDataset(
   dir: string,
   opts: { maxTrain?: number; maxTest?: number; classNames?: string[] } = {},
 ): { train: Dataset; test: Dataset } {
-  if (typeof dir !== 'string' || dir.length === 0) throw new Error(`dir must be a non-empty directory path, got ${String(dir)}`);
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`loadIdxDataset: dir must be a non-empty directory path, got ${describeValue(dir)}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`IDX directory ${dir}: not a directory`);
   checkMaxCount(opts.maxTrain, 'maxTrain');
   checkMaxCount(opts.maxTest, 'maxTest');
   const classNames = opts.classNames ?? DIGIT_CLASSES.slice();
   if (!Array.isArray(classNames) || classNames.length < 2 || classNames.length > 256 || !classNames.every((c) => typeof c === 'string')) {
-    throw new Error(`classNames must be an array of 2 to 256 strings, got ${JSON.stringify(classNames)}`);
+    const message = `loadIdxDataset: classNames must be an array of 2 to 256 strings, got ${JSON.stringify(classNames)}`;
+    throw Array.isArray(classNames) && classNames.every((c) => typeof c === 'string') ? new RangeError(message) : new TypeError(message);
   }
   const name = basename(resolve(dir));
   const train = loadSplit(dir, FILES.trainImages, FILES.trainLabels, classNames, opts.maxTrain, name);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { checkDataset, type Dataset } from './dataset.js';
+import { describeValue } from '../util/validation.js';
 
 const IMAGE_SIDE = 28;
 const PIXELS = IMAGE_SIDE * IMAGE_SIDE;
@@ -75,8 +76,9 @@ export function loadEmbeddedMnist(opts: { n?: number } = {}): Dataset {
   cache ??= decodeEmbedded();
   const available = cache.y.length;
   const n = opts.n ?? available;
-  if (!Number.isInteger(n) || n < 10 || n > available) {
-    throw new Error(`n must be an integer in [10, ${available}] (the embedded MNIST digits), got ${n}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 10 || n > available) {
+    const message = `loadEmbeddedMnist: n must be an integer in [10, ${available}] (the embedded MNIST digits), got ${describeValue(n)}`;
+    throw typeof n === 'number' ? new RangeError(message) : new TypeError(message);
   }
   return checkDataset({
     name: 'mnist',

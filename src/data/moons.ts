@@ -4,6 +4,7 @@
  */
 import { Rng } from '../util/random.js';
 import { checkDataset, type Dataset } from './dataset.js';
+import { checkBoolean, checkNumber, checkOptionsObject } from '../util/validation.js';
 
 /** `m` evenly spaced values from 0 to pi inclusive, like `numpy.linspace(0, pi, m)`. */
 function linspaceToPi(m: number): Float64Array {
@@ -34,14 +35,12 @@ function linspaceToPi(m: number): Float64Array {
  * @returns a dataset with `exampleShape [2]`, 2 classes named 'outer' and 'inner'.
  */
 export function makeMoons(opts: { n: number; noise: number; seed: number; shuffle?: boolean }): Dataset {
-  const { n, noise, seed } = opts;
-  const shuffle = opts.shuffle ?? true;
-  if (!Number.isInteger(n) || n < 2) throw new Error(`n must be an integer >= 2, got ${n}`);
-  if (typeof noise !== 'number' || !Number.isFinite(noise) || noise < 0) {
-    throw new Error(`noise must be a finite number >= 0, got ${noise}`);
-  }
-  if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
-  if (typeof shuffle !== 'boolean') throw new Error(`shuffle must be true or false, got ${String(shuffle)}`);
+  const where = 'makeMoons';
+  checkOptionsObject(where, 'opts', opts, '{ n: 1000, noise: 0.2, seed: 0 }');
+  const n = checkNumber(where, 'n', opts.n, undefined, { min: 2, integer: true });
+  const noise = checkNumber(where, 'noise', opts.noise, undefined, { min: 0 });
+  const seed = checkNumber(where, 'seed', opts.seed, undefined, { integer: true });
+  const shuffle = checkBoolean(where, 'shuffle', opts.shuffle, true);
 
   const nOut = Math.floor(n / 2);
   const nIn = n - nOut;

@@ -5,6 +5,7 @@
  * diverged run's last finite epoch is not a final result), so a row whose every run diverged has
  * no mean. The rows are printed as tables by report/tables.ts.
  */
+import { meanAndStd } from '../util/stats.js';
 import type { RunRecord, RunSpec } from './schema.js';
 
 /** Mean and sample standard deviation (n - 1 in the denominator) of one metric over runs. */
@@ -66,15 +67,11 @@ const DATASET_ORDER = ['moons', 'mnist', 'idx'];
 
 /** Mean and sample standard deviation of `values` (non-finite values are not allowed). */
 export function stat(values: readonly number[]): Stat {
-  const n = values.length;
-  if (n === 0) return { n, mean: null, std: null };
   for (const v of values) {
     if (!Number.isFinite(v)) throw new Error(`stat: values must be finite numbers, got ${v}`);
   }
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  if (n < 2) return { n, mean, std: null };
-  const ss = values.reduce((s, v) => s + (v - mean) * (v - mean), 0);
-  return { n, mean, std: Math.sqrt(ss / (n - 1)) };
+  const { n, mean, std } = meanAndStd(values);
+  return { n, mean, std };
 }
 
 function datasetLabel(spec: RunSpec): string {

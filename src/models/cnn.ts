@@ -3,6 +3,7 @@
  * Browser-safe.
  */
 import * as tf from '@tensorflow/tfjs';
+import { describeValue } from '../util/validation.js';
 import { checkInt, seededGlorotUniform } from './init.js';
 
 /**
@@ -28,15 +29,15 @@ import { checkInt, seededGlorotUniform } from './init.js';
  * @param opts.numClasses output classes, >= 2 (default 10).
  */
 export function createCnn(opts: { seed: number; inputShape?: [number, number, number]; numClasses?: number }): tf.Sequential {
-  const init = seededGlorotUniform(opts.seed);
+  const where = 'createCnn';
+  const init = seededGlorotUniform(where, opts.seed);
   const inputShape = opts.inputShape ?? [28, 28, 1];
-  if (!Array.isArray(inputShape) || inputShape.length !== 3) {
-    throw new Error(`inputShape must be [height, width, channels], got ${JSON.stringify(inputShape)}`);
-  }
-  checkInt(inputShape[0], 'inputShape[0] (height)', 10);
-  checkInt(inputShape[1], 'inputShape[1] (width)', 10);
-  checkInt(inputShape[2], 'inputShape[2] (channels)', 1);
-  const numClasses = checkInt(opts.numClasses ?? 10, 'numClasses', 2);
+  if (!Array.isArray(inputShape)) throw new TypeError(`${where}: inputShape must be [height, width, channels], got ${describeValue(inputShape)}`);
+  if (inputShape.length !== 3) throw new RangeError(`${where}: inputShape must be [height, width, channels], got ${JSON.stringify(inputShape)}`);
+  checkInt(where, inputShape[0], 'inputShape[0] (height)', 10);
+  checkInt(where, inputShape[1], 'inputShape[1] (width)', 10);
+  checkInt(where, inputShape[2], 'inputShape[2] (channels)', 1);
+  const numClasses = checkInt(where, opts.numClasses ?? 10, 'numClasses', 2);
 
   const model = tf.sequential();
   model.add(

@@ -2,6 +2,7 @@
  * The report's two-moons classifier: a small fully connected ReLU network. Browser-safe.
  */
 import * as tf from '@tensorflow/tfjs';
+import { describeValue } from '../util/validation.js';
 import { checkInt, seededGlorotUniform } from './init.js';
 
 /**
@@ -16,12 +17,13 @@ import { checkInt, seededGlorotUniform } from './init.js';
  * @param opts.numClasses output classes, >= 2 (default 2).
  */
 export function createMlp(opts: { seed: number; inputDim?: number; hidden?: number[]; numClasses?: number }): tf.Sequential {
-  const init = seededGlorotUniform(opts.seed);
-  const inputDim = checkInt(opts.inputDim ?? 2, 'inputDim', 1);
+  const where = 'createMlp';
+  const init = seededGlorotUniform(where, opts.seed);
+  const inputDim = checkInt(where, opts.inputDim ?? 2, 'inputDim', 1);
   const hidden = opts.hidden ?? [32, 32, 32];
-  if (!Array.isArray(hidden)) throw new Error(`hidden must be an array of positive integers, got ${String(hidden)}`);
-  hidden.forEach((h, i) => checkInt(h, `hidden[${i}]`, 1));
-  const numClasses = checkInt(opts.numClasses ?? 2, 'numClasses', 2);
+  if (!Array.isArray(hidden)) throw new TypeError(`${where}: hidden must be an array of positive integers, got ${describeValue(hidden)}`);
+  hidden.forEach((h, i) => checkInt(where, h, `hidden[${i}]`, 1));
+  const numClasses = checkInt(where, opts.numClasses ?? 2, 'numClasses', 2);
 
   const model = tf.sequential();
   hidden.forEach((units, i) => {

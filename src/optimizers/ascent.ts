@@ -3,7 +3,8 @@
  * weights to the (approximate) worst point of the rho-neighbourhood. Exact formulas: ALGORITHMS.md.
  */
 import * as tf from '@tensorflow/tfjs';
-import { globalNorm } from './tensorList.js';
+import { globalNorm } from '../util/paramVector.js';
+import type { MaybeStateful } from './ruleState.js';
 
 /** What an ascent rule sees: the variables (at w), their clean gradients, rho for this step, eps. */
 export interface AscentInput {
@@ -13,10 +14,14 @@ export interface AscentInput {
   readonly eps: number;
 }
 
-/** An ascent rule returns one perturbation tensor per variable (same order and shapes). */
-export interface AscentRule {
+/**
+ * An ascent rule returns one perturbation tensor per variable (same order and shapes), new tensors
+ * the caller owns. A rule may carry a `state` across steps (see ruleState.ts).
+ */
+export interface AscentRule extends MaybeStateful {
   /** A short name used in configs and records: 'euclidean' | 'adaptive' | 'elementwise'. */
   readonly name: string;
+  /** `e` for this step, with the variables at w. */
   perturbation(input: AscentInput): tf.Tensor[];
 }
 

@@ -1,21 +1,20 @@
 /**
  * `SharpnessAwareOptimizer`: a `tf.Optimizer` that wraps a base optimiser and runs the two-pass step
  * of step.ts inside `minimize`, so `model.compile({ optimizer })` + `model.fit` work unchanged and
- * report the CLEAN loss. The four named optimisers (presets.ts) are thin subclasses.
+ * report the CLEAN loss. It takes any ascent rule, descent rule and climb policy; the four named
+ * optimisers (presets.ts) are thin subclasses that choose them.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** A named tensor, as tfjs optimisers exchange weights (tfjs does not re-export this type). */
-export interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
+import { disposeForgottenOptimizerState, repairRestoredOptimizer } from '../util/tfjsFixes.js';
+import { checkNumber, checkOptionsObject, describeValue } from '../util/validation.js';
 import type { AscentRule } from './ascent.js';
+import { everyStep, type ClimbPolicy } from './climb.js';
 import type { DescentRule } from './descent.js';
+import type { NamedTensor, RuleState } from './ruleState.js';
 import { getLearningRate, isProportionalRho, rhoAt, type RhoOption } from './schedules.js';
 import { defaultTrainableVariables, sharpnessAwareStep } from './step.js';
-import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
-import { describe, requireFiniteNonNegative } from './validation.js';
+
+export type { NamedTensor } from './ruleState.js';
 
 /** Options every sharpness-aware optimiser takes. */
 export interface CommonOptions {
@@ -29,6 +28,16 @@ export interface CommonOptions {
   eps?: number;
 }
 
+/** Options of a {@link SharpnessAwareOptimizer} built directly from its rules. */
+export interface SharpnessAwareOptions extends CommonOptions {
+  /** The climb, e.g. `euclideanAscent()`. */
+  ascent: AscentRule;
+  /** The descent, e.g. `surrogateGapDescent({ alpha: 0.1 })`. */
+  descent: DescentRule;
+  /** Which steps climb; default {@link everyStep}. */
+  climb?: ClimbPolicy;
+}
+
 /** The option names shared by all presets (for unknown-key checks). */
 export const COMMON_OPTION_NAMES = ['base', 'rho', 'weightDecay', 'eps'] as const;
 
@@ -40,33 +49,45 @@ interface CommonSettings {
   eps: number;
 }
 
-/** Validates the options shared by every preset; throws an error naming the bad option. */
+/** Validates the options shared by every preset; throws a TypeError or RangeError naming the bad option. */
 export function validateCommonOptions(className: string, options: CommonOptions): CommonSettings {
-  if (typeof options !== 'object' || options === null) {
-    throw new Error(`${className}: options must be an object like { base: tf.train.sgd(0.1), rho: 0.05 }`);
-  }
+  checkOptionsObject(className, 'options', options, '{ base: tf.train.sgd(0.1), rho: 0.05 }');
   const { base, rho } = options;
   if (!(base instanceof tf.Optimizer) || typeof (base as tf.Optimizer).getClassName !== 'function') {
-    throw new Error(`${className}: base must be a tf.Optimizer (e.g. tf.train.sgd(0.1)), got ${describe(base)}`);
+    throw new TypeError(`${className}: base must be a tf.Optimizer (e.g. tf.train.sgd(0.1)), got ${describeValue(base)}`);
   }
-  if (typeof rho === 'number') requireFiniteNonNegative(`${className}: rho`, rho);
+  if (typeof rho === 'number') checkNumber(className, 'rho', rho, undefined, { min: 0 });
   else if (typeof rho !== 'function' && !isProportionalRho(rho)) {
-    throw new Error(`${className}: rho must be a finite number >= 0, a function of the step, or proportionalRho(...), got ${describe(rho)}`);
+    throw new TypeError(`${className}: rho must be a finite number >= 0, a function of the step, or proportionalRho(...), got ${describeValue(rho)}`);
   }
-  const weightDecay = requireFiniteNonNegative(`${className}: weightDecay`, options.weightDecay ?? 0);
-  const eps = requireFiniteNonNegative(`${className}: eps`, options.eps ?? 1e-12);
+  const weightDecay = checkNumber(className, 'weightDecay', options.weightDecay, 0, { min: 0 });
+  const eps = checkNumber(className, 'eps', options.eps, 1e-12, { min: 0 });
   return { base, rho, weightDecay, eps };
 }
 
+/** Checks that `rule` has the method a rule of `kind` must have. */
+function checkRule(where: string, kind: string, rule: unknown, method: string): void {
+  if (typeof (rule as Record<string, unknown> | null)?.[method] !== 'function') {
+    throw new TypeError(`${where}: ${kind} must be an object with a ${method}() method, got ${describeValue(rule)}`);
+  }
+}
+
+/** The prefixes under which getWeights saves each part of the state, in order. */
+const STATE_PREFIXES = ['ascent', 'descent', 'climb'] as const;
+
 /**
- * The common machinery of SAM, ASAM, GSAM and Adaptive-GSAM: one ascent rule, one descent rule,
- * a rho schedule, a base optimiser.
+ * The step around a base optimiser: one ascent rule, one descent rule, a climb policy, a rho
+ * schedule. Usable directly with any pair of rules:
+ * `new SharpnessAwareOptimizer({ base: tf.train.sgd(0.1), rho: 0.05, ascent: euclideanAscent(), descent: perturbedDescent() })`.
  *
- * `minimize(f)` calls `f` twice per step, first at w (clean), then at w + e. After each step
- * {@link lastLoss}, {@link lastPerturbedLoss} and {@link lastSurrogateGap} hold that step's values.
- * `applyGradients` alone is the base optimiser's update (no sharpness-aware step).
+ * `minimize(f)` calls `f` twice per climbing step, first at w (clean), then at w + e, and once on a
+ * step the climb policy skips. After each step {@link lastLoss}, {@link lastPerturbedLoss} and
+ * {@link lastSurrogateGap} hold that step's values. `applyGradients` alone is the base optimiser's
+ * update (no sharpness-aware step). Built directly from rules it cannot be serialised by
+ * `getConfig` (rules are code); its state still saves and restores with `getWeights`/`setWeights`.
  */
-export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
+export class SharpnessAwareOptimizer extends tf.Optimizer {
+  static readonly className: string = 'SharpnessAwareOptimizer';
   /** The optimiser that applies the final direction. */
   readonly base: tf.Optimizer;
   /** The rho setting (constant, function, or proportional rule). */
@@ -77,18 +98,25 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
   readonly eps: number;
   protected readonly ascentRule: AscentRule;
   protected readonly descentRule: DescentRule;
+  protected readonly climbPolicy: ClimbPolicy;
   private stepCount = 0;
   private lastRho: number | null = null;
   private lastTensors: { loss: tf.Scalar; perturbedLoss: tf.Scalar; surrogateGap: tf.Scalar } | null = null;
 
-  protected constructor(settings: CommonSettings, ascent: AscentRule, descent: DescentRule) {
+  constructor(options: SharpnessAwareOptions) {
     super();
+    const where = new.target.className;
+    const settings = validateCommonOptions(where, options);
+    checkRule(where, 'ascent', options.ascent, 'perturbation');
+    checkRule(where, 'descent', options.descent, 'direction');
+    if (options.climb !== undefined) checkRule(where, 'climb', options.climb, 'climbs');
     this.base = settings.base;
     this.rho = settings.rho;
     this.weightDecay = settings.weightDecay;
     this.eps = settings.eps;
-    this.ascentRule = ascent;
-    this.descentRule = descent;
+    this.ascentRule = options.ascent;
+    this.descentRule = options.descent;
+    this.climbPolicy = options.climb ?? everyStep();
   }
 
   /** Steps taken so far (the rho schedule's position). */
@@ -122,36 +150,40 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
   }
 
   /**
-   * The sharpness-aware direction: runs both passes and returns the clean loss and, per variable,
-   * the direction d the base optimiser should apply. Does not change any variable.
+   * The sharpness-aware direction: asks the climb policy whether this step climbs, runs the passes
+   * and returns the clean loss and, per variable, the direction d the base optimiser should apply.
+   * Does not change any variable.
    */
   override computeGradients(f: () => tf.Scalar, varList?: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
     const vars = varList ?? defaultTrainableVariables();
     const rho = this.currentRho();
+    const climb = this.climbPolicy.climbs({ step: this.stepCount });
     const result = sharpnessAwareStep(f, vars, {
       ascent: this.ascentRule,
       descent: this.descentRule,
       rho,
       weightDecay: this.weightDecay,
       eps: this.eps,
+      climb,
     });
     this.lastRho = rho;
-    // keep(): model.fit runs the step inside tf.tidy, which would otherwise dispose these.
-    const kept = {
-      loss: tf.keep(result.loss.clone()),
-      perturbedLoss: tf.keep(result.perturbedLoss),
-      surrogateGap: tf.keep(result.surrogateGap),
-    };
-    if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
-    this.lastTensors = kept;
+    this.rememberLast({ loss: result.loss.clone(), perturbedLoss: result.perturbedLoss, surrogateGap: result.surrogateGap });
     const grads: tf.NamedTensorMap = {};
     result.vars.forEach((v, i) => (grads[v.name] = result.gradients[i]));
     return { value: result.loss, grads };
   }
 
+  /** Keeps this step's losses for lastLoss & co., freeing the previous step's. */
+  private rememberLast(values: { loss: tf.Scalar; perturbedLoss: tf.Scalar; surrogateGap: tf.Scalar } | null): void {
+    if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
+    // keep(): model.fit runs the step inside tf.tidy, which would otherwise dispose these.
+    this.lastTensors =
+      values === null ? null : { loss: tf.keep(values.loss), perturbedLoss: tf.keep(values.perturbedLoss), surrogateGap: tf.keep(values.surrogateGap) };
+  }
+
   /**
-   * One full sharpness-aware step: both passes, then the base optimiser applies d.
-   * Returns the clean loss L(w) when `returnCost` is true.
+   * One full sharpness-aware step: both passes (one if the step does not climb), then the base
+   * optimiser applies d. Returns the clean loss L(w) when `returnCost` is true.
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     const vars = varList ?? defaultTrainableVariables();
@@ -172,29 +204,52 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
     this.incrementIterations();
   }
 
+  /** The rules' states by prefix (only the rules that have one). */
+  private ruleStates(): [prefix: string, state: RuleState][] {
+    const owners = { ascent: this.ascentRule, descent: this.descentRule, climb: this.climbPolicy };
+    return STATE_PREFIXES.flatMap((prefix) => {
+      const state = owners[prefix].state;
+      return state === undefined ? [] : [[prefix, state] as [string, RuleState]];
+    });
+  }
+
   /**
-   * The full state: this wrapper's step count (`iter`), then the base optimiser's weights prefixed
-   * with `base/`. Restoring them with {@link setWeights} resumes training exactly.
+   * The full state: this wrapper's step count (`iter`), the base optimiser's weights prefixed with
+   * `base/`, then each stateful rule's state prefixed with `ascent/`, `descent/` or `climb/`.
+   * Restoring them with {@link setWeights} resumes training exactly.
    */
   override async getWeights(): Promise<NamedTensor[]> {
     const baseWeights = await this.base.getWeights();
     return [
       { name: 'iter', tensor: tf.scalar(this.stepCount, 'int32') },
       ...baseWeights.map((w) => ({ name: `base/${w.name}`, tensor: w.tensor })),
+      ...this.ruleStates().flatMap(([prefix, state]) => state.save().map((w) => ({ name: `${prefix}/${w.name}`, tensor: w.tensor }))),
     ];
   }
 
-  /** Restores the state saved by {@link getWeights}. */
+  /**
+   * Restores the state saved by {@link getWeights} (the tensors stay the caller's). A restored Adam
+   * base gets its running beta powers rebuilt bit-exactly (tfjs recomputes them with `pow`), so a
+   * resumed run continues exactly as one that never stopped.
+   */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    if (!Array.isArray(weightValues) || weightValues.length === 0 || weightValues[0].name !== 'iter') {
-      throw new Error(`${this.getClassName()}.setWeights: expected the list returned by getWeights() (first entry 'iter')`);
+    const where = `${this.getClassName()}.setWeights`;
+    if (!Array.isArray(weightValues) || weightValues.length === 0 || weightValues[0]?.name !== 'iter') {
+      throw new TypeError(`${where}: expected the list returned by getWeights() (first entry 'iter')`);
+    }
+    const parts = new Map<string, NamedTensor[]>([['base', []], ...this.ruleStates().map(([prefix]) => [prefix, []] as [string, NamedTensor[]])]);
+    for (const w of weightValues.slice(1)) {
+      const slash = w.name.indexOf('/');
+      const part = parts.get(w.name.slice(0, slash));
+      if (slash < 0 || part === undefined) {
+        throw new TypeError(`${where}: unexpected weight '${w.name}' (expected ${[...parts.keys()].map((k) => `${k}/...`).join(', ')})`);
+      }
+      part.push({ name: w.name.slice(slash + 1), tensor: w.tensor });
     }
     const step = (await weightValues[0].tensor.data())[0];
-    const rest = weightValues.slice(1).map((w) => {
-      if (!w.name.startsWith('base/')) throw new Error(`${this.getClassName()}.setWeights: unexpected weight '${w.name}' (expected base/...)`);
-      return { name: w.name.slice('base/'.length), tensor: w.tensor };
-    });
-    await this.base.setWeights(rest);
+    await this.base.setWeights(parts.get('base') as NamedTensor[]);
+    repairRestoredOptimizer(this.base);
+    for (const [prefix, state] of this.ruleStates()) state.load(parts.get(prefix) as NamedTensor[]);
     this.stepCount = step;
     this.iterations_ = step;
   }
@@ -225,13 +280,20 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
     return new construct({ ...(config as object), base: deserializeBaseOptimizer(config.base) } as CommonOptions);
   }
 
-  /** The preset's own options for {@link getConfig}. */
-  protected abstract presetConfig(): tf.serialization.ConfigDict;
+  /**
+   * The preset's own options for {@link getConfig}. Rules given directly are code, not data, so the
+   * class used directly has none to give.
+   */
+  protected presetConfig(): tf.serialization.ConfigDict {
+    throw new Error(
+      `${this.getClassName()}.getConfig: an optimiser built directly from rules cannot be serialised; use a preset (SAM, ASAM, GSAM, AdaptiveGSAM) or a subclass that implements presetConfig()`,
+    );
+  }
 
-  /** Disposes the base optimiser's state and the kept last-step values. */
+  /** Disposes the base optimiser's state, the rules' states and the kept last-step values. */
   override dispose(): void {
-    if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
-    this.lastTensors = null;
+    this.rememberLast(null);
+    for (const [, state] of this.ruleStates()) state.dispose();
     this.base.dispose();
     disposeForgottenOptimizerState(this.base);
     super.dispose();
@@ -242,10 +304,10 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
 export function deserializeBaseOptimizer(value: unknown): tf.Optimizer {
   const spec = value as { className?: unknown; config?: unknown } | null;
   if (spec === null || typeof spec !== 'object' || typeof spec.className !== 'string') {
-    throw new Error(`base must be a tf.Optimizer or { className, config }, got ${describe(value)}`);
+    throw new TypeError(`base must be a tf.Optimizer or { className, config }, got ${describeValue(value)}`);
   }
   const entry = tf.serialization.SerializationMap.getMap().classNameMap[spec.className];
-  if (entry === undefined) throw new Error(`base: unknown optimizer class '${spec.className}'`);
+  if (entry === undefined) throw new RangeError(`base: unknown optimizer class '${spec.className}'`);
   const [cls, fromConfig] = entry;
   return fromConfig(cls, (spec.config ?? {}) as tf.serialization.ConfigDict) as unknown as tf.Optimizer;
 }

@@ -11,7 +11,7 @@ import {
   validateCommonOptions,
   type CommonOptions,
 } from './optimizer.js';
-import { describe, rejectUnknownKeys, requireFiniteNonNegative, requireOneOf } from './validation.js';
+import { checkChoice, checkNumber, describeValue, rejectUnknownKeys } from '../util/validation.js';
 
 /** Options of {@link SAM}. */
 export type SAMOptions = CommonOptions;
@@ -45,12 +45,12 @@ export interface AdaptiveGSAMOptions extends CommonOptions {
 
 function validateScope(className: string, scope: unknown): AdaptiveScope {
   if (typeof scope === 'function') return scope as AdaptiveScope;
-  return requireOneOf(`${className}: scope`, scope, ['kernels', 'all'] as const);
+  return checkChoice(className, 'scope', scope, 'kernels', ['kernels', 'all'] as const);
 }
 
 function requireAlpha(className: string, alpha: unknown): number {
-  if (alpha === undefined) throw new Error(`${className}: alpha is required (a finite number >= 0; 0 gives SAM)`);
-  return requireFiniteNonNegative(`${className}: alpha`, alpha);
+  if (alpha === undefined) throw new TypeError(`${className}: alpha is required (a finite number >= 0; 0 gives SAM)`);
+  return checkNumber(className, 'alpha', alpha, undefined, { min: 0 });
 }
 
 function scopeConfig(className: string, scope: AdaptiveScope): string {
@@ -63,14 +63,14 @@ function scopeConfig(className: string, scope: AdaptiveScope): string {
  * @example model.compile({ optimizer: new SAM({ base: tf.train.momentum(0.1, 0.9), rho: 0.05 }), loss: 'categoricalCrossentropy' })
  */
 export class SAM extends SharpnessAwareOptimizer {
-  static readonly className = 'SAM';
+  static override readonly className = 'SAM';
 
   constructor(options: SAMOptions) {
     rejectUnknownKeys('SAM', options ?? {}, COMMON_OPTION_NAMES);
-    super(validateCommonOptions('SAM', options), euclideanAscent(), perturbedDescent());
+    super({ ...validateCommonOptions('SAM', options), ascent: euclideanAscent(), descent: perturbedDescent() });
   }
 
-  protected presetConfig(): tf.serialization.ConfigDict {
+  protected override presetConfig(): tf.serialization.ConfigDict {
     return {};
   }
 
@@ -81,21 +81,21 @@ export class SAM extends SharpnessAwareOptimizer {
  * `e = rho T² g / (‖T g‖ + eps)`; descend with the gradient at w + e.
  */
 export class ASAM extends SharpnessAwareOptimizer {
-  static readonly className = 'ASAM';
+  static override readonly className = 'ASAM';
   readonly eta: number;
   readonly scope: AdaptiveScope;
 
   constructor(options: ASAMOptions) {
     rejectUnknownKeys('ASAM', options ?? {}, [...COMMON_OPTION_NAMES, 'eta', 'scope']);
     const common = validateCommonOptions('ASAM', options);
-    const eta = requireFiniteNonNegative('ASAM: eta', options.eta ?? 0.01);
+    const eta = checkNumber('ASAM', 'eta', options.eta, 0.01, { min: 0 });
     const scope = validateScope('ASAM', options.scope ?? 'kernels');
-    super(common, adaptiveAscent({ eta, scope }), perturbedDescent());
+    super({ ...common, ascent: adaptiveAscent({ eta, scope }), descent: perturbedDescent() });
     this.eta = eta;
     this.scope = scope;
   }
 
-  protected presetConfig(): tf.serialization.ConfigDict {
+  protected override presetConfig(): tf.serialization.ConfigDict {
     return { eta: this.eta, scope: scopeConfig('ASAM', this.scope) };
   }
 
@@ -106,18 +106,18 @@ export class ASAM extends SharpnessAwareOptimizer {
  * the clean gradient orthogonal to the perturbed one. `alpha = 0` is SAM.
  */
 export class GSAM extends SharpnessAwareOptimizer {
-  static readonly className = 'GSAM';
+  static override readonly className = 'GSAM';
   readonly alpha: number;
 
   constructor(options: GSAMOptions) {
     rejectUnknownKeys('GSAM', options ?? {}, [...COMMON_OPTION_NAMES, 'alpha']);
     const common = validateCommonOptions('GSAM', options);
     const alpha = requireAlpha('GSAM', options.alpha);
-    super(common, euclideanAscent(), surrogateGapDescent({ alpha }));
+    super({ ...common, ascent: euclideanAscent(), descent: surrogateGapDescent({ alpha }) });
     this.alpha = alpha;
   }
 
-  protected presetConfig(): tf.serialization.ConfigDict {
+  protected override presetConfig(): tf.serialization.ConfigDict {
     return { alpha: this.alpha };
   }
 
@@ -129,7 +129,7 @@ export class GSAM extends SharpnessAwareOptimizer {
  * `ascent: 'adaptive'` (then `eta` and `scope` apply).
  */
 export class AdaptiveGSAM extends SharpnessAwareOptimizer {
-  static readonly className = 'AdaptiveGSAM';
+  static override readonly className = 'AdaptiveGSAM';
   readonly alpha: number;
   readonly gamma: number;
   readonly ascent: 'elementwise' | 'adaptive';
@@ -140,15 +140,15 @@ export class AdaptiveGSAM extends SharpnessAwareOptimizer {
     rejectUnknownKeys('AdaptiveGSAM', options ?? {}, [...COMMON_OPTION_NAMES, 'alpha', 'gamma', 'ascent', 'eta', 'scope']);
     const common = validateCommonOptions('AdaptiveGSAM', options);
     const alpha = requireAlpha('AdaptiveGSAM', options.alpha);
-    const gamma = requireFiniteNonNegative('AdaptiveGSAM: gamma', options.gamma ?? 0.01);
-    const ascent = requireOneOf('AdaptiveGSAM: ascent', options.ascent ?? 'elementwise', ['elementwise', 'adaptive'] as const);
-    const eta = requireFiniteNonNegative('AdaptiveGSAM: eta', options.eta ?? 0.01);
+    const gamma = checkNumber('AdaptiveGSAM', 'gamma', options.gamma, 0.01, { min: 0 });
+    const ascent = checkChoice('AdaptiveGSAM', 'ascent', options.ascent, 'elementwise', ['elementwise', 'adaptive'] as const);
+    const eta = checkNumber('AdaptiveGSAM', 'eta', options.eta, 0.01, { min: 0 });
     const scope = validateScope('AdaptiveGSAM', options.scope ?? 'kernels');
     if (ascent === 'elementwise' && (options.eta !== undefined || options.scope !== undefined)) {
-      throw new Error(`AdaptiveGSAM: eta and scope apply only with ascent 'adaptive' (got ascent ${describe(ascent)}); use gamma for the elementwise climb`);
+      throw new TypeError(`AdaptiveGSAM: eta and scope apply only with ascent 'adaptive' (got ascent ${describeValue(ascent)}); use gamma for the elementwise climb`);
     }
     const rule = ascent === 'elementwise' ? elementwiseAscent({ gamma }) : adaptiveAscent({ eta, scope });
-    super(common, rule, surrogateGapDescent({ alpha }));
+    super({ ...common, ascent: rule, descent: surrogateGapDescent({ alpha }) });
     this.alpha = alpha;
     this.gamma = gamma;
     this.ascent = ascent;
@@ -156,7 +156,7 @@ export class AdaptiveGSAM extends SharpnessAwareOptimizer {
     this.scope = scope;
   }
 
-  protected presetConfig(): tf.serialization.ConfigDict {
+  protected override presetConfig(): tf.serialization.ConfigDict {
     return this.ascent === 'elementwise'
       ? { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent }
       : { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent, eta: this.eta, scope: scopeConfig('AdaptiveGSAM', this.scope) };

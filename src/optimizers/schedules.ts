@@ -4,7 +4,7 @@
  * optimiser using GSAM's rule can be saved and restored.
  */
 import * as tf from '@tensorflow/tfjs';
-import { requireFiniteNonNegative } from './validation.js';
+import { checkNumber, describeValue } from '../util/validation.js';
 
 /** What a rho schedule is told each step: the step index (0-based) and the base learning rate now. */
 export interface RhoContext {
@@ -33,12 +33,16 @@ export type RhoOption = number | RhoFunction | ProportionalRho;
 
 /** Builds GSAM's learning-rate-proportional rho schedule (validated). */
 export function proportionalRho(options: { rhoMax: number; rhoMin?: number; lrMax: number; lrMin?: number }): ProportionalRho {
-  const rhoMax = requireFiniteNonNegative('rhoMax', options.rhoMax);
-  const rhoMin = requireFiniteNonNegative('rhoMin', options.rhoMin ?? 0);
-  const lrMax = requireFiniteNonNegative('lrMax', options.lrMax);
-  const lrMin = requireFiniteNonNegative('lrMin', options.lrMin ?? 0);
-  if (rhoMin > rhoMax) throw new Error(`rhoMin must be <= rhoMax (got rhoMin=${rhoMin}, rhoMax=${rhoMax})`);
-  if (lrMin > lrMax) throw new Error(`lrMin must be <= lrMax (got lrMin=${lrMin}, lrMax=${lrMax})`);
+  const where = 'proportionalRho';
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: options must be an object like { rhoMax: 0.05, lrMax: 0.1 }, got ${describeValue(options)}`);
+  }
+  const rhoMax = checkNumber(where, 'rhoMax', options.rhoMax, undefined, { min: 0 });
+  const rhoMin = checkNumber(where, 'rhoMin', options.rhoMin, 0, { min: 0 });
+  const lrMax = checkNumber(where, 'lrMax', options.lrMax, undefined, { min: 0 });
+  const lrMin = checkNumber(where, 'lrMin', options.lrMin, 0, { min: 0 });
+  if (rhoMin > rhoMax) throw new RangeError(`${where}: rhoMin must be <= rhoMax, got rhoMin=${rhoMin}, rhoMax=${rhoMax}`);
+  if (lrMin > lrMax) throw new RangeError(`${where}: lrMin must be <= lrMax, got lrMin=${lrMin}, lrMax=${lrMax}`);
   return { type: 'proportional', rhoMax, rhoMin, lrMax, lrMin };
 }
 
@@ -48,7 +52,8 @@ export function rhoAt(rho: RhoOption, ctx: RhoContext): number {
   if (typeof rho === 'function') {
     const value = rho(ctx);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new Error(`rho schedule returned ${String(value)} at step ${ctx.step}; rho must be a finite number >= 0`);
+      const message = `rho schedule returned ${describeValue(value)} at step ${ctx.step}; rho must be a finite number >= 0`;
+      throw typeof value === 'number' ? new RangeError(message) : new TypeError(message);
     }
     return value;
   }
@@ -75,9 +80,7 @@ export function getLearningRate(optimizer: tf.Optimizer): number {
  * `setLearningRate` must be used; the others read the `learningRate` field at every step.
  */
 export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
-  if (!Number.isFinite(learningRate) || learningRate < 0) {
-    throw new Error(`learningRate must be a finite number >= 0, got ${learningRate}`);
-  }
+  checkNumber('setLearningRate', 'learningRate', learningRate, undefined, { min: 0 });
   const target = optimizer as unknown as WithLearningRate & { base?: tf.Optimizer };
   if (target.base !== undefined && typeof target.base === 'object') {
     setLearningRate(target.base, learningRate); // a sharpness-aware wrapper: set its base
@@ -85,5 +88,5 @@ export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): 
   }
   if (typeof target.setLearningRate === 'function') target.setLearningRate(learningRate);
   else if (typeof target.learningRate === 'number') target.learningRate = learningRate;
-  else throw new Error(`optimizer ${optimizer.getClassName()} has no learning rate to set`);
+  else throw new TypeError(`setLearningRate: optimizer ${optimizer.getClassName()} has no learning rate to set`);
 }

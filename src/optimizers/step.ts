@@ -5,9 +5,11 @@
  * BatchNormalization moving statistics) are left exactly as they were found.
  */
 import * as tf from '@tensorflow/tfjs';
+import { atShiftedWeights } from '../util/paramVector.js';
+import { withOwnership } from '../util/tensorScope.js';
+import { checkBoolean, checkNumber, describeValue } from '../util/validation.js';
 import type { AscentRule } from './ascent.js';
 import type { DescentRule } from './descent.js';
-import { interceptKeeps } from '../util/tfjsFixes.js';
 
 /** How to take one step. */
 export interface SharpnessAwareStepConfig {
@@ -26,13 +28,18 @@ export interface SharpnessAwareStepConfig {
    * pass at w + e, so that only the clean pass updates them. Default true.
    */
   readonly restoreNonTrainable?: boolean;
+  /**
+   * Whether this step climbs (default true). false: one pass at w, and the direction is the descent
+   * rule's `directionWithoutClimb` (by default `d = g`); a climb policy decides this per step.
+   */
+  readonly climb?: boolean;
 }
 
 /** What a step returns. The caller owns (and must dispose) every tensor; see {@link disposeStepResult}. */
 export interface SharpnessAwareStepResult {
   /** The clean loss L(w). */
   readonly loss: tf.Scalar;
-  /** The perturbed loss L(w + e) (equal to `loss` when rho is 0). */
+  /** The perturbed loss L(w + e) (equal to `loss` when the step did not climb or rho is 0). */
   readonly perturbedLoss: tf.Scalar;
   /** The surrogate-gap estimate h = L(w + e) - L(w). */
   readonly surrogateGap: tf.Scalar;
@@ -63,59 +70,65 @@ export function sharpnessAwareStep(
   vars: readonly tf.Variable[],
   config: SharpnessAwareStepConfig,
 ): SharpnessAwareStepResult {
-  const eps = config.eps ?? 1e-12;
-  const weightDecay = config.weightDecay ?? 0;
-  const { rho } = config;
-  if (!Number.isFinite(rho) || rho < 0) throw new Error(`rho must be a finite number >= 0, got ${rho}`);
+  const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable, climb } = readStepConfig(config);
+  return withOwnership((scope) => {
+    // 1. (L, g) = valueAndGrad(L)(w), over the variables that get a gradient.
+    const { loss, active, g } = scope.own(cleanPass(f, vars));
+    if (rho === 0 || !climb) {
+      // One pass. rho = 0 gives e = 0, so g_p = g: the base optimiser's step.
+      const d = rho === 0 ? g : scope.own(descent.directionWithoutClimb?.({ vars: active, grads: g, eps }) ?? g);
+      const gradients = scope.own(addWeightDecay(d, active, weightDecay));
+      return scope.keep({ loss, perturbedLoss: loss.clone(), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
+    }
+    // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept (and g freed
+    //    when the descent does not read it, so that it does not live through pass 2);
+    // 3. (L_p, g_p) = valueAndGrad(L)(w + e), owning what f keeps there (tfjs-layers keeps batch
+    //    metrics twice; those of this pass are nobody's);
+    // 4. w restored bit-exactly, also if f throws (and the non-trainable state, see the config).
+    const e = (): tf.Tensor[] => {
+      const shift = ascent.perturbation({ vars: active, grads: g, rho, eps });
+      if (descent.needsCleanGradient === false) scope.disposeNow(g);
+      return shift;
+    };
+    const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
+    const { value: perturbedLoss, grads: gp } = scope.own(
+      atShiftedWeights(active, e, () => scope.ownKeptDuring(() => perturbedPass(f, active)), { alsoRestore }),
+    );
+    // 5. d = descent(g, g_p), plus coupled weight decay wd * w.
+    const d = scope.own(descent.direction({ grads: g, perturbedGrads: gp, eps }));
+    const gradients = scope.own(addWeightDecay(d, active, weightDecay));
+    // 6. is the caller's: the base optimiser applies `gradients` as if they were the gradient.
+    return scope.keep({ loss, perturbedLoss, surrogateGap: tf.sub(perturbedLoss, loss) as tf.Scalar, vars: active, gradients });
+  });
+}
 
-  // Pass 1, at w.
-  const clean = tf.variableGrads(f, vars as tf.Variable[]);
-  const active = vars.filter((v) => clean.grads[v.name] != null);
-  const g = active.map((v) => clean.grads[v.name]);
-  const loss = clean.value;
+/** The step's settings with their defaults, checked. */
+function readStepConfig(config: SharpnessAwareStepConfig) {
+  const where = 'sharpnessAwareStep';
+  if (typeof config?.ascent?.perturbation !== 'function') throw new TypeError(`${where}: config.ascent must be an ascent rule (e.g. euclideanAscent()), got ${describeValue(config?.ascent)}`);
+  if (typeof config.descent?.direction !== 'function') throw new TypeError(`${where}: config.descent must be a descent rule (e.g. perturbedDescent()), got ${describeValue(config.descent)}`);
+  return {
+    ascent: config.ascent,
+    descent: config.descent,
+    rho: checkNumber(where, 'rho', config.rho, undefined, { min: 0 }),
+    weightDecay: checkNumber(where, 'weightDecay', config.weightDecay, 0, { min: 0 }),
+    eps: checkNumber(where, 'eps', config.eps, 1e-12, { min: 0 }),
+    restoreNonTrainable: checkBoolean(where, 'restoreNonTrainable', config.restoreNonTrainable, true),
+    climb: checkBoolean(where, 'climb', config.climb, true),
+  };
+}
 
-  if (rho === 0) {
-    // e = 0 exactly, so g_p = g: the base optimiser's step, with one pass.
-    const gradients = addWeightDecay(g, active, weightDecay);
-    if (weightDecay !== 0) tf.dispose(g);
-    return { loss, perturbedLoss: loss.clone(), surrogateGap: tf.zerosLike(loss), vars: active, gradients };
-  }
+/** Pass 1: L(w) and the gradients of the variables that get one (`active`). */
+function cleanPass(f: () => tf.Scalar, vars: readonly tf.Variable[]): { loss: tf.Scalar; active: tf.Variable[]; g: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(f, vars as tf.Variable[]);
+  const active = vars.filter((v) => grads[v.name] != null);
+  return { loss: value, active, g: active.map((v) => grads[v.name]) };
+}
 
-  // Climb to w + e, keeping the exact w (tf.clone shares or copies the data; either is bit-exact).
-  const e = config.ascent.perturbation({ vars: active, grads: g, rho, eps });
-  const savedWeights = active.map((v) => tf.clone(v));
-  tf.tidy(() => active.forEach((v, i) => v.assign(tf.add(v, e[i]))));
-  tf.dispose(e);
-  if (!config.descent.needsCleanGradient) tf.dispose(g);
-  const savedState = config.restoreNonTrainable === false ? [] : snapshotNonTrainable(vars);
-
-  // Pass 2, at w + e. Restore w (and state) even if f throws.
-  let perturbed: { value: tf.Scalar; grads: tf.NamedTensorMap };
-  const keptInPass2: tf.Tensor[] = [];
-  try {
-    perturbed = interceptKeeps(keptInPass2, () => tf.variableGrads(f, active));
-  } catch (error) {
-    tf.dispose([loss, ...(config.descent.needsCleanGradient ? g : [])]);
-    throw error;
-  } finally {
-    // What f keeps at w + e duplicates what it kept at w (tfjs-layers keeps its batch metrics):
-    // those of pass two are nobody's, so they are disposed here.
-    tf.dispose(keptInPass2.filter((t) => !t.isDisposed));
-    active.forEach((v, i) => restore(v, savedWeights[i]));
-    tf.dispose(savedWeights);
-    savedState.forEach(({ variable, saved }) => restore(variable, saved));
-    tf.dispose(savedState.map((s) => s.saved));
-  }
-  const gp = active.map((v) => perturbed.grads[v.name] ?? tf.zerosLike(v));
-
-  const direction = config.descent.direction({ grads: g, perturbedGrads: gp, eps });
-  const returned = new Set(direction);
-  tf.dispose([...(config.descent.needsCleanGradient ? g : []), ...gp].filter((t) => !returned.has(t)));
-  const gradients = addWeightDecay(direction, active, weightDecay);
-  if (weightDecay !== 0) tf.dispose(direction);
-  const perturbedLoss = perturbed.value;
-  const surrogateGap = tf.sub(perturbedLoss, loss) as tf.Scalar;
-  return { loss, perturbedLoss, surrogateGap, vars: active, gradients };
+/** Pass 2: L(w + e) and the gradient of each of `active` (zeros where f gives none there). */
+function perturbedPass(f: () => tf.Scalar, active: tf.Variable[]): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.variableGrads(f, active);
+  return { value, grads: active.map((v) => grads[v.name] ?? tf.zerosLike(v)) };
 }
 
 /** `d + wd * w` per variable (new tensors), or `d` itself when wd is 0. */
@@ -124,15 +137,8 @@ function addWeightDecay(d: tf.Tensor[], vars: readonly tf.Variable[], weightDeca
   return tf.tidy(() => d.map((x, i) => tf.add(x, tf.mul(weightDecay, vars[i]))));
 }
 
-/** Puts `saved`'s data back into `v` unless `v` still holds it. */
-function restore(v: tf.Variable, saved: tf.Tensor): void {
-  if (v.dataId !== saved.dataId) v.assign(saved);
-}
-
-/** Copies of every registered non-trainable variable outside `vars` (moving statistics, etc.). */
-function snapshotNonTrainable(vars: readonly tf.Variable[]): { variable: tf.Variable; saved: tf.Tensor }[] {
+/** Every registered non-trainable variable outside `vars` (moving statistics, etc.). */
+function nonTrainableVariablesOutside(vars: readonly tf.Variable[]): tf.Variable[] {
   const inStep = new Set(vars.map((v) => v.name));
-  return Object.values(tf.engine().registeredVariables)
-    .filter((v) => !v.trainable && !inStep.has(v.name))
-    .map((variable) => ({ variable, saved: tf.clone(variable) }));
+  return Object.values(tf.engine().registeredVariables).filter((v) => !v.trainable && !inStep.has(v.name));
 }

@@ -1,7 +1,8 @@
 /**
- * The few descriptive statistics the report needs over seeds. Hand-written because they are four
- * one-liners; the definitions (sample std with n - 1, non-finite values dropped) are stated here once.
+ * The few descriptive statistics the report needs over seeds: the library's one mean / sample-std
+ * helper (src/util/stats.ts) over the finite values, plus the range.
  */
+import { meanAndStd } from '../util/stats.js';
 
 /** Mean, spread and range of the finite values of a sample. */
 export interface Spread {
@@ -22,7 +23,6 @@ export function spread(values: readonly number[]): Spread | null {
   const xs = values.filter((v) => Number.isFinite(v));
   const n = xs.length;
   if (n === 0) return null;
-  const mean = xs.reduce((s, v) => s + v, 0) / n;
-  const std = n < 2 ? null : Math.sqrt(xs.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
-  return { n, mean, std, min: Math.min(...xs), max: Math.max(...xs) };
+  const { mean, std } = meanAndStd(xs);
+  return { n, mean: mean as number, std, min: Math.min(...xs), max: Math.max(...xs) };
 }

@@ -3,11 +3,14 @@
  * and ASAM's adaptive sharpness. Synchronous; the variables are left bit-identical.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adaptiveAscent, euclideanAscent } from '../optimizers/ascent.js';
+import { atShiftedWeights, norm, type ParamVector } from '../util/paramVector.js';
 import { Rng } from '../util/random.js';
+import { withOwnership } from '../util/tensorScope.js';
 import type { Objective } from './objective.js';
 import { lossValue, valueAndGradient } from './objective.js';
-import { checkNumber, checkObjective, checkSeed } from './validate.js';
-import { norm, normalVector, withSnapshot, type ParamVector } from './vectors.js';
+import { checkNumber, checkObjective, checkOptions, checkSeed } from './validate.js';
+import { normalVector } from './vectors.js';
 
 /** Result of {@link surrogateGap}. */
 export interface SurrogateGapResult {
@@ -30,26 +33,21 @@ export interface SurrogateGapResult {
 export function surrogateGap(obj: Objective, opts: { rho: number }): SurrogateGapResult {
   const fn = 'surrogateGap';
   checkObjective(fn, obj);
-  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: opts { rho } is required`);
+  checkOptions(fn, opts, '{ rho }');
   const rho = checkNumber(fn, 'rho', opts.rho, undefined, { min: 0, minExclusive: true });
-  return withSnapshot(obj.vars, (snap) => {
-    const { value: loss, grads } = valueAndGradient(obj);
-    try {
-      const gNorm = norm(grads);
-      if (!Number.isFinite(gNorm)) throw new Error(`${fn}: gradient is not finite`);
-      let perturbedLoss = loss;
-      if (gNorm > 0) {
-        snap.shift(grads, rho / gNorm);
-        perturbedLoss = lossValue(obj);
-        snap.restore();
-      }
-      const gap = perturbedLoss - loss;
-      return { loss, perturbedLoss, gap, lemma3SigmaMax: (2 * gap) / (rho * rho) };
-    } finally {
-      tf.dispose(grads);
-    }
+  return withOwnership((scope) => {
+    const { value: loss, grads } = scope.own(valueAndGradient(obj));
+    if (!Number.isFinite(norm(grads))) throw new Error(`${fn}: gradient is not finite`);
+    // SAM's own climb (the optimiser's rule and eps); g = 0 gives e = 0 and so h = 0.
+    const e = (): ParamVector => euclideanAscent().perturbation({ vars: obj.vars, grads, rho, eps: SAM_EPS });
+    const perturbedLoss = atShiftedWeights(obj.vars, e, () => lossValue(obj));
+    const gap = perturbedLoss - loss;
+    return { loss, perturbedLoss, gap, lemma3SigmaMax: (2 * gap) / (rho * rho) };
   });
 }
+
+/** The eps of the optimisers' climbs (their default), so a measure's e is the step's e. */
+const SAM_EPS = 1e-12;
 
 /** Options of {@link adaptiveSharpness}. */
 export interface AdaptiveSharpnessOptions {
@@ -79,80 +77,57 @@ export interface AdaptiveSharpnessResult {
 
 /**
  * Adaptive sharpness (Kwon et al. 2021, Def. 5.2, p = 2): max over ‖T_w⁻¹ e‖ <= rho of L(w + e) − L(w),
- * T_w = |w| + eta elementwise. Writing e = T_w u with ‖u‖ <= rho, it runs projected gradient ascent on
- * u: start at ASAM's step u₀ = rho·T g/‖T g‖ (e₀ = rho·T²g/‖Tg‖), then u ← Π(u + stepSize·rho·d/‖d‖),
- * d = T ∇L(w + T u), Π the projection onto the ball. Returns the best value found, so it never
- * decreases with more steps. Synchronous.
+ * T_w = |w| + eta elementwise. Projected gradient ascent on e, each step ASAM's own climb (the
+ * optimiser's adaptive rule on every variable): start at `e₀ = rho·T²g/‖Tg‖`, then
+ * `e ← Π(e + stepSize·rho·T²d/‖Td‖)`, d = ∇L(w + e), Π the projection onto the ellipsoid
+ * (`e ← e·rho/‖T⁻¹e‖` when outside). Returns the best value found, so it never decreases with more
+ * steps. Synchronous.
  */
 export function adaptiveSharpness(obj: Objective, opts: AdaptiveSharpnessOptions): AdaptiveSharpnessResult {
   const fn = 'adaptiveSharpness';
   checkObjective(fn, obj);
-  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: opts { rho } is required`);
+  checkOptions(fn, opts, '{ rho }');
   const rho = checkNumber(fn, 'rho', opts.rho, undefined, { min: 0, minExclusive: true });
   const eta = checkNumber(fn, 'eta', opts.eta, 0.01, { min: 0 });
   const steps = checkNumber(fn, 'steps', opts.steps, 5, { min: 0, integer: true });
   const stepSize = checkNumber(fn, 'stepSize', opts.stepSize, 1, { min: 0, minExclusive: true, max: 2 });
   const seed = checkSeed(fn, opts.seed, 0);
-  return withSnapshot(obj.vars, (snap) => {
-    const t = tf.tidy(() => snap.saved.map((w) => tf.add(tf.abs(w), eta)));
-    let u: ParamVector | null = null;
-    let grads: ParamVector | null = null;
-    try {
-      const start = valueAndGradient(obj);
-      const loss = start.value;
-      grads = start.grads;
-      let best = loss;
-      let evaluations = 0;
-      for (let k = 0; k <= steps; k++) {
-        // d = T·∇L at the current point; the ascent direction in u-space.
-        const d = tf.tidy(() => (grads as ParamVector).map((g, i) => tf.mul(t[i], g)));
-        tf.dispose(grads as ParamVector);
-        grads = null;
-        const dNorm = norm(d);
-        if (!Number.isFinite(dNorm)) {
-          tf.dispose(d);
-          throw new Error(`${fn}: gradient is not finite`);
-        }
-        let next: ParamVector;
-        if (k === 0) {
-          if (dNorm > 0) {
-            next = tf.tidy(() => d.map((di) => tf.mul(di, rho / dNorm)));
-          } else {
-            // Zero gradient: no ascent direction, start from a seeded random point on the sphere.
-            const r = normalVector(obj.vars, new Rng(seed));
-            const rn = norm(r);
-            next = tf.tidy(() => r.map((ri) => tf.mul(ri, rho / rn)));
-            tf.dispose(r);
-          }
-        } else {
-          const prev = u as ParamVector;
-          const stepped = tf.tidy(() => prev.map((ui, i) => (dNorm > 0 ? tf.add(ui, tf.mul(d[i], (stepSize * rho) / dNorm)) : ui.clone())));
-          const sNorm = norm(stepped);
-          next = sNorm > rho ? tf.tidy(() => stepped.map((s) => tf.mul(s, rho / sNorm))) : stepped.map((s) => s.clone());
-          tf.dispose(stepped);
-        }
-        tf.dispose(d);
-        if (u !== null) tf.dispose(u as ParamVector);
-        u = next;
-        const e = tf.tidy(() => (u as ParamVector).map((ui, i) => tf.mul(t[i], ui)));
-        snap.shift(e);
-        tf.dispose(e);
-        // The gradient at the new point is only needed if another step follows.
-        if (k < steps) {
-          const at = valueAndGradient(obj);
-          grads = at.grads;
-          best = Math.max(best, at.value);
-        } else {
-          best = Math.max(best, lossValue(obj));
-        }
-        evaluations++;
-        snap.restore();
-      }
-      return { value: best - loss, loss, perturbedLoss: best, evaluations };
-    } finally {
-      tf.dispose(t);
-      if (u !== null) tf.dispose(u);
-      if (grads !== null) tf.dispose(grads);
+  const climb = adaptiveAscent({ eta, scope: 'all' });
+  return withOwnership((scope) => {
+    const t = scope.own(tf.tidy(() => obj.vars.map((w) => tf.add(tf.abs(w), eta))));
+    const start = scope.own(valueAndGradient(obj));
+    let grads = start.grads;
+    let e: ParamVector = [];
+    let best = start.value;
+    for (let k = 0; k <= steps; k++) {
+      if (!Number.isFinite(norm(grads))) throw new Error(`${fn}: gradient is not finite`);
+      // The variables are at w here, as the rule needs: it reads T from them.
+      const step = scope.own(climb.perturbation({ vars: obj.vars, grads, rho: k === 0 ? rho : stepSize * rho, eps: SAM_EPS }));
+      const next = k > 0 ? projectOntoEllipsoid(e, step, t, rho) : norm(step) > 0 ? step : randomStart(obj.vars, t, rho, seed);
+      e = scope.swap([e, step], next);
+      // The gradient at the new point is only needed if another step follows.
+      const at = atShiftedWeights(obj.vars, e, () => (k < steps ? valueAndGradient(obj) : { value: lossValue(obj), grads: [] }));
+      grads = scope.swap(grads, at.grads);
+      best = Math.max(best, at.value);
     }
+    return { value: best - start.value, loss: start.value, perturbedLoss: best, evaluations: steps + 1 };
+  });
+}
+
+/** Zero gradient, no ascent direction: a seeded random point on the ellipsoid's surface, `T·rho·r/‖r‖`. */
+function randomStart(vars: tf.Variable[], t: ParamVector, rho: number, seed: number): ParamVector {
+  const r = normalVector(vars, new Rng(seed));
+  const rn = norm(r);
+  const e = tf.tidy(() => r.map((ri, i) => tf.mul(t[i], tf.mul(ri, rho / rn))));
+  tf.dispose(r);
+  return e;
+}
+
+/** `Π(e + step)`: the sum, scaled back onto the ellipsoid ‖T⁻¹x‖ = rho when it lies outside (new tensors). */
+function projectOntoEllipsoid(e: ParamVector, step: ParamVector, t: ParamVector, rho: number): ParamVector {
+  return tf.tidy(() => {
+    const sum = e.map((ei, i) => tf.add(ei, step[i]));
+    const u = norm(sum.map((x, i) => tf.div(x, t[i])));
+    return u > rho ? sum.map((x) => tf.mul(x, rho / u)) : sum;
   });
 }

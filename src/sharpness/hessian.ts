@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/random.js';
+import { meanAndStd } from '../util/stats.js';
 import { HessianVectorProduct, readHvpOptions, type HvpOptions, type ResolvedHvpMethod } from './hvp.js';
 import type { Objective } from './objective.js';
 import { checkNumber, checkObjective, checkSeed } from './validate.js';
@@ -133,8 +134,7 @@ export function hessianTrace(obj: Objective, opts: TraceOptions = {}): TraceResu
         tf.dispose(z);
       }
     }
-    const mean = values.reduce((a, b) => a + b, 0) / samples;
-    const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (samples - 1);
+    const { mean, variance } = meanAndStd(values) as { mean: number; variance: number }; // samples >= 2
     return { value: mean, stdError: Math.sqrt(variance / samples), samples, method: hvp.method as ResolvedHvpMethod, methodReason: hvp.reason };
   });
 }

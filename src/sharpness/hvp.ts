@@ -39,6 +39,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Objective } from './objective.js';
 import { valueAndGradient } from './objective.js';
 import { secondOrderSafeOutputSaver } from './secondOrder.js';
+import { describeValue } from '../util/validation.js';
 import { checkMethod, checkNumber, checkObjective, type HvpMethod } from './validate.js';
 import { norm, scale, withSnapshot, type ParamVector, type WeightSnapshot } from './vectors.js';
 
@@ -256,8 +257,10 @@ export function hessianVectorProduct(
 ): { product: tf.Tensor[]; method: ResolvedHvpMethod; methodReason: string } {
   const fn = 'hessianVectorProduct';
   checkObjective(fn, obj);
-  if (!Array.isArray(v) || v.length !== obj.vars.length || !v.every((t, i) => t instanceof tf.Tensor && tf.util.arraysEqual(t.shape, obj.vars[i].shape))) {
-    throw new Error(`${fn}: v must hold one tensor per obj.vars entry, of the same shapes`);
+  const what = `${fn}: v must hold one tensor per obj.vars entry, of the same shapes`;
+  if (!Array.isArray(v) || !v.every((t) => t instanceof tf.Tensor)) throw new TypeError(`${what}, got ${describeValue(v)}`);
+  if (v.length !== obj.vars.length || !v.every((t, i) => tf.util.arraysEqual(t.shape, obj.vars[i].shape))) {
+    throw new RangeError(`${what}, got shapes ${JSON.stringify(v.map((t) => t.shape))}`);
   }
   const o = readHvpOptions(fn, opts);
   return withSnapshot(obj.vars, (snap) => {

@@ -8,7 +8,7 @@ import { hessianTopEigenvalue, hessianTrace } from './hessian.js';
 import type { HvpOptions } from './hvp.js';
 import { lossLandscape1D, lossLandscape2D } from './landscape.js';
 import type { Objective } from './objective.js';
-import { checkNumber, checkObjective, checkSeed } from './validate.js';
+import { checkBoolean, checkNumber, checkObjective, checkOptions, checkSeed } from './validate.js';
 
 /** Options of {@link measureSharpness}. */
 export interface MeasureOptions extends HvpOptions {
@@ -41,14 +41,12 @@ export interface MeasureOptions extends HvpOptions {
 export function measureSharpness(obj: Objective, opts: MeasureOptions): SharpnessRecord {
   const fn = 'measureSharpness';
   checkObjective(fn, obj);
-  if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: opts { rho } is required`);
+  checkOptions(fn, opts, '{ rho }');
   const rho = checkNumber(fn, 'rho', opts.rho, undefined, { min: 0, minExclusive: true });
   const seed = checkSeed(fn, opts.seed, 0);
   const examples = checkNumber(fn, 'examples', opts.examples, obj.examples, { min: 1, integer: true });
   // Checked here, before any work, under the names this function uses.
-  if (opts.landscape !== undefined && typeof opts.landscape !== 'boolean') {
-    throw new Error(`${fn}: landscape must be a boolean, got ${String(opts.landscape)}`);
-  }
+  const landscape = checkBoolean(fn, 'landscape', opts.landscape, false);
   const traceSamples = checkNumber(fn, 'traceSamples', opts.traceSamples, 20, { min: 2, integer: true });
   const points1D = checkNumber(fn, 'landscapePoints1D', opts.landscapePoints1D, 21, { min: 2, max: 1001, integer: true });
   const points2D = checkNumber(fn, 'landscapePoints2D', opts.landscapePoints2D, 11, { min: 2, max: 1001, integer: true });
@@ -67,7 +65,7 @@ export function measureSharpness(obj: Objective, opts: MeasureOptions): Sharpnes
     surrogateGap: gap.gap,
     lemma3SigmaMax: gap.lemma3SigmaMax,
   };
-  if (opts.landscape === true) {
+  if (landscape) {
     record.landscape1D = lossLandscape1D(obj, { seed, points: points1D, range });
     record.landscape2D = lossLandscape2D(obj, { seed, points: points2D, range });
   }

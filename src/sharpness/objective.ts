@@ -4,6 +4,7 @@
  * holds the activations of more than one chunk.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkChoice, checkNumber, checkOptionsObject, describeValue } from '../util/validation.js';
 import { softmaxCrossEntropyFromLogits } from './crossEntropy.js';
 
 /** One part of a chunked objective: the loss is the weighted sum of its chunks' losses. */
@@ -63,26 +64,25 @@ const PROB_FLOOR = 1e-7;
 export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, opts: ModelObjectiveOptions = {}): Objective {
   const fn = 'modelObjective';
   if (model === null || typeof model !== 'object' || typeof (model as tf.LayersModel).apply !== 'function') {
-    throw new Error(`${fn}: model must be a tf.LayersModel`);
+    throw new TypeError(`${fn}: model must be a tf.LayersModel, got ${describeValue(model)}`);
   }
-  if (!(x instanceof tf.Tensor) || x.rank < 2) throw new Error(`${fn}: x must be a tensor of rank >= 2 [examples, ...]`);
-  if (!(y instanceof tf.Tensor) || y.rank !== 2) throw new Error(`${fn}: y must be a one-hot tensor of shape [examples, classes]`);
+  if (!(x instanceof tf.Tensor)) throw new TypeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got ${describeValue(x)}`);
+  if (x.rank < 2) throw new RangeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got rank ${x.rank}`);
+  if (!(y instanceof tf.Tensor)) throw new TypeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got ${describeValue(y)}`);
+  if (y.rank !== 2) throw new RangeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got rank ${y.rank}`);
   const n = x.shape[0];
-  if (n === 0 || y.shape[0] !== n) throw new Error(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
-  const chunkSize = opts.chunkSize ?? 512;
-  if (!Number.isInteger(chunkSize) || chunkSize <= 0) throw new Error(`${fn}: chunkSize must be a positive integer, got ${String(chunkSize)}`);
+  if (n === 0 || y.shape[0] !== n) throw new RangeError(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
+  checkOptionsObject(fn, 'opts', opts, '{ chunkSize: 512 }');
+  const chunkSize = checkNumber(fn, 'chunkSize', opts.chunkSize, 512, { min: 1, integer: true });
   const vars = model.trainableWeights.map((w) => w.read());
   if (vars.length === 0 || !vars.every((v): v is tf.Variable => v instanceof tf.Variable)) {
-    throw new Error(`${fn}: model must have trainable weights backed by tf.Variable`);
+    throw new TypeError(`${fn}: model must have trainable weights backed by tf.Variable`);
   }
 
-  const lossFrom = opts.lossFrom ?? 'auto';
-  if (!['auto', 'logits', 'probabilities'].includes(lossFrom)) {
-    throw new Error(`${fn}: lossFrom must be one of 'auto', 'logits', 'probabilities', got ${String(lossFrom)}`);
-  }
+  const lossFrom = checkChoice(fn, 'lossFrom', opts.lossFrom, 'auto', ['auto', 'logits', 'probabilities'] as const);
   const logits = lossFrom === 'probabilities' ? null : logitsFunction(model);
   if (lossFrom === 'logits' && logits === null) {
-    throw new Error(`${fn}: lossFrom 'logits' needs a tf.Sequential whose last layer is a Dense layer with softmax activation`);
+    throw new RangeError(`${fn}: lossFrom 'logits' needs a tf.Sequential whose last layer is a Dense layer with softmax activation`);
   }
 
   const chunkLoss = (start: number, size: number): tf.Scalar =>
@@ -129,7 +129,7 @@ function logitsFunction(model: tf.LayersModel): ((xs: tf.Tensor) => tf.Tensor) |
   return (xs: tf.Tensor): tf.Tensor => {
     let h = xs;
     for (const layer of body) h = layer.apply(h, { training: false }) as tf.Tensor;
-    if (h.rank !== 2) throw new Error(`modelObjective: the softmax layer's input must be rank 2 [examples, features], got rank ${h.rank}`);
+    if (h.rank !== 2) throw new RangeError(`modelObjective: the softmax layer's input must be rank 2 [examples, features], got rank ${h.rank}`);
     const z = tf.matMul(h, kernel.read());
     return bias === undefined ? z : tf.add(z, bias.read());
   };

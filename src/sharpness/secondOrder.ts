@@ -30,7 +30,7 @@ const conv2dBackpropFilterGrad: tf.GradConfig = {
     const w = ddw as tf.Tensor4D;
     const { strides, pad, dataFormat, dimRoundingMode } = attrs;
     if (dataFormat !== undefined && dataFormat !== 'NHWC') {
-      throw new Error(`second-order Conv2DBackpropFilter: dataFormat must be 'NHWC', got ${String(dataFormat)}`);
+      throw new RangeError(`second-order Conv2DBackpropFilter: dataFormat must be 'NHWC', got ${String(dataFormat)}`);
     }
     return {
       x: () =>
@@ -64,7 +64,7 @@ const maxPoolGradGrad: tf.GradConfig = {
     );
     const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, outHeight, outWidth, padInfo } = info;
     if (sh !== fh || sw !== fw) {
-      throw new Error(
+      throw new RangeError(
         `second-order MaxPoolGrad: only non-overlapping windows (strides equal to the pool size) are supported, got pool ${fh}x${fw} with strides ${sh}x${sw}`,
       );
     }

@@ -17,7 +17,7 @@ export class Rng {
 
   /** @param seed any integer; the same seed always gives the same stream. */
   constructor(seed: number) {
-    if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
+    if (!Number.isInteger(seed)) throw new (typeof seed === 'number' ? RangeError : TypeError)(`Rng: seed must be an integer, got ${String(seed)}`);
     // splitmix32 spreads a small integer seed over the 128-bit state.
     let s = seed >>> 0;
     const next = (): number => {
@@ -52,7 +52,7 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`n must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0) throw new (typeof n === 'number' ? RangeError : TypeError)(`Rng.int: n must be a positive integer, got ${String(n)}`);
     return Math.floor(this.next() * n);
   }
 
@@ -97,7 +97,7 @@ export class Rng {
   /** Restore a state from {@link getState}. */
   setState(state: RngState): void {
     if (!Array.isArray(state) || state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
-      throw new Error('rng state must be four unsigned 32-bit integers');
+      throw new (Array.isArray(state) ? RangeError : TypeError)(`Rng.setState: state must be four unsigned 32-bit integers, got ${JSON.stringify(state)}`);
     }
     [this.a, this.b, this.c, this.d] = state;
     this.spareNormal = null;

@@ -52,7 +52,7 @@ test('trainTestSplit is deterministic by seed', () => {
 test('trainTestSplit rejects bad fractions and seeds', () => {
   const ds = traced(10);
   for (const f of [0, 1, -0.1, 1.5, NaN]) {
-    assert.throws(() => trainTestSplit(ds, { testFraction: f, seed: 0 }), /testFraction must be a number in \(0, 1\)/);
+    assert.throws(() => trainTestSplit(ds, { testFraction: f, seed: 0 }), /trainTestSplit: testFraction must be a finite number > 0 and < 1/);
   }
   assert.throws(() => trainTestSplit(ds, { testFraction: 0.95, seed: 0 }), /0 train and 10 test/);
   assert.throws(() => trainTestSplit(ds, { testFraction: 0.5, seed: 1.5 }), /seed must be an integer/);

@@ -87,7 +87,7 @@ test('modelObjective: mean cross-entropy over all examples, chunked, with chunke
     flat.forEach((g, i) => assert.ok(Math.abs(g - refGrad[i]) < 1e-6, `chunkSize ${chunkSize}, grad[${i}]: ${g} vs ${refGrad[i]}`));
   }
   assert.equal(tf.memory().numTensors, before);
-  assert.throws(() => modelObjective(m.model, m.x, m.y, { chunkSize: 0 }), /chunkSize must be a positive integer/);
+  assert.throws(() => modelObjective(m.model, m.x, m.y, { chunkSize: 0 }), /chunkSize must be an integer >= 1, got 0/);
   assert.throws(() => modelObjective(m.model, m.x, tf.tensor1d([1])), /y must be a one-hot tensor/);
   m.dispose();
 });
