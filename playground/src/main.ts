@@ -4,6 +4,7 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import * as tf from '@tensorflow/tfjs';
+import { wasmTrainingKernelsRegistered } from 'flatminima/wasm-kernels';
 import { chooseBackend } from './backend.js';
 import { DATASETS } from './datasets.js';
 import { BASE_OPTIMIZERS, HYPER_PARAMETERS, METHODS, methodById, type HyperParameter } from './methods.js';
@@ -114,7 +115,6 @@ class Playground {
       s.advance();
       const bad = s.history.findIndex((h) => !Number.isFinite(h.at(-1)!.trainLoss));
       if (bad >= 0) {
-        this.running = false;
         this.setRunning(false);
         this.notices = [`${s.trainers[bad]!.method.label} diverged by step ${s.step}: the training loss is not finite. Lower the learning rate or rho, then reset.`];
         this.showMessages();
@@ -271,6 +271,7 @@ class Playground {
         renders: this.renders,
         backend: this.backend,
         tfBackend: tf.getBackend(),
+        trainingKernels: tf.getBackend() === 'wasm' && wasmTrainingKernelsRegistered(),
         settings: this.settings,
         hash: toHash(this.settings),
         methods: METHODS.map((m) => m.id),
