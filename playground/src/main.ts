@@ -25,8 +25,10 @@ import { Session } from './trainer.js';
 import { BoundaryView } from './views/boundary.js';
 import { CHARTS, LiveChart } from './views/charts.js';
 
-/** Milliseconds of training per animation frame before the views are redrawn. */
+/** Milliseconds of training per animation frame (a frame is ~16.7 ms at 60 Hz). */
 const STEP_BUDGET_MS = 12;
+/** The views are redrawn at most this often while playing (20 Hz: smooth, and most time trains). */
+const RENDER_INTERVAL_MS = 50;
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -47,6 +49,7 @@ class Playground {
   private session: Session | null = null;
   private running = false;
   private renders = 0;
+  private lastRender = 0;
   private backend = 'starting';
   private boundaries: BoundaryView[] = [];
   private charts: LiveChart[] = [];
@@ -104,7 +107,7 @@ class Playground {
     if (!this.running) return;
     const t0 = performance.now();
     while (this.running && performance.now() - t0 < STEP_BUDGET_MS) this.advance(1);
-    this.render();
+    if (!this.running || performance.now() - this.lastRender >= RENDER_INTERVAL_MS) this.render();
     if (this.running) requestAnimationFrame(() => this.frame());
   }
 
@@ -245,7 +248,7 @@ class Playground {
       const div = document.createElement('div');
       div.className = 'chart';
       charts.append(div);
-      return new LiveChart(div, spec, labels);
+      return new LiveChart(div, spec, s.trainers.map((t, i) => ({ label: labels[i]!, perturbs: t.method.perturbs })));
     });
   }
 
@@ -259,6 +262,7 @@ class Playground {
       .map((r, i) => `${s.trainers.length > 1 ? `${'AB'[i]}: ` : ''}train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * r.testAccuracy).toFixed(1)} % (step ${r.step})`)
       .join(' · ');
     this.renders += 1;
+    this.lastRender = performance.now();
   }
 
   /** What the tests and the benchmark read (a copy; changing it changes nothing). */

@@ -26,6 +26,14 @@ export interface ChartSpec {
   readonly x: 'records' | 'measurements' | 'slice';
   readonly series: readonly SeriesSpec[];
   readonly yLabel: string;
+  /** Only optimisers with a perturbed pass have these values (SGD's sides are left out). */
+  readonly perturbedOnly?: boolean;
+}
+
+/** An optimiser as the charts see it. */
+export interface ChartSide {
+  label: string;
+  perturbs: boolean;
 }
 
 /** The charts, in page order. */
@@ -55,6 +63,7 @@ export const CHARTS: readonly ChartSpec[] = [
     title: 'Perturbed loss L(w + e), mini-batches',
     x: 'records',
     yLabel: 'L(w + e)',
+    perturbedOnly: true,
     series: [{ label: 'L(w + e)', value: (r) => r.perturbedLoss }],
   },
   {
@@ -62,6 +71,7 @@ export const CHARTS: readonly ChartSpec[] = [
     title: 'Surrogate gap h = L(w + e) − L(w), mini-batches',
     x: 'records',
     yLabel: 'h',
+    perturbedOnly: true,
     series: [{ label: 'h', value: (r) => r.surrogateGap }],
   },
   {
@@ -86,17 +96,20 @@ const CHART_HEIGHT = 150;
 /** A uPlot chart for one spec, with one group of series per optimiser. */
 export class LiveChart {
   private readonly plot: uPlot;
+  /** Indices of the optimisers this chart draws. */
+  private readonly shown: number[];
 
   constructor(
     container: HTMLElement,
     readonly spec: ChartSpec,
-    sideLabels: readonly string[],
+    sides: readonly ChartSide[],
   ) {
+    this.shown = sides.flatMap((s, i) => (spec.perturbedOnly && !s.perturbs ? [] : [i]));
     const series: uPlot.Series[] = [{ label: spec.x === 'slice' ? 'a' : 'step' }];
-    sideLabels.forEach((side, i) => {
+    for (const i of this.shown) {
       for (const s of spec.series) {
         series.push({
-          label: sideLabels.length > 1 ? `${side} ${s.label}` : s.label,
+          label: sides.length > 1 ? `${sides[i]!.label} ${s.label}` : s.label,
           stroke: SIDE_COLOURS[i],
           width: 1.5,
           spanGaps: true,
@@ -104,10 +117,10 @@ export class LiveChart {
           ...(s.dash !== undefined ? { dash: s.dash } : {}),
         });
       }
-    });
+    }
     this.plot = new uPlot(
       {
-        title: spec.title,
+        title: this.shown.length === 0 ? `${spec.title}: none, SGD takes no perturbed step` : spec.title,
         width: CHART_WIDTH,
         height: CHART_HEIGHT,
         scales: { x: { time: false } },
@@ -124,7 +137,8 @@ export class LiveChart {
 
   /** Redraws from the session's histories. */
   update(session: Session): void {
-    this.plot.setData(chartData(this.spec, session.history, session.measurements));
+    const pick = <T>(all: readonly T[]): T[] => this.shown.map((i) => all[i]!);
+    this.plot.setData(chartData(this.spec, pick(session.history), pick(session.measurements), session.step));
   }
 
   destroy(): void {
@@ -133,7 +147,13 @@ export class LiveChart {
 }
 
 /** The chart's data columns: x, then each optimiser's series in spec order. */
-export function chartData(spec: ChartSpec, history: readonly RecordPoint[][], measurements: readonly Measurement[][]): uPlot.AlignedData {
+export function chartData(
+  spec: ChartSpec,
+  history: readonly RecordPoint[][],
+  measurements: readonly Measurement[][],
+  step: number,
+): uPlot.AlignedData {
+  if (history.length === 0) return [[step]];
   if (spec.x === 'records') {
     const xs = history[0]!.map((r) => r.step);
     return [xs, ...history.flatMap((h) => spec.series.map((s) => h.map((r) => s.value!(r))))];
