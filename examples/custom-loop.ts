@@ -32,7 +32,10 @@ const rng = new Rng(1);
 const batchSize = 32;
 const tensorsAtStart = tf.memory().numTensors;
 for (let step = 0; step < steps; step++) {
-  const { x, y } = toTensors(data, Array.from({ length: batchSize }, () => rng.int(data.size)));
+  const { x, y } = toTensors(
+    data,
+    Array.from({ length: batchSize }, () => rng.int(data.size)),
+  );
   const loss = (): tf.Scalar => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor));
   const result = sharpnessAwareStep(loss, vars, config);
   base.applyGradients(result.vars.map((v, i) => ({ name: v.name, tensor: result.gradients[i]! })));

@@ -25,9 +25,13 @@ try {
   await page.goto(url + HASH);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 120_000 });
   await page.click('#play');
-  await page.waitForFunction((n) => (window as unknown as { flatminimaPlayground: { state(): { step: number } } }).flatminimaPlayground.state().step >= n, steps, {
-    timeout: 600_000,
-  });
+  await page.waitForFunction(
+    (n) => (window as unknown as { flatminimaPlayground: { state(): { step: number } } }).flatminimaPlayground.state().step >= n,
+    steps,
+    {
+      timeout: 600_000,
+    },
+  );
   await page.click('#play');
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

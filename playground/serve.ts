@@ -13,11 +13,13 @@ import { buildPlayground, DEFAULT_OUT_DIR } from './build.js';
 
 /** Serves `dir` on 127.0.0.1:`port` (0: any free port); resolves with the server and its URL. */
 export async function servePlayground(dir: string, port: number): Promise<{ server: Server; url: string }> {
-  const handler = sirv(dir, { dev: false, etag: true});
-  const server = createServer((req, res) => handler(req, res, () => {
-    res.statusCode = 404;
-    res.end('not found');
-  }));
+  const handler = sirv(dir, { dev: false, etag: true });
+  const server = createServer((req, res) =>
+    handler(req, res, () => {
+      res.statusCode = 404;
+      res.end('not found');
+    }),
+  );
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => ok());

@@ -51,18 +51,19 @@ export async function initWasmTrainingBackend(opts: InitWasmTrainingBackendOptio
     throw new TypeError(`${fn}: wasmPaths must be a folder URL string or a map of file names to URLs, got ${String(wasmPaths)}`);
   }
   assertPinnedVersions(version_wasm);
-  if (wasmPaths !== undefined) setWasmPaths(wasmPaths as string);
+  if (wasmPaths !== undefined) setWasmPaths(wasmPaths as Parameters<typeof setWasmPaths>[0]);
   const trainingKernels = registerWasmTrainingKernels();
   const previous = tf.getBackend();
-  let ok = false;
+  let failure: unknown = null;
   try {
-    ok = await tf.setBackend('wasm');
-  } catch {
-    ok = false;
+    if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') failure = 'tf.setBackend returned false';
+  } catch (e) {
+    failure = e;
   }
-  if (!ok || tf.getBackend() !== 'wasm') {
-    if (previous !== undefined && previous !== tf.getBackend()) await tf.setBackend(previous);
-    throw new Error(`${fn}: the wasm backend failed to start (see the tfjs warning above)`);
+  if (failure !== null) {
+    if (previous != null && previous !== tf.getBackend()) await tf.setBackend(previous);
+    const why = failure instanceof Error ? failure.message.split('\n')[0] : String(failure);
+    throw new Error(`${fn}: the wasm backend failed to start (${why}; see the tfjs warning above)`, { cause: failure });
   }
   await tf.ready();
   return { name: 'wasm', trainingKernels };

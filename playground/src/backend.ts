@@ -30,7 +30,8 @@ async function tryBackend(name: 'webgl' | 'cpu'): Promise<void> {
  * A named backend that fails falls back the same way, and the detail says so.
  */
 export async function chooseBackend(preference: BackendPreference): Promise<BackendChoice> {
-  const order: ('wasm' | 'webgl' | 'cpu')[] = preference === 'auto' ? ['wasm', 'webgl', 'cpu'] : [preference, ...(['wasm', 'webgl', 'cpu'] as const).filter((b) => b !== preference)];
+  const order: ('wasm' | 'webgl' | 'cpu')[] =
+    preference === 'auto' ? ['wasm', 'webgl', 'cpu'] : [preference, ...(['wasm', 'webgl', 'cpu'] as const).filter((b) => b !== preference)];
   const failed: string[] = [];
   for (const name of order) {
     try {

@@ -80,7 +80,10 @@ function xor(n: number, noise: number, seed: number): Dataset {
 }
 
 /** Centres of the three blobs: on the circle of radius 1, at 90°, 210° and 330°. */
-const BLOB_CENTRES: readonly [number, number][] = [90, 210, 330].map((deg) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)]);
+const BLOB_CENTRES: readonly [number, number][] = [90, 210, 330].map((deg) => [
+  Math.cos((deg * Math.PI) / 180),
+  Math.sin((deg * Math.PI) / 180),
+]);
 
 /**
  * Three Gaussian blobs (three classes), as scikit-learn's `make_blobs` with fixed centres: point i

@@ -119,7 +119,9 @@ class Playground {
       const bad = s.history.findIndex((h) => !Number.isFinite(h.at(-1)!.trainLoss));
       if (bad >= 0) {
         this.setRunning(false);
-        this.notices = [`${s.trainers[bad]!.method.label} diverged by step ${s.step}: the training loss is not finite. Lower the learning rate or rho, then reset.`];
+        this.notices = [
+          `${s.trainers[bad]!.method.label} diverged by step ${s.step}: the training loss is not finite. Lower the learning rate or rho, then reset.`,
+        ];
         this.showMessages();
         return;
       }
@@ -248,7 +250,11 @@ class Playground {
       const div = document.createElement('div');
       div.className = 'chart';
       charts.append(div);
-      return new LiveChart(div, spec, s.trainers.map((t, i) => ({ label: labels[i]!, perturbs: t.method.perturbs })));
+      return new LiveChart(
+        div,
+        spec,
+        s.trainers.map((t, i) => ({ label: labels[i]!, perturbs: t.method.perturbs })),
+      );
     });
   }
 
@@ -259,7 +265,10 @@ class Playground {
     $('step-count').textContent = String(s.step);
     const latest = s.history.map((h) => h.at(-1)!);
     $('metrics').textContent = latest
-      .map((r, i) => `${s.trainers.length > 1 ? `${'AB'[i]}: ` : ''}train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * r.testAccuracy).toFixed(1)} % (step ${r.step})`)
+      .map(
+        (r, i) =>
+          `${s.trainers.length > 1 ? `${'AB'[i]}: ` : ''}train loss ${r.trainLoss.toFixed(4)}, test accuracy ${(100 * r.testAccuracy).toFixed(1)} % (step ${r.step})`,
+      )
       .join(' · ');
     this.renders += 1;
     this.lastRender = performance.now();
@@ -280,7 +289,8 @@ class Playground {
         hash: toHash(this.settings),
         methods: METHODS.map((m) => m.id),
         history: s?.history ?? [],
-        measurements: s?.measurements.map((ms) => ms.map((m) => ({ step: m.step, sigmaMax: m.sigmaMax, sliceLosses: m.slice.losses }))) ?? [],
+        measurements:
+          s?.measurements.map((ms) => ms.map((m) => ({ step: m.step, sigmaMax: m.sigmaMax, sliceLosses: m.slice.losses }))) ?? [],
         numTensors: tf.memory().numTensors,
       }),
     );

@@ -31,7 +31,7 @@ export interface MethodEntry {
 export const HYPER_PARAMETERS: Readonly<Record<HyperParameter, { label: string; help: string }>> = {
   rho: { label: 'rho', help: 'radius of the neighbourhood the climb explores (>= 0)' },
   alpha: { label: 'alpha', help: 'GSAM: weight of the ascent along the part of g orthogonal to g_p (>= 0; 0 gives SAM)' },
-  gamma: { label: 'gamma', help: "Adaptive-GSAM: the climb scales by |w| + gamma (>= 0)" },
+  gamma: { label: 'gamma', help: 'Adaptive-GSAM: the climb scales by |w| + gamma (>= 0)' },
   eta: { label: 'eta', help: 'ASAM: T = |w| + eta on kernels (>= 0)' },
 };
 

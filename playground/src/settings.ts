@@ -43,8 +43,7 @@ export interface Settings {
 
 /** How one field is written: a number range or a list of choices. */
 export type FieldKind =
-  | { type: 'number'; integer: boolean; min: number; max: number; minExclusive?: boolean }
-  | { type: 'choice'; choices: readonly string[] };
+  { type: 'number'; integer: boolean; min: number; max: number; minExclusive?: boolean } | { type: 'choice'; choices: readonly string[] };
 
 /** One setting: where it lives in {@link Settings}, how it is written, what it is called. */
 export interface FieldSpec {
@@ -82,7 +81,13 @@ export const FIELDS: readonly FieldSpec[] = [
   { key: 'race', prop: 'race', label: 'race', kind: { type: 'choice', choices: ['0', '1'] } },
   { key: 'backend', prop: 'backend', label: 'backend', kind: { type: 'choice', choices: BACKEND_PREFERENCES } },
   ...(['a', 'b'] as const).flatMap((side) =>
-    SIDE_FIELDS.map((f) => ({ key: side === 'a' ? f.prop : `b.${f.prop}`, prop: f.prop, label: side === 'a' ? f.label : `${f.label} (B)`, kind: f.kind, side })),
+    SIDE_FIELDS.map((f) => ({
+      key: side === 'a' ? f.prop : `b.${f.prop}`,
+      prop: f.prop,
+      label: side === 'a' ? f.label : `${f.label} (B)`,
+      kind: f.kind,
+      side,
+    })),
   ),
 ];
 
@@ -211,7 +216,8 @@ export function fromHash(hash: string): { settings: Settings; problems: string[]
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const problems: string[] = [];
   for (const key of params.keys()) {
-    if (!FIELDS.some((f) => f.key === key)) problems.push(`unknown setting '${key}' ignored (settings are ${FIELDS.map((f) => f.key).join(', ')})`);
+    if (!FIELDS.some((f) => f.key === key))
+      problems.push(`unknown setting '${key}' ignored (settings are ${FIELDS.map((f) => f.key).join(', ')})`);
   }
   const read = (key: string): string | number | undefined => {
     const text = params.get(key);

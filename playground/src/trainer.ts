@@ -97,7 +97,12 @@ export class ViewData {
     this.bounds = squareBounds(all.x);
     const tr = toTensors(train);
     const te = toTensors(test);
-    const sg = toTensors(subset(train, Array.from({ length: Math.min(SIGMA_EXAMPLES, train.size) }, (_, i) => i)));
+    const sg = toTensors(
+      subset(
+        train,
+        Array.from({ length: Math.min(SIGMA_EXAMPLES, train.size) }, (_, i) => i),
+      ),
+    );
     this.xTrain = tr.x as tf.Tensor2D;
     this.yTrain = tr.y;
     this.xTest = te.x as tf.Tensor2D;
@@ -114,7 +119,10 @@ export class ViewData {
 
 /** A square around all points with a 10 % margin, so circles look round. */
 function squareBounds(x: Float32Array): [number, number, number, number] {
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   for (let i = 0; i < x.length; i += 2) {
     x0 = Math.min(x0, x[i]!);
     x1 = Math.max(x1, x[i]!);
@@ -165,7 +173,11 @@ export class Trainer {
     start?: tf.Tensor[],
   ) {
     this.method = methodById(side.opt);
-    this.model = createMlp({ seed: data.modelSeed, hidden: new Array<number>(settings.depth).fill(settings.width), numClasses: data.numClasses });
+    this.model = createMlp({
+      seed: data.modelSeed,
+      hidden: new Array<number>(settings.depth).fill(settings.width),
+      numClasses: data.numClasses,
+    });
     if (start !== undefined) this.model.setWeights(start);
     this.optimizer = this.method.build(BASE_OPTIMIZERS[side.base]!.build(side.lr), side);
     this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);

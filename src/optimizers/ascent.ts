@@ -7,9 +7,13 @@ import { globalNorm } from './tensorList.js';
 
 /** What an ascent rule sees: the variables (at w), their clean gradients, rho for this step, eps. */
 export interface AscentInput {
+  /** The variables, at w. */
   readonly vars: readonly tf.Variable[];
+  /** The clean gradient g, one tensor per variable. */
   readonly grads: readonly tf.Tensor[];
+  /** The neighbourhood radius of this step. */
   readonly rho: number;
+  /** Added to norms in denominators. */
   readonly eps: number;
 }
 
@@ -17,6 +21,7 @@ export interface AscentInput {
 export interface AscentRule {
   /** A short name used in configs and records: 'euclidean' | 'adaptive' | 'elementwise'. */
   readonly name: string;
+  /** The perturbation e, one new tensor per variable (the caller disposes them). */
   perturbation(input: AscentInput): tf.Tensor[];
 }
 

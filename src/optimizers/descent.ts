@@ -7,8 +7,11 @@ import { globalDot, globalNorm } from './tensorList.js';
 
 /** What a descent rule sees. */
 export interface DescentInput {
+  /** The clean gradient g at w. */
   readonly grads: readonly tf.Tensor[];
+  /** The perturbed gradient g_p at w + e. */
   readonly perturbedGrads: readonly tf.Tensor[];
+  /** Added to norms in denominators. */
   readonly eps: number;
 }
 

@@ -74,7 +74,9 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
   readonly weightDecay: number;
   /** Denominator guard. */
   readonly eps: number;
+  /** The climb from w to w + e. */
   protected readonly ascentRule: AscentRule;
+  /** How g and g_p combine into the direction d. */
   protected readonly descentRule: DescentRule;
   private stepCount = 0;
   private lastRho: number | null = null;
@@ -124,7 +126,15 @@ export abstract class SharpnessAwareOptimizer extends tf.Optimizer {
    * The sharpness-aware direction: runs both passes and returns the clean loss and, per variable,
    * the direction d the base optimiser should apply. Does not change any variable.
    */
-  override computeGradients(f: () => tf.Scalar, varList?: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  override computeGradients(
+    f: () => tf.Scalar,
+    varList?: tf.Variable[],
+  ): {
+    /** The clean loss L(w). */
+    value: tf.Scalar;
+    /** The direction d per variable name (weight decay included). */
+    grads: tf.NamedTensorMap;
+  } {
     const vars = varList ?? defaultTrainableVariables();
     const rho = this.currentRho();
     const result = sharpnessAwareStep(f, vars, {

@@ -253,7 +253,14 @@ export function hessianVectorProduct(
   obj: Objective,
   v: tf.Tensor[],
   opts: HvpOptions = {},
-): { product: tf.Tensor[]; method: ResolvedHvpMethod; methodReason: string } {
+): {
+  /** H v, one tensor per variable (the caller disposes them). */
+  product: tf.Tensor[];
+  /** How the product was computed. */
+  method: ResolvedHvpMethod;
+  /** Why that method. */
+  methodReason: string;
+} {
   const fn = 'hessianVectorProduct';
   checkObjective(fn, obj);
   if (!Array.isArray(v) || v.length !== obj.vars.length || !v.every((t, i) => t instanceof tf.Tensor && tf.util.arraysEqual(t.shape, obj.vars[i].shape))) {

@@ -32,7 +32,10 @@ export class BoundaryView {
   draw(probs: Float32Array, numClasses: number, bounds: readonly [number, number, number, number], train: Dataset, test: Dataset): void {
     const px = this.image.data;
     for (let i = 0; i < GRID_SIZE * GRID_SIZE; i++) {
-      let r = 0, g = 0, b = 0, top = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        top = 0;
       for (let c = 0; c < numClasses; c++) {
         const p = probs[i * numClasses + c]!;
         const [cr, cg, cb] = CLASS_COLOURS[c]!;
