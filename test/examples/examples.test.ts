@@ -25,7 +25,13 @@ async function example(name: string, ...args: string[]): Promise<string> {
 const numbers = (line: string): number[] => [...line.matchAll(/-?\d+(?:\.\d+)?(?:e[+-]?\d+)?/g)].map((m) => Number(m[0]));
 
 test('examples/ holds exactly the examples this test runs', () => {
-  assert.deepEqual(readdirSync(join(root, 'examples')).sort(), ['README.md', 'custom-loop.ts', 'fit-gsam.ts', 'measure-saved-model.ts', 'sweep.json']);
+  assert.deepEqual(readdirSync(join(root, 'examples')).sort(), [
+    'README.md',
+    'custom-loop.ts',
+    'fit-gsam.ts',
+    'measure-saved-model.ts',
+    'sweep.json',
+  ]);
 });
 
 test('fit-gsam: model.fit with GSAM logs the clean loss, L(w + e) and h = L(w + e) − L(w) per epoch', async () => {
@@ -45,7 +51,10 @@ test('fit-gsam: model.fit with GSAM logs the clean loss, L(w + e) and h = L(w + 
 test('custom-loop: sharpnessAwareStep in a hand-written loop trains and leaves no tensor behind', async () => {
   const out = await example('custom-loop.ts', '120');
   const steps = out.split('\n').filter((l) => l.startsWith('step '));
-  assert.deepEqual(steps.map((l) => numbers(l)[0]), [0, 50, 100, 119]);
+  assert.deepEqual(
+    steps.map((l) => numbers(l)[0]),
+    [0, 50, 100, 119],
+  );
   assert.ok(numbers(steps.at(-1)!)[1]! < numbers(steps[0]!)[1]!, 'the loss went down');
   assert.match(out, /tensors left besides the optimiser's slots: 0\n/);
 });
@@ -59,7 +68,12 @@ test("measure-saved-model: a saved model's sigma_max, trace, surrogate gap and l
   const trace = numbers(out.split('\n').find((l) => l.startsWith('trace'))!);
   // The trace is the sum of the eigenvalues; near a minimum they are >= 0 and the top one is among them.
   assert.ok(trace[0]! + 3 * trace[1]! >= sigma[0]!, `trace ${trace[0]} ± ${trace[1]} against sigma_max ${sigma[0]}`);
-  const slice = numbers(out.split('\n').find((l) => l.startsWith('loss along'))!.split(':')[1]!);
+  const slice = numbers(
+    out
+      .split('\n')
+      .find((l) => l.startsWith('loss along'))!
+      .split(':')[1]!,
+  );
   assert.equal(slice.length, 9);
 });
 

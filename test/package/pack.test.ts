@@ -25,16 +25,31 @@ test('npm pack, install the tarball into an empty project, run and type-check an
   // A copy of what `npm pack` reads, so that building dist/ here never touches the repository's.
   const copy = join(tmp, 'repo');
   mkdirSync(copy);
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'tsconfig.json', 'tsconfig.build.json']) copyFileSync(join(root, f), join(copy, f));
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'tsconfig.json', 'tsconfig.build.json'])
+    copyFileSync(join(root, f), join(copy, f));
   cpSync(join(root, 'src'), join(copy, 'src'), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
   const packed = await exec(npm, ['pack', '--json', '--pack-destination', tmp], { cwd: copy, maxBuffer: 64 * 1024 * 1024 });
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = info!.files.map((f) => f.path);
-  for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/src/wasm-kernels.js', 'dist/src/cli/main.js']) {
+  for (const f of [
+    'LICENSE',
+    'README.md',
+    'CHANGELOG.md',
+    'package.json',
+    'dist/src/index.js',
+    'dist/src/index.d.ts',
+    'dist/src/node.js',
+    'dist/src/wasm-kernels.js',
+    'dist/src/cli/main.js',
+  ]) {
     assert.ok(files.includes(f), `the tarball holds ${f}`);
   }
-  assert.deepEqual(files.filter((f) => !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(f)), [], 'nothing else');
+  assert.deepEqual(
+    files.filter((f) => !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(f)),
+    [],
+    'nothing else',
+  );
 
   const app = join(tmp, 'app');
   mkdirSync(app);
@@ -53,10 +68,27 @@ test('npm pack, install the tarball into an empty project, run and type-check an
 
   // Its types, from the published declarations.
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  await exec(process.execPath, [
-    tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck',
-    '--types', 'node', '--typeRoots', join(root, 'node_modules', '@types'), 'custom-loop.ts',
-  ], { cwd: app });
+  await exec(
+    process.execPath,
+    [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(root, 'node_modules', '@types'),
+      'custom-loop.ts',
+    ],
+    { cwd: app },
+  );
 
   // A bundler given only `import 'flatminima'` must keep the serialisation and gradient registrations.
   const bundle = join(app, 'bundle.mjs');

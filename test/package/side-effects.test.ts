@@ -41,7 +41,10 @@ console.log(JSON.stringify({ classes: ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'].fi
     logLevel: 'silent',
   });
   const { stdout } = await promisify(execFile)(process.execPath, [outfile], { cwd: root });
-  assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), { classes: ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'], maxPoolGradGrad: true });
+  assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), {
+    classes: ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'],
+    maxPoolGradGrad: true,
+  });
 });
 
 test('flatminima and flatminima/wasm-kernels bundle for a browser; flatminima/node does not', async () => {

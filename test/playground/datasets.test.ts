@@ -51,7 +51,9 @@ test('XOR: the label is the sign of x·y, and the points fill [-1, 1]²', () => 
 test('spiral: each arm goes outwards from the centre to radius 1.5, the arms half a turn apart', () => {
   const ds = datasetById('spiral').generate(100, 0, 0);
   for (const label of [0, 1]) {
-    const radii = Array.from({ length: ds.size }, (_, i) => i).filter((i) => ds.y[i] === label).map((i) => Math.hypot(...point(ds.x, i)));
+    const radii = Array.from({ length: ds.size }, (_, i) => i)
+      .filter((i) => ds.y[i] === label)
+      .map((i) => Math.hypot(...point(ds.x, i)));
     for (let k = 1; k < radii.length; k++) assert.ok(radii[k]! > radii[k - 1]!, 'radius increases along the arm');
     assert.ok(Math.abs(radii[0]!) < 1e-6 && Math.abs(radii.at(-1)! - 1.5) < 1e-6);
   }

@@ -15,7 +15,14 @@ import { servePlayground } from '../../playground/serve.js';
 /** Debian's Chromium, as the report's tests use it. */
 export const CHROMIUM = '/usr/bin/chromium';
 /** The flags test/report uses: no sandbox (root in CI), no GPU, no background traffic. */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 
 /** Whether the browser tests can run here; in CI they must. */
 export function chromiumAvailable(): boolean {

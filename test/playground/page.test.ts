@@ -27,8 +27,15 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
     try {
       const s = await state(page);
       assert.equal(s.backend, 'wasm');
-      assert.equal((s as unknown as { trainingKernels: boolean }).trainingKernels, true, "flatminima's kernels are the registered wasm kernels");
-      assert.match(await page.textContent('#backend') ?? '', new RegExp(`wasm with flatminima's ${WASM_TRAINING_KERNEL_NAMES.length} training kernels`));
+      assert.equal(
+        (s as unknown as { trainingKernels: boolean }).trainingKernels,
+        true,
+        "flatminima's kernels are the registered wasm kernels",
+      );
+      assert.match(
+        (await page.textContent('#backend')) ?? '',
+        new RegExp(`wasm with flatminima's ${WASM_TRAINING_KERNEL_NAMES.length} training kernels`),
+      );
       assert.equal(await page.isVisible('#messages'), false, 'no message on a clean load');
       assert.equal(s.step, 0);
       // The same session in Node on the cpu backend gives the same numbers at step 0 (wasm vs cpu
@@ -39,7 +46,9 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
         const theirs = s.history[0]![0]!;
         assert.ok(Math.abs(mine.trainLoss - theirs.trainLoss) < 1e-5, `train loss ${mine.trainLoss} vs ${theirs.trainLoss}`);
         assert.ok(Math.abs(mine.testAccuracy - theirs.testAccuracy) < 1e-6);
-        assert.ok(Math.abs(node.measurements[0]![0]!.sigmaMax - s.measurements[0]![0]!.sigmaMax) < 1e-3 * Math.abs(s.measurements[0]![0]!.sigmaMax));
+        assert.ok(
+          Math.abs(node.measurements[0]![0]!.sigmaMax - s.measurements[0]![0]!.sigmaMax) < 1e-3 * Math.abs(s.measurements[0]![0]!.sigmaMax),
+        );
       } finally {
         node.dispose();
       }
@@ -60,7 +69,7 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
       assert.ok(h.at(-1)!.trainLoss < 0.7 * h[0]!.trainLoss, `train loss ${h[0]!.trainLoss} -> ${h.at(-1)!.trainLoss}`);
       assert.ok(s.measurements[0]!.length >= 4, 'sigma_max measured every 100 steps');
       assert.notEqual(await canvasPixels(page, '#boundary-a'), boundaryBefore, 'the boundary canvas changed');
-      assert.match(await page.textContent('#step-count') ?? '', new RegExp(`^${s.step}$`));
+      assert.match((await page.textContent('#step-count')) ?? '', new RegExp(`^${s.step}$`));
       // Ten more steps, one Step press each: the live tensor count stays where it was.
       for (let i = 0; i < 10; i++) await page.click('#step');
       const later = await state(page);
@@ -139,13 +148,16 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
       const before = await state(page);
       await page.fill('#field-rho', '-0.1');
       await page.press('#field-rho', 'Enter');
-      assert.match(await page.textContent('#error-rho') ?? '', /rho must be a number >= 0 and <= 10, got '-0\.1'; the run goes on with rho = 0\.05/);
+      assert.match(
+        (await page.textContent('#error-rho')) ?? '',
+        /rho must be a number >= 0 and <= 10, got '-0\.1'; the run goes on with rho = 0\.05/,
+      );
       assert.equal(await page.isVisible('#messages'), true);
-      assert.match(await page.textContent('#messages') ?? '', /rho must be/);
+      assert.match((await page.textContent('#messages')) ?? '', /rho must be/);
       assert.equal(await page.getAttribute('#field-rho', 'aria-invalid'), 'true');
       await page.fill('#field-lr', 'abc');
       await page.press('#field-lr', 'Enter');
-      assert.match(await page.textContent('#error-lr') ?? '', /learning rate must be a number > 0 and <= 10, got 'abc'/);
+      assert.match((await page.textContent('#error-lr')) ?? '', /learning rate must be a number > 0 and <= 10, got 'abc'/);
       const during = await state(page);
       assert.equal(during.step, before.step, 'the run was not reset');
       assert.deepEqual(during.history, before.history);
@@ -167,10 +179,29 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
     }
   });
 
+  test('where the wasm binaries cannot load, the page falls back and says why', async () => {
+    const page = await site.browser.newPage();
+    try {
+      await page.route('**/*.wasm', (route) => route.abort());
+      await page.goto(site.url);
+      await page.waitForSelector('body[data-ready="true"]', { state: 'attached', timeout: 120_000 });
+      const s = await state(page);
+      assert.ok(s.backend === 'webgl' || s.backend === 'cpu', `fell back to ${s.backend}`);
+      assert.match(
+        (await page.textContent('#backend')) ?? '',
+        new RegExp(`^Backend: ${s.backend} \\(stock tfjs kernels\\); wasm failed: `),
+      );
+      await page.click('#step');
+      assert.equal((await state(page)).step, 1, 'and it trains there');
+    } finally {
+      await page.close();
+    }
+  });
+
   test('a link with a bad value says why it was not followed', async () => {
     const { page, consoleErrors } = await openPage(site, '#rho=-5&data=circles');
     try {
-      assert.match(await page.textContent('#messages') ?? '', /rho must be a number >= 0 and <= 10, got '-5'; the default is used/);
+      assert.match((await page.textContent('#messages')) ?? '', /rho must be a number >= 0 and <= 10, got '-5'; the default is used/);
       const s = await state(page);
       assert.equal(s.settings.a.rho, 0.05);
       assert.equal(s.settings.data, 'circles');

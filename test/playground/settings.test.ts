@@ -28,7 +28,17 @@ test('an empty hash gives the defaults; the defaults hash back to themselves', (
 
 test('a hash with every field set round-trips exactly, in race mode too', () => {
   const s: Settings = {
-    seed: 7, data: 'spiral', n: 333, noise: 0.125, test: 0.3, width: 9, depth: 2, batch: 17, every: 40, race: true, backend: 'cpu',
+    seed: 7,
+    data: 'spiral',
+    n: 333,
+    noise: 0.125,
+    test: 0.3,
+    width: 9,
+    depth: 2,
+    batch: 17,
+    every: 40,
+    race: true,
+    backend: 'cpu',
     a: { opt: 'agsam', base: 'adam', lr: 0.003, rho: 0.7, alpha: 0.25, gamma: 0.02, eta: 0.01 },
     b: { opt: 'asam', base: 'sgd', lr: 0.2, rho: 1.5, alpha: 0.1, gamma: 0.01, eta: 0.05 },
   };
@@ -58,7 +68,10 @@ test('bad values are refused with the field, the allowed values and the text typ
   assert.deepEqual(parseField('lr', '0'), { ok: false, message: "learning rate must be a number > 0 and <= 10, got '0'" });
   assert.deepEqual(parseField('n', '12.5'), { ok: false, message: "points must be an integer from 20 to 5000, got '12.5'" });
   assert.deepEqual(parseField('width', ''), { ok: false, message: "width must be an integer from 1 to 128, got ''" });
-  assert.deepEqual(parseField('data', 'mnist'), { ok: false, message: "dataset must be one of moons, circles, spiral, xor, blobs, got 'mnist'" });
+  assert.deepEqual(parseField('data', 'mnist'), {
+    ok: false,
+    message: "dataset must be one of moons, circles, spiral, xor, blobs, got 'mnist'",
+  });
   assert.deepEqual(parseField('b.rho', 'Infinity'), { ok: false, message: "rho (B) must be a number >= 0 and <= 10, got 'Infinity'" });
   // Accepted forms: decimals, exponents, surrounding spaces.
   assert.deepEqual(parseField('rho', ' 5e-2 '), { ok: true, value: 0.05 });
@@ -83,14 +96,23 @@ test('a link with bad values or unknown keys says so, one line each, and uses th
   assert.equal(settings.width, 8);
   assert.equal(problems.length, 3);
   assert.match(problems[0]!, /unknown setting 'colour'/);
-  assert.match(problems.find((p) => p.startsWith('points'))!, /points must be an integer from 20 to 5000, got 'abc'; the default is used/);
-  assert.match(problems.find((p) => p.startsWith('rho'))!, /rho must be a number >= 0/);
+  assert.match(
+    problems.find((p) => p.startsWith('points'))!,
+    /points must be an integer from 20 to 5000, got 'abc'; the default is used/,
+  );
+  assert.match(
+    problems.find((p) => p.startsWith('rho'))!,
+    /rho must be a number >= 0/,
+  );
 });
 
 test('the batch may not exceed the training set', () => {
   // 40 points, test share 0.5: ceil(20) test, 20 train, so a batch of 21 is refused and 20 is allowed.
   const s = { ...DEFAULT_SETTINGS, n: 40, test: 0.5 };
-  assert.match(crossCheck({ ...s, batch: 21 })!, /batch size must be at most the number of training points \(20 = 40 points less 20 for testing\), got 21/);
+  assert.match(
+    crossCheck({ ...s, batch: 21 })!,
+    /batch size must be at most the number of training points \(20 = 40 points less 20 for testing\), got 21/,
+  );
   assert.equal(crossCheck({ ...s, batch: 20 }), null);
   const fromLink = fromHash('#n=40&test=0.5&batch=64');
   assert.equal(fromLink.settings.batch, 20);

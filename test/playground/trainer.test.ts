@@ -61,7 +61,10 @@ test('training lowers the loss, and the loss slice passes through the recorded t
     const h = s.history[0]!;
     assert.ok(h.at(-1)!.trainLoss < 0.6 * h[0]!.trainLoss, `loss ${h[0]!.trainLoss} -> ${h.at(-1)!.trainLoss}`);
     const m = s.measurements[0]!;
-    assert.deepEqual(m.map((x) => x.step), [0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200]);
+    assert.deepEqual(
+      m.map((x) => x.step),
+      [0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200],
+    );
     const last = m.at(-1)!;
     const mid = last.slice.alphas.indexOf(0);
     assert.ok(mid > 0, 'the slice grid holds a = 0');
