@@ -42,7 +42,7 @@ export const CHARTS: readonly ChartSpec[] = [
     id: 'loss',
     title: 'Loss (whole training and test sets)',
     x: 'records',
-    yLabel: 'cross-entropy',
+    yLabel: 'loss',
     series: [
       { label: 'train', value: (r) => r.trainLoss },
       { label: 'test', dash: [6, 4], value: (r) => r.testLoss },
@@ -91,7 +91,9 @@ export const CHARTS: readonly ChartSpec[] = [
 ];
 
 const CHART_WIDTH = 330;
-const CHART_HEIGHT = 150;
+const CHART_HEIGHT = 200;
+const AXIS_FONT = '11px system-ui, "DejaVu Sans", sans-serif';
+const LABEL_FONT = 'bold 11px system-ui, "DejaVu Sans", sans-serif';
 
 /** A uPlot chart for one spec, with one group of series per optimiser. */
 export class LiveChart {
@@ -124,7 +126,10 @@ export class LiveChart {
         width: CHART_WIDTH,
         height: CHART_HEIGHT,
         scales: { x: { time: false } },
-        axes: [{ label: spec.x === 'slice' ? 'a' : 'step' }, { label: spec.yLabel, size: 60 }],
+        axes: [
+          { label: spec.x === 'slice' ? 'a' : 'step', size: 36, labelSize: 18, font: AXIS_FONT, labelFont: LABEL_FONT },
+          { label: spec.yLabel, size: 52, labelSize: 18, font: AXIS_FONT, labelFont: LABEL_FONT },
+        ],
         cursor: { drag: { x: false, y: false } },
         legend: { live: false },
         series,
