@@ -22,8 +22,10 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
-if (!(seconds > 0) || !Number.isFinite(seconds)) throw new RangeError(`bench:playground: --seconds must be a number > 0, got '${values.seconds}'`);
-if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`bench:playground: --rounds must be a positive integer, got '${values.rounds}'`);
+if (!(seconds > 0) || !Number.isFinite(seconds))
+  throw new RangeError(`bench:playground: --seconds must be a number > 0, got '${values.seconds}'`);
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new RangeError(`bench:playground: --rounds must be a positive integer, got '${values.rounds}'`);
 
 interface Counters {
   step: number;
@@ -65,7 +67,10 @@ function rendererCpuSeconds(rootPid: number): number {
 const dir = mkdtempSync(join(tmpdir(), 'flatminima-bench-'));
 await buildPlayground(dir);
 const { server, url } = await servePlayground(dir, 0);
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.goto(`${url}#opt=sam&${values.hash}`);
@@ -73,9 +78,13 @@ try {
   const counters = (): Promise<Counters> =>
     page.evaluate(() => (window as unknown as { flatminimaPlayground: { state(): Counters } }).flatminimaPlayground.state());
   await page.click('#play');
-  await page.waitForFunction(() => (window as unknown as { flatminimaPlayground: { state(): Counters } }).flatminimaPlayground.state().step >= 300, null, {
-    timeout: 600_000,
-  });
+  await page.waitForFunction(
+    () => (window as unknown as { flatminimaPlayground: { state(): Counters } }).flatminimaPlayground.state().step >= 300,
+    null,
+    {
+      timeout: 600_000,
+    },
+  );
   const rootPid = process.pid; // Chromium runs as this process's descendant
   const stepsPerSecond: number[] = [];
   const stepsPerCpuSecond: number[] = [];
@@ -104,9 +113,11 @@ try {
   );
   const steps = median(stepsPerSecond);
   const views = median(rendersPerSecond);
-  console.log(`median: ${steps.toFixed(0)} SAM steps/s (target >= 100: ${steps >= 100 ? 'met' : 'NOT met'}), ` +
-    `${views.toFixed(1)} view updates/s (target >= 10: ${views >= 10 ? 'met' : 'NOT met'}); ` +
-    `${median(stepsPerCpuSecond).toFixed(0)} steps per renderer CPU-second`);
+  console.log(
+    `median: ${steps.toFixed(0)} SAM steps/s (target >= 100: ${steps >= 100 ? 'met' : 'NOT met'}), ` +
+      `${views.toFixed(1)} view updates/s (target >= 10: ${views >= 10 ? 'met' : 'NOT met'}); ` +
+      `${median(stepsPerCpuSecond).toFixed(0)} steps per renderer CPU-second`,
+  );
 } finally {
   await browser.close();
   server.close();
