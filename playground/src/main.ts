@@ -27,6 +27,8 @@ import { CHARTS, LiveChart } from './views/charts.js';
 
 /** Milliseconds of training per animation frame (a frame is ~16.7 ms at 60 Hz). */
 const STEP_BUDGET_MS = 12;
+/** Side of a decision-boundary canvas in CSS pixels (style.css sets the same). */
+const BOUNDARY_CSS_PIXELS = 320;
 /** The views are redrawn at most this often while playing (20 Hz: smooth, and most time trains). */
 const RENDER_INTERVAL_MS = 50;
 
@@ -234,8 +236,9 @@ class Playground {
     this.boundaries = s.trainers.map((_, i) => {
       const figure = document.createElement('figure');
       const canvas = document.createElement('canvas');
-      canvas.width = 640;
-      canvas.height = 640;
+      // As many pixels as the screen shows (320 CSS pixels): more would only cost rasterisation time.
+      canvas.width = Math.round(BOUNDARY_CSS_PIXELS * (window.devicePixelRatio || 1));
+      canvas.height = canvas.width;
       canvas.id = `boundary-${'ab'[i]}`;
       const caption = document.createElement('figcaption');
       caption.textContent = labels[i]!;
