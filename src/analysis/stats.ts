@@ -181,7 +181,7 @@ function roundDifference(v: number): number {
 
 /** Mid-ranks (1-based) of `values`; tied values share the mean of their ranks. */
 function midRanks(values: readonly number[]): { ranks: number[]; tieSizes: number[] } {
-  const order = values.map((v, i) => i).sort((a, b) => values[a] - values[b]);
+  const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
   const ranks = new Array<number>(values.length);
   const tieSizes: number[] = [];
   for (let i = 0; i < order.length; ) {

@@ -109,7 +109,12 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
  * @param opts.testFraction in (0, 1); both parts must end up non-empty.
  * @param opts.seed integer seed of the permutation.
  */
-export function trainTestSplit(ds: Dataset, opts: { testFraction: number; seed: number }): { train: Dataset; test: Dataset } {
+export function trainTestSplit(ds: Dataset, opts: { testFraction: number; seed: number }): {
+  /** The examples not drawn for testing. */
+  train: Dataset;
+  /** The first `ceil(testFraction * size)` examples of the permutation. */
+  test: Dataset;
+} {
   const { testFraction, seed } = opts;
   checkNumber('trainTestSplit', 'testFraction', testFraction, undefined, { min: 0, minExclusive: true, max: 1, maxExclusive: true });
   checkNumber('trainTestSplit', 'seed', seed, undefined, { integer: true });
@@ -129,7 +134,15 @@ export function trainTestSplit(ds: Dataset, opts: { testFraction: number; seed: 
  * `[m, ...exampleShape]` (float32) and `y` one-hot of shape `[m, numClasses]` (float32).
  * The caller owns and must dispose both.
  */
-export function toTensors(ds: Dataset, indices?: ArrayLike<number>): { x: tf.Tensor; y: tf.Tensor2D } {
+export function toTensors(
+  ds: Dataset,
+  indices?: ArrayLike<number>,
+): {
+  /** The examples, `[m, ...exampleShape]`, float32. */
+  x: tf.Tensor;
+  /** Their labels one-hot, `[m, numClasses]`, float32. */
+  y: tf.Tensor2D;
+} {
   const part = indices === undefined ? ds : subset(ds, indices);
   const oneHot = new Float32Array(part.size * part.numClasses);
   for (let i = 0; i < part.size; i++) oneHot[i * part.numClasses + part.y[i]] = 1;

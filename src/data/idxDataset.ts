@@ -106,7 +106,12 @@ function loadSplit(
 export function loadIdxDataset(
   dir: string,
   opts: { maxTrain?: number; maxTest?: number; classNames?: string[] } = {},
-): { train: Dataset; test: Dataset } {
+): {
+  /** The training files' examples (at most `maxTrain`). */
+  train: Dataset;
+  /** The test files' examples (at most `maxTest`). */
+  test: Dataset;
+} {
   if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`loadIdxDataset: dir must be a non-empty directory path, got ${describeValue(dir)}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`IDX directory ${dir}: not a directory`);
   checkMaxCount(opts.maxTrain, 'maxTrain');

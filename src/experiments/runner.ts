@@ -46,12 +46,15 @@ function yieldToEventLoop(): Promise<void> {
 
 /** Training progress, reported after every optimiser step. */
 export interface Progress {
+  /** The run's id (a hash of its spec). */
   runId: string;
   /** 1-based epoch in progress. */
   epoch: number;
+  /** Epochs in the run. */
   epochs: number;
   /** 1-based step within the epoch. */
   step: number;
+  /** Steps in each epoch. */
   stepsPerEpoch: number;
   /** Clean loss of this step's batch. */
   loss: number;
@@ -76,7 +79,7 @@ export interface RunOptions {
   threads?: number;
   /** Stops the run at the next step when aborted; the record returned has status 'running' and the
    * run can be resumed from its last checkpoint (a graceful interruption, e.g. on Ctrl-C). Training
-   * yields to the event loop at least every {@link YIELD_EVERY_MS}, so an abort from a timer or a
+   * yields to the event loop at least every `YIELD_EVERY_MS` (200 ms), so an abort from a timer or a
    * signal handler takes effect within about that delay plus one step. The final evaluation and
    * sharpness measurement after the last epoch do not check it. */
   signal?: AbortSignal;

@@ -37,7 +37,9 @@ export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
 
 /** The sharpness-aware wrapper (or plain 'sgd' = the base optimiser alone). */
 export const OptimizerSpecSchema = z.strictObject({
+  /** The method: 'sgd' (the base alone), 'sam', 'asam', 'gsam' or 'agsam' (Adaptive-GSAM). */
   name: z.enum(['sgd', 'sam', 'asam', 'gsam', 'agsam']),
+  /** Neighbourhood radius (the method's default when left out). */
   rho: finiteNonNegative.optional(),
   /** GSAM / Adaptive-GSAM: weight of the orthogonal ascent. */
   alpha: finiteNonNegative.optional(),
@@ -45,17 +47,22 @@ export const OptimizerSpecSchema = z.strictObject({
   eta: finiteNonNegative.optional(),
   /** Adaptive-GSAM (elementwise ascent): (|w| + gamma). */
   gamma: finiteNonNegative.optional(),
+  /** Adaptive-GSAM's climb: 'elementwise' (the report's rule, default) or 'adaptive' (ASAM's). */
   ascent: z.enum(['elementwise', 'adaptive']).optional(),
+  /** ASAM's scaled variables: 'kernels' (default) or 'all'. */
   scope: z.enum(['kernels', 'all']).optional(),
   /** 'constant' (default) or 'proportional' to the learning rate (GSAM's rule; rho decays from rho to rhoMin). */
   rhoSchedule: z.enum(['constant', 'proportional']).optional(),
+  /** With rhoSchedule 'proportional': rho at the smallest learning rate (default 0). */
   rhoMin: finiteNonNegative.optional(),
 });
 export type OptimizerSpec = z.infer<typeof OptimizerSpecSchema>;
 
 /** The base optimiser that applies the (sharpness-aware) gradient. */
 export const BaseOptimizerSpecSchema = z.strictObject({
+  /** 'sgd', 'momentum' or 'adam'. */
   name: z.enum(['sgd', 'momentum', 'adam']),
+  /** The (initial) learning rate, > 0. */
   learningRate: z.number().finite().positive(),
   /** momentum: coefficient (default 0.9). */
   momentum: z.number().finite().min(0).lt(1).optional(),
@@ -70,12 +77,19 @@ export type BaseOptimizerSpec = z.infer<typeof BaseOptimizerSpecSchema>;
 export const RunSpecSchema = z.strictObject({
   /** A readable label; defaults to `<optimizer>-seed<seed>`. */
   name: z.string().min(1).optional(),
+  /** The data. */
   dataset: DatasetSpecSchema,
+  /** 'mlp' (the report's 2-32-32-32-2 network) or 'cnn' (the small convolutional one). */
   model: z.enum(['mlp', 'cnn']),
+  /** The sharpness-aware method and its options. */
   optimizer: OptimizerSpecSchema,
+  /** The base optimiser that applies the direction. */
   base: BaseOptimizerSpecSchema,
+  /** Passes over the training set. */
   epochs: positiveInt,
+  /** Examples per step. */
   batchSize: positiveInt,
+  /** Seed of the split, the initial weights and the batch order. */
   seed: z.number().int().nonnegative(),
   /** Measure sharpness of the final model (sigma_max, trace, surrogate gap) on this many examples (0 = off). */
   measureExamples: z.number().int().nonnegative().optional(),
@@ -84,10 +98,15 @@ export type RunSpec = z.infer<typeof RunSpecSchema>;
 
 /** Metrics of one epoch. Losses are the CLEAN losses at w; perturbed loss and gap are epoch means. */
 export const EpochRecordSchema = z.strictObject({
+  /** 1-based epoch. */
   epoch: z.number().int().positive(),
+  /** Mean clean loss L(w) of the epoch's steps. */
   trainLoss: z.number(),
+  /** Share of the epoch's training examples classified right at w, before each step's update. */
   trainAccuracy: z.number(),
+  /** Loss on the test set after the epoch. */
   testLoss: z.number(),
+  /** Accuracy on the test set after the epoch. */
   testAccuracy: z.number(),
   /** Loss and accuracy on the validation split; null (or absent, in records written before it existed)
    * when the spec has no `dataset.validationFraction`. */
@@ -97,52 +116,88 @@ export const EpochRecordSchema = z.strictObject({
   perturbedLoss: z.number().nullable(),
   /** Mean of h = L_p - L over the epoch's steps; null for plain SGD. */
   surrogateGap: z.number().nullable(),
+  /** Wall-clock seconds of the epoch. */
   seconds: z.number().nonnegative(),
 });
+/** Metrics of one epoch (the type of `EpochRecordSchema`). */
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
 
 /** Sharpness of a trained model (see src/sharpness). */
 export const SharpnessRecordSchema = z.strictObject({
+  /** Examples the loss was measured on. */
   examples: z.number().int().positive(),
+  /** Top Hessian eigenvalue (power iteration). */
   sigmaMax: z.number(),
+  /** Hessian-vector products the power iteration took. */
   sigmaMaxIterations: z.number().int(),
+  /** 'double-backprop' (exact products) or 'finite-difference'. */
   hessianMethod: z.string(),
+  /** Hutchinson estimate of the Hessian's trace. */
   trace: z.number(),
+  /** Radius of the surrogate-gap step. */
   rho: z.number(),
+  /** h = L(w + e) - L(w) with the euclidean e at that rho. */
   surrogateGap: z.number(),
   /** Lemma 3's estimate 2h/rho^2, to compare with sigmaMax. */
   lemma3SigmaMax: z.number(),
   /** 1-D filter-normalised slice: loss at w + a*u for each a. */
-  landscape1D: z.strictObject({ alphas: z.array(z.number()), losses: z.array(z.number()) }).optional(),
+  landscape1D: z
+    .strictObject({
+      /** Offsets a along u. */
+      alphas: z.array(z.number()),
+      /** L(w + a·u) for each offset. */
+      losses: z.array(z.number()),
+    })
+    .optional(),
   /** 2-D slice: losses[i][j] = L(w + alphas[i] u + betas[j] v). */
   landscape2D: z
-    .strictObject({ alphas: z.array(z.number()), betas: z.array(z.number()), losses: z.array(z.array(z.number())) })
+    .strictObject({
+      /** Offsets along u. */
+      alphas: z.array(z.number()),
+      /** Offsets along v. */
+      betas: z.array(z.number()),
+      /** losses[i][j] = L(w + alphas[i] u + betas[j] v). */
+      losses: z.array(z.array(z.number())),
+    })
     .optional(),
 });
+/** Sharpness of a trained model (the type of `SharpnessRecordSchema`). */
 export type SharpnessRecord = z.infer<typeof SharpnessRecordSchema>;
 
 /** What a run leaves behind: written as `<results>/<runId>/record.json`. */
 export const RunRecordSchema = z.strictObject({
+  /** The run's id: a content hash of its spec. */
   runId: z.string(),
+  /** The spec the run was made from. */
   spec: RunSpecSchema,
+  /** 'running' (unfinished or interrupted), 'complete' or 'diverged'. */
   status: z.enum(['running', 'complete', 'diverged']),
+  /** One entry per finished epoch. */
   epochs: z.array(EpochRecordSchema),
   /** Final metrics (those of the last completed epoch); null until one epoch has finished. */
   final: z
     .strictObject({
+      /** Clean training loss of the last epoch. */
       trainLoss: z.number(),
+      /** Training accuracy of the last epoch. */
       trainAccuracy: z.number(),
+      /** Test loss after the last epoch. */
       testLoss: z.number(),
+      /** Test accuracy after the last epoch. */
       testAccuracy: z.number(),
+      /** Loss and accuracy on the validation split after the last epoch (absent without one). */
       validationLoss: z.number().nullable().optional(),
       validationAccuracy: z.number().nullable().optional(),
     })
     .nullable(),
+  /** Sharpness of the final model; null unless measured (spec.measureExamples > 0). */
   sharpness: SharpnessRecordSchema.nullable(),
   /** Moons only: class-1 probability of the final model on a grid, for decision-region plots. */
   decisionGrid: z
     .strictObject({
+      /** Grid x coordinates. */
       xs: z.array(z.number()),
+      /** Grid y coordinates. */
       ys: z.array(z.number()),
       /** probs[i][j] = P(class 1 | x = xs[j], y = ys[i]). */
       probs: z.array(z.array(z.number())),
@@ -150,12 +205,28 @@ export const RunRecordSchema = z.strictObject({
       points: z.array(z.tuple([z.number(), z.number(), z.number()])),
     })
     .nullable(),
-  divergence: z.strictObject({ epoch: z.number().int(), step: z.number().int(), message: z.string() }).nullable(),
+  /** Where and why the run diverged; null unless status is 'diverged'. */
+  divergence: z
+    .strictObject({
+      /** 1-based epoch of the bad step. */
+      epoch: z.number().int(),
+      /** 1-based step within that epoch. */
+      step: z.number().int(),
+      /** What was not finite. */
+      message: z.string(),
+    })
+    .nullable(),
+  /** The tfjs backend the run trained on. */
   backend: z.string(),
+  /** wasm threads; null on other backends. */
   threads: z.number().int().nullable(),
+  /** Versions of flatminima, tfjs and Node that made the record. */
   versions: z.record(z.string(), z.string()),
+  /** ISO time the run started. */
   startedAt: z.string(),
+  /** ISO time it finished; null while running. */
   finishedAt: z.string().nullable(),
+  /** Wall-clock seconds spent training, over all resumptions. */
   wallSeconds: z.number().nonnegative(),
   /** Directory (relative to the record) of the saved final tfjs model, if saved. */
   modelDir: z.string().nullable(),
@@ -163,4 +234,5 @@ export const RunRecordSchema = z.strictObject({
    * wrong. The status stays 'running', so running the spec again resumes from its last checkpoint. */
   error: z.string().optional(),
 });
+/** What a run leaves behind (the type of {@link RunRecordSchema}). */
 export type RunRecord = z.infer<typeof RunRecordSchema>;

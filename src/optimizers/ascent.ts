@@ -8,9 +8,13 @@ import type { MaybeStateful } from './ruleState.js';
 
 /** What an ascent rule sees: the variables (at w), their clean gradients, rho for this step, eps. */
 export interface AscentInput {
+  /** The variables, at w. */
   readonly vars: readonly tf.Variable[];
+  /** The clean gradient g, one tensor per variable. */
   readonly grads: readonly tf.Tensor[];
+  /** The neighbourhood radius of this step. */
   readonly rho: number;
+  /** Added to norms in denominators. */
   readonly eps: number;
 }
 
@@ -21,7 +25,7 @@ export interface AscentInput {
 export interface AscentRule extends MaybeStateful {
   /** A short name used in configs and records: 'euclidean' | 'adaptive' | 'elementwise'. */
   readonly name: string;
-  /** `e` for this step, with the variables at w. */
+  /** The perturbation e, one new tensor per variable (the caller disposes them). */
   perturbation(input: AscentInput): tf.Tensor[];
 }
 

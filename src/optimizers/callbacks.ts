@@ -21,12 +21,14 @@ export class SharpnessMetricsCallback extends tf.Callback {
     super();
   }
 
+  /** Starts the epoch's means afresh. */
   override async onEpochBegin(): Promise<void> {
     this.sumPerturbed = 0;
     this.sumGap = 0;
     this.count = 0;
   }
 
+  /** Puts this step's `perturbedLoss` and `surrogateGap` into the batch's logs. */
   override async onBatchEnd(_batch: number, logs?: Logs): Promise<void> {
     const perturbed = this.optimizer.lastPerturbedLoss;
     const gap = this.optimizer.lastSurrogateGap;
@@ -40,6 +42,7 @@ export class SharpnessMetricsCallback extends tf.Callback {
     }
   }
 
+  /** Puts the epoch's mean `perturbedLoss` and `surrogateGap` into the epoch's logs. */
   override async onEpochEnd(_epoch: number, logs?: Logs): Promise<void> {
     if (logs === undefined || this.count === 0) return;
     logs.perturbedLoss = this.sumPerturbed / this.count;

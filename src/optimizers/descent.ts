@@ -8,8 +8,11 @@ import type { MaybeStateful } from './ruleState.js';
 
 /** What a descent rule sees on a step that climbed. */
 export interface DescentInput {
+  /** The clean gradient g at w. */
   readonly grads: readonly tf.Tensor[];
+  /** The perturbed gradient g_p at w + e. */
   readonly perturbedGrads: readonly tf.Tensor[];
+  /** Added to norms in denominators. */
   readonly eps: number;
 }
 

@@ -96,7 +96,9 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
   readonly weightDecay: number;
   /** Denominator guard. */
   readonly eps: number;
+  /** The climb from w to w + e. */
   protected readonly ascentRule: AscentRule;
+  /** How g and g_p combine into the direction d. */
   protected readonly descentRule: DescentRule;
   protected readonly climbPolicy: ClimbPolicy;
   private stepCount = 0;
@@ -154,7 +156,15 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
    * and returns the clean loss and, per variable, the direction d the base optimiser should apply.
    * Does not change any variable.
    */
-  override computeGradients(f: () => tf.Scalar, varList?: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  override computeGradients(
+    f: () => tf.Scalar,
+    varList?: tf.Variable[],
+  ): {
+    /** The clean loss L(w). */
+    value: tf.Scalar;
+    /** The direction d per variable name (weight decay included). */
+    grads: tf.NamedTensorMap;
+  } {
     const vars = varList ?? defaultTrainableVariables();
     const rho = this.currentRho();
     const climb = this.climbPolicy.climbs({ step: this.stepCount });

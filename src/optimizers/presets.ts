@@ -32,6 +32,7 @@ export interface GSAMOptions extends CommonOptions {
 
 /** Options of {@link AdaptiveGSAM}. */
 export interface AdaptiveGSAMOptions extends CommonOptions {
+  /** GSAM's weight of the ascent along the part of g orthogonal to g_p (>= 0). */
   alpha: number;
   /** Elementwise climb: (|w| + gamma) ⊙ g (default 0.01; 0 allowed). */
   gamma?: number;
@@ -63,6 +64,7 @@ function scopeConfig(className: string, scope: AdaptiveScope): string {
  * @example model.compile({ optimizer: new SAM({ base: tf.train.momentum(0.1, 0.9), rho: 0.05 }), loss: 'categoricalCrossentropy' })
  */
 export class SAM extends SharpnessAwareOptimizer {
+  /** The name tfjs serialisation registers the class under. */
   static override readonly className = 'SAM';
 
   constructor(options: SAMOptions) {
@@ -81,8 +83,11 @@ export class SAM extends SharpnessAwareOptimizer {
  * `e = rho T² g / (‖T g‖ + eps)`; descend with the gradient at w + e.
  */
 export class ASAM extends SharpnessAwareOptimizer {
+  /** The name tfjs serialisation registers the class under. */
   static override readonly className = 'ASAM';
+  /** T = |w| + eta on the scaled variables. */
   readonly eta: number;
+  /** Which variables the climb scales. */
   readonly scope: AdaptiveScope;
 
   constructor(options: ASAMOptions) {
@@ -106,7 +111,9 @@ export class ASAM extends SharpnessAwareOptimizer {
  * the clean gradient orthogonal to the perturbed one. `alpha = 0` is SAM.
  */
 export class GSAM extends SharpnessAwareOptimizer {
+  /** The name tfjs serialisation registers the class under. */
   static override readonly className = 'GSAM';
+  /** Weight of the ascent along the part of g orthogonal to g_p. */
   readonly alpha: number;
 
   constructor(options: GSAMOptions) {
@@ -129,11 +136,17 @@ export class GSAM extends SharpnessAwareOptimizer {
  * `ascent: 'adaptive'` (then `eta` and `scope` apply).
  */
 export class AdaptiveGSAM extends SharpnessAwareOptimizer {
+  /** The name tfjs serialisation registers the class under. */
   static override readonly className = 'AdaptiveGSAM';
+  /** Weight of the ascent along the part of g orthogonal to g_p. */
   readonly alpha: number;
+  /** The elementwise climb's (|w| + gamma). */
   readonly gamma: number;
+  /** Which climb: the report's elementwise rule or ASAM's adaptive one. */
   readonly ascent: 'elementwise' | 'adaptive';
+  /** ASAM's eta (used with ascent 'adaptive'). */
   readonly eta: number;
+  /** ASAM's scope (used with ascent 'adaptive'). */
   readonly scope: AdaptiveScope;
 
   constructor(options: AdaptiveGSAMOptions) {

@@ -8,7 +8,9 @@ import { checkNumber, describeValue } from '../util/validation.js';
 
 /** What a rho schedule is told each step: the step index (0-based) and the base learning rate now. */
 export interface RhoContext {
+  /** The step about to be taken, from 0. */
   readonly step: number;
+  /** The base optimiser's learning rate now. */
   readonly learningRate: number;
 }
 
@@ -21,10 +23,15 @@ export type RhoFunction = (ctx: RhoContext) => number;
  * `lrMax == lrMin`.
  */
 export interface ProportionalRho {
+  /** Marks the description as this rule. */
   readonly type: 'proportional';
+  /** rho at the largest learning rate. */
   readonly rhoMax: number;
+  /** rho at the smallest learning rate. */
   readonly rhoMin: number;
+  /** The largest learning rate of the run. */
   readonly lrMax: number;
+  /** The smallest learning rate of the run. */
   readonly lrMin: number;
 }
 

@@ -29,6 +29,7 @@ export interface TopEigenvalueResult {
   iterations: number;
   /** Whether the relative change fell below tol before the cap. */
   converged: boolean;
+  /** How the Hessian-vector products were computed. */
   method: ResolvedHvpMethod;
   /** Why that method (what 'auto' found on the first product). */
   methodReason: string;
@@ -103,7 +104,9 @@ export interface TraceResult {
   value: number;
   /** Standard error of that mean (sample standard deviation / √samples). */
   stdError: number;
+  /** Probes used. */
   samples: number;
+  /** How the Hessian-vector products were computed. */
   method: ResolvedHvpMethod;
   /** Why that method (what 'auto' found on the first product). */
   methodReason: string;

@@ -254,7 +254,14 @@ export function hessianVectorProduct(
   obj: Objective,
   v: tf.Tensor[],
   opts: HvpOptions = {},
-): { product: tf.Tensor[]; method: ResolvedHvpMethod; methodReason: string } {
+): {
+  /** H v, one tensor per variable (the caller disposes them). */
+  product: tf.Tensor[];
+  /** How the product was computed. */
+  method: ResolvedHvpMethod;
+  /** Why that method. */
+  methodReason: string;
+} {
   const fn = 'hessianVectorProduct';
   checkObjective(fn, obj);
   const what = `${fn}: v must hold one tensor per obj.vars entry, of the same shapes`;

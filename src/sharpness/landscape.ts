@@ -73,7 +73,15 @@ function readLandscapeOptions(fn: string, opts: LandscapeOptions, defaultPoints:
 }
 
 /** L(w + a·u) for a on an even grid over [-range, range], u filter-normalised (synchronous). */
-export function lossLandscape1D(obj: Objective, opts: LandscapeOptions = {}): { alphas: number[]; losses: number[] } {
+export function lossLandscape1D(
+  obj: Objective,
+  opts: LandscapeOptions = {},
+): {
+  /** The offsets a along u. */
+  alphas: number[];
+  /** L(w + a·u) for each offset. */
+  losses: number[];
+} {
   const fn = 'lossLandscape1D';
   checkObjective(fn, obj);
   const o = readLandscapeOptions(fn, opts, 21);
@@ -96,7 +104,17 @@ export function lossLandscape1D(obj: Objective, opts: LandscapeOptions = {}): { 
  * losses[i][j] = L(w + alphas[i]·u + betas[j]·v) on an even grid, u and v independent filter-normalised
  * directions drawn in that order from the seed (synchronous).
  */
-export function lossLandscape2D(obj: Objective, opts: LandscapeOptions = {}): { alphas: number[]; betas: number[]; losses: number[][] } {
+export function lossLandscape2D(
+  obj: Objective,
+  opts: LandscapeOptions = {},
+): {
+  /** The offsets along u. */
+  alphas: number[];
+  /** The offsets along v. */
+  betas: number[];
+  /** losses[i][j] = L(w + alphas[i]·u + betas[j]·v). */
+  losses: number[][];
+} {
   const fn = 'lossLandscape2D';
   checkObjective(fn, obj);
   const o = readLandscapeOptions(fn, opts, 11);

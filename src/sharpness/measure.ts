@@ -20,14 +20,17 @@ export interface MeasureOptions extends HvpOptions {
   landscape?: boolean;
   /** Examples the objective averages over; default obj.examples (one of them is required). */
   examples?: number;
-  /** Power-iteration tolerance and cap (see hessianTopEigenvalue; defaults 1e-4 and 100). */
+  /** Power-iteration tolerance (see hessianTopEigenvalue; default 1e-4). */
   tol?: number;
+  /** Power-iteration cap on Hessian-vector products (default 100). */
   maxIterations?: number;
   /** Hutchinson probes (default 20). */
   traceSamples?: number;
-  /** Landscape grid points per axis (defaults 21 for 1-D, 11 for 2-D) and range (default 1). */
+  /** Grid points of the 1-D landscape slice (default 21). */
   landscapePoints1D?: number;
+  /** Grid points per axis of the 2-D landscape slice (default 11). */
   landscapePoints2D?: number;
+  /** The landscape grids span [-landscapeRange, landscapeRange] (default 1). */
   landscapeRange?: number;
 }
 

@@ -8,6 +8,10 @@
 /** The complete state of a {@link Rng}, plain JSON. */
 export type RngState = [number, number, number, number];
 
+/**
+ * A seeded sfc32 stream of uniform, integer and normal variates whose whole state can be saved
+ * ({@link Rng.getState}) and restored ({@link Rng.setState}).
+ */
 export class Rng {
   private a: number;
   private b: number;
