@@ -1,6 +1,7 @@
 /**
  * Option checks shared by the sharpness measures. Every bad option is an Error that names the
- * function, the option and the allowed range; nothing is clamped silently.
+ * function, the option and the allowed range (a TypeError for a value of the wrong type, a
+ * RangeError for one out of range); nothing is clamped silently.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Objective } from './objective.js';
@@ -18,6 +19,8 @@ interface NumberRule {
   max?: number;
   maxExclusive?: boolean;
   integer?: boolean;
+  /** What a bound stands for, shown after the range: e.g. 'the number of parameters'. */
+  note?: string;
 }
 
 function describe(rule: NumberRule): string {
@@ -25,7 +28,8 @@ function describe(rule: NumberRule): string {
   if (rule.min !== undefined) parts.push(`${rule.minExclusive ? '>' : '>='} ${rule.min}`);
   if (rule.max !== undefined) parts.push(`${rule.maxExclusive ? '<' : '<='} ${rule.max}`);
   const kind = rule.integer ? 'an integer' : 'a finite number';
-  return parts.length > 0 ? `${kind} ${parts.join(' and ')}` : kind;
+  const range = parts.length > 0 ? `${kind} ${parts.join(' and ')}` : kind;
+  return rule.note !== undefined ? `${range} (${rule.note})` : range;
 }
 
 /** Returns `value` (or `fallback` when undefined) after checking it against `rule`. */
@@ -37,14 +41,20 @@ export function checkNumber(fn: string, name: string, value: unknown, fallback: 
     (!rule.integer || Number.isInteger(v)) &&
     (rule.min === undefined || (rule.minExclusive ? v > rule.min : v >= rule.min)) &&
     (rule.max === undefined || (rule.maxExclusive ? v < rule.max : v <= rule.max));
-  if (!ok) throw new Error(`${fn}: ${name} must be ${describe(rule)}, got ${String(v)}`);
+  if (!ok) {
+    const message = `${fn}: ${name} must be ${describe(rule)}, got ${String(v)}`;
+    throw typeof v === 'number' ? new RangeError(message) : new TypeError(message);
+  }
   return v as number;
 }
 
 /** Checks a seed (any integer; the measures draw their random vectors from `Rng(seed)`). */
 export function checkSeed(fn: string, value: unknown, fallback: number): number {
   const v = value === undefined ? fallback : value;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`${fn}: seed must be an integer, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    const message = `${fn}: seed must be an integer, got ${String(v)}`;
+    throw typeof v === 'number' ? new RangeError(message) : new TypeError(message);
+  }
   return v;
 }
 
@@ -52,7 +62,7 @@ export function checkSeed(fn: string, value: unknown, fallback: number): number 
 export function checkMethod(fn: string, value: unknown): HvpMethod {
   const v = value === undefined ? 'auto' : value;
   if (!HVP_METHODS.includes(v as HvpMethod)) {
-    throw new Error(`${fn}: method must be one of ${HVP_METHODS.map((m) => `'${m}'`).join(', ')}, got ${String(v)}`);
+    throw new RangeError(`${fn}: method must be one of ${HVP_METHODS.map((m) => `'${m}'`).join(', ')}, got ${String(v)}`);
   }
   return v as HvpMethod;
 }
@@ -61,9 +71,23 @@ export function checkMethod(fn: string, value: unknown): HvpMethod {
 export function checkChoice<T extends string>(fn: string, name: string, value: unknown, fallback: T, allowed: readonly T[]): T {
   const v = value === undefined ? fallback : value;
   if (!allowed.includes(v as T)) {
-    throw new Error(`${fn}: ${name} must be one of ${allowed.map((m) => `'${m}'`).join(', ')}, got ${String(v)}`);
+    throw new RangeError(`${fn}: ${name} must be one of ${allowed.map((m) => `'${m}'`).join(', ')}, got ${String(v)}`);
   }
   return v as T;
+}
+
+/** Checks an optional boolean option. */
+export function checkBoolean(fn: string, name: string, value: unknown, fallback: boolean): boolean {
+  const v = value === undefined ? fallback : value;
+  if (typeof v !== 'boolean') throw new TypeError(`${fn}: ${name} must be a boolean, got ${String(v)}`);
+  return v;
+}
+
+/** Checks that an options argument is an object (or undefined, read as {}). */
+export function checkOptions<T extends object>(fn: string, opts: T | undefined): T {
+  if (opts === undefined) return {} as T;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${fn}: options must be an object, got ${String(opts)}`);
+  return opts;
 }
 
 /** Checks that `obj` is an Objective over distinct, trainable float32 variables. */
