@@ -10,5 +10,6 @@ export { runSpec, runId, type Progress, type RunOptions } from './experiments/ru
 export { runMany } from './experiments/pool.js';
 export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';
+export { measureSavedModel, type SavedModelMeasureOptions, type SavedModelMeasurement } from './experiments/measureModel.js';
 export { RunSpecSchema, RunRecordSchema, type RunSpec, type RunRecord, type EpochRecord, type SharpnessRecord } from './experiments/schema.js';
 export { writeReport } from './report/index.js';
