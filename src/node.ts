@@ -13,6 +13,7 @@ export type { CheckpointData, NamedArray } from './experiments/checkpoint.js';
 export { runMany } from './experiments/pool.js';
 export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';
+export { measureSavedModel, type SavedModelMeasureOptions, type SavedModelMeasurement } from './experiments/measureModel.js';
 export { RunSpecSchema, RunRecordSchema, type RunSpec, type RunRecord, type EpochRecord, type SharpnessRecord } from './experiments/schema.js';
 export { writeReport } from './report/index.js';
 export {

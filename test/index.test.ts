@@ -7,7 +7,7 @@ import * as node from '../src/node.js';
 
 test('the root entry exports the optimisers, the step, the sharpness measures, models and moons', () => {
   for (const name of ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM', 'sharpnessAwareStep', 'proportionalRho', 'SharpnessMetricsCallback',
-    'hessianTopEigenvalue', 'hessianTrace', 'surrogateGap', 'adaptiveSharpness', 'lossLandscape1D', 'lossLandscape2D', 'modelObjective',
+    'hessianTopEigenvalue', 'hessianTrace', 'hessianTopEigenvalues', 'hessianSpectralDensity', 'hessianLayerSharpness', 'measureSharpness', 'surrogateGap', 'adaptiveSharpness', 'lossLandscape1D', 'lossLandscape2D', 'modelObjective',
     'createMlp', 'createCnn', 'makeMoons']) {
     assert.equal(typeof (root as Record<string, unknown>)[name], 'function', `${name} is exported`);
   }

@@ -66,6 +66,9 @@ export interface RunFlags {
   epochs?: number;
   batchSize?: number;
   measure?: number;
+  measureTopK?: number;
+  measureDensity?: boolean;
+  measureLayers?: boolean;
   results?: string;
   backend?: (typeof BACKENDS)[number];
   threads?: number;
@@ -112,6 +115,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--epochs <count>', 'epochs (default: 50 moons, 25 mnist/idx)', positiveInt)
     .option('--batch-size <count>', 'mini-batch size (default 64)', positiveInt)
     .option('--measure <examples>', 'measure sharpness of the final model on this many test examples (0 = off; default 500 moons, 128 mnist/idx)', nonNegativeInt)
+    .option('--measure-top-k <k>', 'with --measure: also the k largest Hessian eigenvalues (Lanczos)', positiveInt)
+    .option('--measure-density', "with --measure: also the Hessian's eigenvalue spectral density (stochastic Lanczos quadrature)")
+    .option('--measure-layers', "with --measure: also each layer variable's top Hessian eigenvalue and trace")
     .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else wasm, else cpu)').choices(BACKENDS))
@@ -184,6 +190,7 @@ const FIELD_FLAG: Readonly<Record<string, string>> = {
   batchSize: '--batch-size',
   seed: '--seed',
   measureExamples: '--measure',
+  'measureSpectrum.topK': '--measure-top-k',
 };
 
 /** Validates a spec built from flags (and maybe a spec file); each problem names its flag where one sets the field. */
@@ -294,6 +301,14 @@ export function buildSpec(
   // A spec file is taken as written (no measureExamples = no measurement); otherwise the dataset's default.
   const measure = flags.measure ?? (file ? file.measureExamples : dd.measureExamples);
   if (measure !== undefined) spec.measureExamples = measure;
+  const spectrum: Record<string, unknown> = { ...file?.measureSpectrum };
+  if (flags.measureTopK !== undefined) spectrum.topK = flags.measureTopK;
+  if (flags.measureDensity) spectrum.density = true;
+  if (flags.measureLayers) spectrum.layers = true;
+  if (Object.keys(spectrum).length > 0) {
+    if (!((measure ?? 0) > 0)) throw new UsageError('--measure-top-k, --measure-density and --measure-layers need sharpness measured (--measure > 0)');
+    spec.measureSpectrum = spectrum;
+  }
   // A spec file's own label is kept for a single run only; compare labels runs by method and seed.
   if (file?.name !== undefined && opts.strictOptimizerFlags) spec.name = file.name;
   return validateSpec(spec, file ? 'the spec file with the flags' : 'the flags');

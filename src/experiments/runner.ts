@@ -516,7 +516,7 @@ function measureFinalSharpness(
   const { x: rawX, y } = toTensors(test, idx);
   const x = toModelInput(rawX, inputShape);
   try {
-    return measureSharpness(modelObjective(model, x, y), { rho: MEASURE_RHO, seed: spec.seed, landscape: true, examples: n });
+    return measureSharpness(modelObjective(model, x, y), { rho: MEASURE_RHO, seed: spec.seed, landscape: true, examples: n, ...spec.measureSpectrum });
   } finally {
     tf.dispose([rawX, x, y]);
   }

@@ -5,6 +5,7 @@
  * aggregate them anywhere (the spec, versions, backend), so a results directory is self-describing.
  */
 import { z } from 'zod';
+import type { SharpnessMeasures } from '../sharpness/index.js';
 
 const finiteNonNegative = z.number().finite().nonnegative();
 const positiveInt = z.number().int().positive();
@@ -93,6 +94,10 @@ export const RunSpecSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   /** Measure sharpness of the final model (sigma_max, trace, surrogate gap) on this many examples (0 = off). */
   measureExamples: z.number().int().nonnegative().optional(),
+  /** With measureExamples: also the top-k eigenvalues, the spectral density and per-layer blocks (src/sharpness/spectrum.ts; default none). */
+  measureSpectrum: z
+    .strictObject({ topK: positiveInt.optional(), density: z.boolean().optional(), layers: z.boolean().optional() })
+    .optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
@@ -122,7 +127,10 @@ export const EpochRecordSchema = z.strictObject({
 /** Metrics of one epoch (the type of `EpochRecordSchema`). */
 export type EpochRecord = z.infer<typeof EpochRecordSchema>;
 
-/** Sharpness of a trained model (see src/sharpness). */
+/**
+ * Sharpness of a trained model: validates src/sharpness's own record type, {@link SharpnessMeasures}
+ * (the check below fails to compile if the two ever differ).
+ */
 export const SharpnessRecordSchema = z.strictObject({
   /** Examples the loss was measured on. */
   examples: z.number().int().positive(),
@@ -160,9 +168,40 @@ export const SharpnessRecordSchema = z.strictObject({
       losses: z.array(z.array(z.number())),
     })
     .optional(),
+  /** The k largest eigenvalues, descending (Lanczos), whether each converged, and the products used. */
+  topEigenvalues: z.array(z.number()).optional(),
+  topEigenvaluesConverged: z.array(z.boolean()).optional(),
+  topEigenvaluesIterations: z.number().int().nonnegative().optional(),
+  /** Spectral density (stochastic Lanczos quadrature): cell averages on a grid, and each run's nodes and weights. */
+  density: z
+    .strictObject({
+      grid: z.array(z.number()),
+      density: z.array(z.number()),
+      sigma: z.number().positive(),
+      runs: z.array(z.strictObject({ ritzValues: z.array(z.number()), weights: z.array(z.number()) })),
+    })
+    .optional(),
+  /** Top eigenvalue and trace of each variable's diagonal Hessian block. */
+  layers: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        shape: z.array(z.number().int().nonnegative()),
+        size: positiveInt,
+        topEigenvalue: z.number(),
+        trace: z.number(),
+      }),
+    )
+    .optional(),
 });
 /** Sharpness of a trained model (the type of `SharpnessRecordSchema`). */
 export type SharpnessRecord = z.infer<typeof SharpnessRecordSchema>;
+
+/** True when A and B are assignable both ways. */
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time check: the schema describes exactly the record src/sharpness produces. */
+const SCHEMA_MATCHES_SHARPNESS: SameType<SharpnessRecord, SharpnessMeasures> = true;
+void SCHEMA_MATCHES_SHARPNESS;
 
 /** What a run leaves behind: written as `<results>/<runId>/record.json`. */
 export const RunRecordSchema = z.strictObject({

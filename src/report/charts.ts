@@ -9,6 +9,7 @@ import type { RecordGroup } from './records.js';
 import { spread } from './stats.js';
 import { summarize } from '../experiments/summary.js';
 import { optimizerColor, optimizerColorScale, optimizerLabel, sortOptimizers } from './style.js';
+import { SPECTRUM_PLOT_IDS, planSpectrumPlots } from './spectrumCharts.js';
 
 /** A plot ready to render. */
 export interface PlannedPlot {
@@ -28,7 +29,7 @@ export interface SkippedPlot {
 }
 
 /** Every plot the report knows, in page order. */
-export const PLOT_IDS = ['curves', 'surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d', 'final-bars'] as const;
+export const PLOT_IDS = ['curves', 'surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d', 'final-bars', ...SPECTRUM_PLOT_IDS] as const;
 /** One of {@link PLOT_IDS}. */
 export type PlotId = (typeof PLOT_IDS)[number];
 
@@ -389,7 +390,7 @@ function finalBarsPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
 
 /** Every plot of one group, in page order, each planned or skipped with a reason. */
 export function planPlots(group: RecordGroup): Array<PlannedPlot | SkippedPlot> {
-  return [curvesPlot(group), gapPlot(group), decisionPlot(group), landscape1DPlot(group), landscape2DPlot(group), finalBarsPlot(group)];
+  return [curvesPlot(group), gapPlot(group), decisionPlot(group), landscape1DPlot(group), landscape2DPlot(group), finalBarsPlot(group), ...planSpectrumPlots(group, asSpec)];
 }
 
 /** Type guard: true when the plot was skipped. */

@@ -46,40 +46,64 @@ export interface ModelObjectiveOptions {
   lossFrom?: 'auto' | 'logits' | 'probabilities';
 }
 
+/**
+ * Examples made on demand, chunk by chunk: for a data set too large to hold as one tensor (a whole
+ * training split), the objective asks for each chunk when it needs it and frees it right after.
+ */
+export interface ExampleSource {
+  /** Number of examples (a positive integer). */
+  size: number;
+  /**
+   * Inputs x [count, ...] and one-hot labels y [count, classes] of examples start … start + count − 1.
+   * It is called inside the chunk's tf.tidy scope, so tensors it creates are freed once the chunk's
+   * loss (or its gradient) has been computed; tensors it returns from a cache of its own are left alone.
+   */
+  chunk(start: number, count: number): { x: tf.Tensor; y: tf.Tensor };
+}
+
 /** Lower clip of the predicted probability inside the log (Keras' epsilon). */
 const PROB_FLOOR = 1e-7;
 
 /**
  * The mean categorical cross-entropy of `model` (softmax outputs) over ALL examples `x`, `y` (one-hot),
- * computed chunk by chunk (each chunk weighted by its size). `vars` are the model's trainable weights'
- * underlying tf.Variables, so perturbing them perturbs the model. The tensors `x`, `y` stay owned by the
- * caller and must outlive the objective.
+ * computed chunk by chunk (each chunk weighted by its size), so every measure holds the activations
+ * of one chunk at a time whatever the number of examples. `vars` are the model's trainable weights'
+ * underlying tf.Variables, so perturbing them perturbs the model. The tensors `x`, `y` stay owned by
+ * the caller and must outlive the objective. Instead of `x`, `y`, an {@link ExampleSource} makes each
+ * chunk's examples on demand (for data sets too large for one tensor).
  *
  * With `lossFrom` 'logits' (the default for the project's MLP and CNN) the loss is the exact
  * −log softmax(z)_y from the last layer's logits z; with 'probabilities' it is −Σ y log(max(p, 1e-7)),
  * i.e. tf.metrics.categoricalCrossentropy without its upper clip at 1 − 1e-7 (whose gradient goes
  * through LessEqual, which has no gradient in tfjs). The two agree except on examples whose predicted
  * probability of the true class is below 1e-7, where Keras' clip caps the loss at 16.1.
+ * @throws RangeError for an empty data set or a bad chunkSize; TypeError for arguments of the wrong kind.
  */
-export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, opts: ModelObjectiveOptions = {}): Objective {
+export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, opts?: ModelObjectiveOptions): Objective;
+export function modelObjective(model: tf.LayersModel, source: ExampleSource, opts?: ModelObjectiveOptions): Objective;
+export function modelObjective(
+  model: tf.LayersModel,
+  xOrSource: tf.Tensor | ExampleSource,
+  yOrOpts?: tf.Tensor | ModelObjectiveOptions,
+  maybeOpts?: ModelObjectiveOptions,
+): Objective {
   const fn = 'modelObjective';
   if (model === null || typeof model !== 'object' || typeof (model as tf.LayersModel).apply !== 'function') {
     throw new TypeError(`${fn}: model must be a tf.LayersModel, got ${describeValue(model)}`);
   }
-  if (!(x instanceof tf.Tensor)) throw new TypeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got ${describeValue(x)}`);
-  if (x.rank < 2) throw new RangeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got rank ${x.rank}`);
-  if (!(y instanceof tf.Tensor)) throw new TypeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got ${describeValue(y)}`);
-  if (y.rank !== 2) throw new RangeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got rank ${y.rank}`);
-  const n = x.shape[0];
-  if (n === 0 || y.shape[0] !== n) throw new RangeError(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
+  const fromTensors = xOrSource instanceof tf.Tensor;
+  const source = fromTensors ? tensorSource(fn, xOrSource, yOrOpts) : checkSource(fn, xOrSource);
+  const opts = (fromTensors ? maybeOpts : yOrOpts) ?? {};
   checkOptionsObject(fn, 'opts', opts, '{ chunkSize: 512 }');
-  const chunkSize = checkNumber(fn, 'chunkSize', opts.chunkSize, 512, { min: 1, integer: true });
+  const { chunkSize: rawChunk, lossFrom: rawLossFrom } = opts as ModelObjectiveOptions;
+  const n = source.size;
+  const chunkSize = checkNumber(fn, 'chunkSize', rawChunk, 512, { min: 1, integer: true });
   const vars = model.trainableWeights.map((w) => w.read());
   if (vars.length === 0 || !vars.every((v): v is tf.Variable => v instanceof tf.Variable)) {
     throw new TypeError(`${fn}: model must have trainable weights backed by tf.Variable`);
   }
 
-  const lossFrom = checkChoice(fn, 'lossFrom', opts.lossFrom, 'auto', ['auto', 'logits', 'probabilities'] as const);
+  const lossFrom = checkChoice(fn, 'lossFrom', rawLossFrom, 'auto', ['auto', 'logits', 'probabilities'] as const);
   const logits = lossFrom === 'probabilities' ? null : logitsFunction(model);
   if (lossFrom === 'logits' && logits === null) {
     throw new RangeError(`${fn}: lossFrom 'logits' needs a tf.Sequential whose last layer is a Dense layer with softmax activation`);
@@ -87,8 +111,11 @@ export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
 
   const chunkLoss = (start: number, size: number): tf.Scalar =>
     tf.tidy(() => {
-      const xs = tf.slice(x, [start], [size]);
-      const ys = tf.slice(y, [start], [size]).toFloat();
+      const { x: xs, y: yRaw } = source.chunk(start, size);
+      if (!(xs instanceof tf.Tensor) || !(yRaw instanceof tf.Tensor) || xs.shape[0] !== size || yRaw.rank !== 2 || yRaw.shape[0] !== size) {
+        throw new TypeError(`${fn}: the example source's chunk(${start}, ${size}) must return tensors x [${size}, ...] and y [${size}, classes]`);
+      }
+      const ys = yRaw.toFloat();
       const perExample =
         logits !== null
           ? softmaxCrossEntropyFromLogits(ys, logits(xs))
@@ -104,6 +131,28 @@ export function modelObjective(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
   const loss = (): tf.Scalar =>
     tf.tidy(() => tf.addN(chunks.map((c) => tf.mul(c.loss(), c.weight))) as tf.Scalar);
   return { vars, loss, chunks, examples: n };
+}
+
+/** The examples of tensors x, y as a source whose chunks are slices (checked here once). */
+function tensorSource(fn: string, x: tf.Tensor, y: unknown): ExampleSource {
+  if (x.rank < 2) throw new RangeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got rank ${x.rank}`);
+  if (!(y instanceof tf.Tensor)) throw new TypeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got ${describeValue(y)}`);
+  if (y.rank !== 2) throw new RangeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got rank ${y.rank}`);
+  const n = x.shape[0];
+  if (n === 0 || y.shape[0] !== n) throw new RangeError(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
+  return { size: n, chunk: (start, count) => ({ x: tf.slice(x, [start], [count]), y: tf.slice(y, [start], [count]) }) };
+}
+
+/** Checks an ExampleSource. */
+function checkSource(fn: string, source: unknown): ExampleSource {
+  const s = source as ExampleSource;
+  if (s === null || typeof s !== 'object' || typeof s.chunk !== 'function') {
+    throw new TypeError(`${fn}: examples must be tensors x, y or an ExampleSource { size, chunk(start, count) }`);
+  }
+  if (typeof s.size !== 'number' || !Number.isInteger(s.size) || s.size <= 0) {
+    throw new RangeError(`${fn}: source.size must be a positive integer (an empty data set has no loss), got ${String(s.size)}`);
+  }
+  return s;
 }
 
 /**

@@ -79,8 +79,13 @@ const maxPoolGradGrad: tf.GradConfig = {
           const [, h, w] = x.shape;
           const bottom = outHeight * sh - h - padInfo.top;
           const right = outWidth * sw - w - padInfo.left;
-          routed = tf.pad(routed, [[0, 0], [padInfo.top, Math.max(0, bottom)], [padInfo.left, Math.max(0, right)], [0, 0]]);
-          routed = tf.slice(routed, [0, 0, 0, 0], [-1, outHeight * sh, outWidth * sw, -1]);
+          // Only when needed: on wasm a pad or slice that changes nothing still copies the tensor slowly.
+          if (padInfo.top > 0 || bottom > 0 || padInfo.left > 0 || right > 0) {
+            routed = tf.pad(routed, [[0, 0], [padInfo.top, Math.max(0, bottom)], [padInfo.left, Math.max(0, right)], [0, 0]]);
+          }
+          if (routed.shape[1] !== outHeight * sh || routed.shape[2] !== outWidth * sw) {
+            routed = tf.slice(routed, [0, 0, 0, 0], [-1, outHeight * sh, outWidth * sw, -1]);
+          }
           return blockSum(routed, outHeight, outWidth, sh, sw);
         }),
       input: () => tf.zerosLike(x),

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkChoice, checkOptionsObject, describeValue } from '../util/validation.js';
 import type { Objective } from './objective.js';
 
-export { checkBoolean, checkChoice, checkNumber, checkSeed, type NumberRule } from '../util/validation.js';
+export { checkBoolean, checkChoice, checkNumber, checkSeed, optionsOrEmpty, type NumberRule } from '../util/validation.js';
 
 /** How a Hessian-vector product is computed (see hvp.ts). */
 export type HvpMethod = 'auto' | 'double-backprop' | 'finite-difference';

@@ -19,6 +19,8 @@ export interface NumberRule {
   maxExclusive?: boolean;
   /** Only integers are allowed. */
   integer?: boolean;
+  /** What a bound stands for, shown after the range: e.g. 'the number of parameters'. */
+  note?: string;
 }
 
 /** A short printable form of an arbitrary value for error messages (strings quoted). */
@@ -36,7 +38,8 @@ export function describeRule(rule: NumberRule): string {
   if (rule.min !== undefined) parts.push(`${rule.minExclusive ? '>' : '>='} ${rule.min}`);
   if (rule.max !== undefined) parts.push(`${rule.maxExclusive ? '<' : '<='} ${rule.max}`);
   const kind = rule.integer ? 'an integer' : 'a finite number';
-  return parts.length > 0 ? `${kind} ${parts.join(' and ')}` : kind;
+  const range = parts.length > 0 ? `${kind} ${parts.join(' and ')}` : kind;
+  return rule.note !== undefined ? `${range} (${rule.note})` : range;
 }
 
 /** True when the number `v` satisfies `rule`. */
@@ -103,4 +106,14 @@ export function rejectUnknownKeys(where: string, options: object, known: readonl
       throw new TypeError(`${where}: unknown option '${key}'; allowed options are ${known.join(', ')}`);
     }
   }
+}
+
+/**
+ * An optional options argument: `{}` when undefined, else the object itself.
+ * @throws TypeError when it is given but is not a plain object.
+ */
+export function optionsOrEmpty<T extends object>(where: string, options: T | undefined): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${where}: options must be an object, got ${describeValue(options)}`);
+  return options;
 }

@@ -98,7 +98,7 @@ describe('planPlots', () => {
     const r = syntheticRecord('sgd', 0, { sharpness: null, decisionGrid: null });
     const plans = planPlots(groupRecords([r])[0]);
     const skipped = plans.filter(isSkipped).map((p) => p.id);
-    assert.deepEqual(skipped, ['surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d']);
+    assert.deepEqual(skipped, ['surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d', 'spectral-density', 'top-eigenvalues', 'layer-sharpness']);
     for (const p of plans.filter(isSkipped)) assert.ok(p.skipped.length > 10);
   });
 

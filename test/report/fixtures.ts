@@ -15,6 +15,20 @@ function linspace(a: number, b: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 }
 
+/** The Gaussian mixture Σ_j w_j N(t; θ_j, σ²) on `n` cells over [lo, hi], as a record's density (point values at the cell centres). */
+function mixtureOnGrid(thetas: number[], weights: number[], sigma: number, lo: number, hi: number, n: number): { grid: number[]; density: number[] } {
+  const width = (hi - lo) / n;
+  const grid = Array.from({ length: n }, (_, i) => lo + (i + 0.5) * width);
+  const density = grid.map((t) => thetas.reduce((s, th, j) => s + (weights[j] * Math.exp(-((t - th) ** 2) / (2 * sigma * sigma))) / (sigma * Math.sqrt(2 * Math.PI)), 0));
+  return { grid, density };
+}
+
+/** The 2-32-32-32-2 MLP's variables (name, shape) as the spectrum's per-layer records name them. */
+const MLP_VARIABLES: Array<[string, number[]]> = [1, 2, 3, 4].flatMap((l): Array<[string, number[]]> => {
+  const units = [2, 32, 32, 32, 2];
+  return [[`dense_Dense${l}/kernel`, [units[l - 1], units[l]]], [`dense_Dense${l}/bias`, [units[l]]]];
+});
+
 /** One synthetic record; `overrides` replace top-level fields (e.g. sharpness: null). */
 export function syntheticRecord(optimizer: RunSpec['optimizer']['name'], seed: number, overrides: Partial<RunRecord> = {}): RunRecord {
   const rng = new Rng(seed * 101 + optimizer.length);
@@ -71,6 +85,21 @@ export function syntheticRecord(optimizer: RunSpec['optimizer']['name'], seed: n
       lemma3SigmaMax: (2 * 0.001 * k) / 0.05 ** 2,
       landscape1D: { alphas, losses: alphas.map((a) => last.trainLoss + k * a * a) },
       landscape2D: { alphas, betas: alphas, losses: alphas.map((a) => alphas.map((b) => last.trainLoss + k * (a * a + 0.5 * b * b))) },
+      topEigenvalues: [2, 1.2, 0.8, 0.5, 0.3].map((f) => f * k + 0.01 * rng.next()),
+      topEigenvaluesConverged: [true, true, true, true, true],
+      topEigenvaluesIterations: 30,
+      density: {
+        ...mixtureOnGrid([-0.2 * k, 0, 0.1 * k, 2 * k], [0.1, 0.6, 0.28, 0.02], 0.03 * k, -0.4 * k, 2.2 * k, 200),
+        sigma: 0.03 * k,
+        runs: [{ ritzValues: [-0.2 * k, 0, 0.1 * k, 2 * k], weights: [0.1, 0.6, 0.28, 0.02] }],
+      },
+      layers: MLP_VARIABLES.map(([name, shape], i) => ({
+        name,
+        shape,
+        size: shape.reduce((a, b) => a * b, 1),
+        topEigenvalue: k * (0.2 + 0.1 * i) + 0.01 * rng.next(),
+        trace: k * (1 + i) + 0.1 * rng.next(),
+      })),
     },
     decisionGrid: { xs, ys, probs, points },
     divergence: null,

@@ -32,7 +32,7 @@ function tinyMoons(optimizer: RunSpec['optimizer'], seed: number): RunSpec {
   };
 }
 
-/** The plot ids the records can give (landscapes only when sharpness was measured with them). */
+/** The plot ids the records can give (landscapes and the spectrum only when sharpness was measured with them). */
 function expectedPlots(records: RunRecord[]): string[] {
   const done = records.filter((r) => r.status === 'complete');
   return PLOT_IDS.filter((id) => {
@@ -40,6 +40,9 @@ function expectedPlots(records: RunRecord[]): string[] {
     if (id === 'landscape-2d') return done.some((r) => r.sharpness?.landscape2D);
     if (id === 'decision-regions') return records.some((r) => r.decisionGrid);
     if (id === 'surrogate-gap') return records.some((r) => r.epochs.some((e) => e.surrogateGap !== null));
+    if (id === 'spectral-density') return done.some((r) => r.sharpness?.density);
+    if (id === 'top-eigenvalues') return done.some((r) => r.sharpness?.topEigenvalues);
+    if (id === 'layer-sharpness') return done.some((r) => r.sharpness?.layers);
     return true;
   });
 }
@@ -124,7 +127,7 @@ describe('writeReport on synthetic records with every kind of data', () => {
   );
   writeRecords(resultsDir, records);
 
-  test('all six plots, the diverged run listed, outDir created', async () => {
+  test('every plot, the diverged run listed, outDir created', async () => {
     const result = await writeReport(resultsDir, { outDir });
     assert.deepEqual(expectedPlots(records), [...PLOT_IDS]);
     await checkReport(result, outDir, records, 'moons-mlp');
