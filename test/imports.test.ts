@@ -31,7 +31,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** Top-level entries of src/ by layer, top first. */
 const LAYERS: readonly (readonly string[])[] = [
   ['node.ts'],
-  ['index.ts'],
+  ['index.ts', 'wasm-kernels.ts'],
   ['cli'],
   ['report'],
   ['analysis'],
