@@ -102,7 +102,7 @@ function accuracyClaim(e: ExperimentAnalyses, a: string, b: string, name: (m: st
     experiment: e.experiment,
     kind: 'accuracy' as const,
     claim: `${name(a)} reaches a higher test accuracy than ${name(b)} on ${e.experiment}`,
-    report: e.reportAccuracy ? `${pct(e.reportAccuracy.a)} vs ${pct(e.reportAccuracy.b)} (${((e.reportAccuracy.a - e.reportAccuracy.b) * 100).toFixed(1)} points, single runs)` : '—',
+    report: e.reportAccuracy ? `${(e.reportAccuracy.a * 100).toFixed(1)} % vs ${(e.reportAccuracy.b * 100).toFixed(1)} % (${((e.reportAccuracy.a - e.reportAccuracy.b) * 100).toFixed(1)} points, single runs)` : '—',
     claimedSign: 1 as const,
   };
   const pa = selectedPoint(e.confirmation, a);

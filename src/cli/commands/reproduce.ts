@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { choiceList, nonNegativeInt, positiveInt, threadCount } from '../parsers.js';
-import { EXIT_FAILURE } from '../errors.js';
+import { EXIT_FAILURE, UsageError } from '../errors.js';
 import {
   BACKENDS,
   DATASET_RUN_DEFAULTS,
@@ -24,7 +24,9 @@ import {
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
 import { METHOD_NAMES, type MethodSummary } from '../../experiments/summary.js';
 import { formatStat } from '../../report/tables.js';
-import type { BaseOptimizerSpec, DatasetSpec, RunSpec } from '../../experiments/schema.js';
+import type { BaseOptimizerSpec, DatasetSpec, RunRecord, RunSpec } from '../../experiments/schema.js';
+import type { Executor } from '../../experiments/executor.js';
+import { FULL_PROTOCOLS, type FullProtocol } from '../reproduceProtocol.js';
 
 /** The settings of one experiment at one scale. */
 export interface ExperimentScale {
@@ -103,6 +105,8 @@ interface ReproduceFlags {
   mnistN?: number;
   measureOverride?: number;
   optimizersOverride?: OptimizerName[];
+  gridOverride?: number;
+  selectionSeedsOverride?: number;
 }
 
 /** The scale an experiment runs at, after --full / --seeds and the hidden test overrides. */
@@ -197,8 +201,14 @@ export function registerReproduce(program: Command): void {
     .addOption(new Option('--mnist-n <count>', 'TEST ONLY: MNIST digits').argParser(positiveInt).hideHelp())
     .addOption(new Option('--measure-override <count>', 'TEST ONLY: sharpness examples (0 = off)').argParser(nonNegativeInt).hideHelp())
     .addOption(new Option('--optimizers-override <list>', 'TEST ONLY: methods run').argParser(choiceList(OPTIMIZERS)).hideHelp())
+    .addOption(new Option('--grid-override <count>', 'TEST ONLY (--full): the first values of each grid axis').argParser(positiveInt).hideHelp())
+    .addOption(new Option('--selection-seeds-override <count>', 'TEST ONLY (--full): seeds of the selection sweeps').argParser(positiveInt).hideHelp())
     .action(async (flags: ReproduceFlags) => {
       checkBackendFlags(flags);
+      if (flags.full) return reproduceFullCommand(flags);
+      if (flags.gridOverride !== undefined || flags.selectionSeedsOverride !== undefined) {
+        throw new UsageError('--grid-override and --selection-seeds-override apply to --full only');
+      }
       const started = performance.now();
       const resultsDir = resolve(flags.results ?? (flags.full ? 'results/reproduce-full' : 'results/reproduce'));
       const jobs = flags.jobs ?? availableParallelism();
@@ -268,4 +278,75 @@ export function registerReproduce(program: Command): void {
       if ('htmlPath' in report) process.stdout.write(`report: ${report.htmlPath}\n`);
       else process.stderr.write(`warning: the HTML report could not be written: ${report.error}\n`);
     });
+}
+
+/** The test overrides as a shrinking of the --full protocols (none: the report's settings). */
+function shrinkProtocol(flags: ReproduceFlags): ((p: FullProtocol) => FullProtocol) | undefined {
+  const { epochsOverride, moonsN, mnistN, measureOverride, gridOverride, selectionSeedsOverride } = flags;
+  if ([epochsOverride, moonsN, mnistN, measureOverride, gridOverride, selectionSeedsOverride].every((v) => v === undefined)) return undefined;
+  return (p) => {
+    const n = p.key === 'moons' ? moonsN : mnistN;
+    const dataset = { ...(p.base.dataset as Record<string, unknown>), ...(n !== undefined ? { n } : {}) };
+    const grids = Object.fromEntries(
+      Object.entries(p.grids).map(([m, g]) => [m, Object.fromEntries(Object.entries(g).map(([path, v]) => [path, gridOverride !== undefined ? v.slice(0, gridOverride) : v]))]),
+    ) as FullProtocol['grids'];
+    return {
+      ...p,
+      base: { ...p.base, dataset, ...(epochsOverride !== undefined ? { epochs: epochsOverride } : {}) },
+      grids,
+      selectionSeeds: selectionSeedsOverride !== undefined ? Array.from({ length: selectionSeedsOverride }, (_, i) => i) : p.selectionSeeds,
+      measureExamples: measureOverride ?? p.measureExamples,
+    };
+  };
+}
+
+/** The header of --full: what runs, stage by stage. */
+function describeFull(flags: ReproduceFlags, methods: readonly OptimizerName[], resultsDir: string, executor: Executor): string {
+  const shrink = shrinkProtocol(flags);
+  const lines = [
+    "flatminima reproduce --full: the report's settings, hyper-parameters selected on validation, a verdict on each claim",
+    ...(shrink || flags.optimizersOverride ? ['  TEST OVERRIDES ACTIVE (hidden --*-override flags): these numbers say nothing about the report'] : []),
+  ];
+  for (const p0 of FULL_PROTOCOLS) {
+    const p = shrink ? shrink(p0) : p0;
+    const b = p.base as { dataset: Record<string, unknown>; epochs: number; batchSize: number; base: Record<string, unknown> };
+    lines.push(`  ${p.key}: ${Object.entries(b.dataset).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; ${b.epochs} epochs, batch ${b.batchSize}; base ${Object.values(b.base).join(' ')}`);
+    lines.push(`    selection on a ${p.validationFraction * 100}% validation split, seeds ${p.selectionSeeds.join(',')}: ${methods.map((m) => `${METHOD_NAMES[m] ?? m} ${Object.entries(p.grids[m]).map(([k, v]) => `${k.replace('optimizer.', '')} {${v.join(', ')}}`).join(' x ') || '(defaults)'}`).join('; ')}`);
+    lines.push(`    confirmation: each method's selected point, seeds 0-${(flags.seeds ?? p.confirmationSeeds) - 1}, sharpness on ${p.measureExamples} test examples`);
+  }
+  lines.push(`  results ${resultsDir}/<experiment>/{selection,confirmation}; ${executor.description}`);
+  return lines.join('\n') + '\n';
+}
+
+/** `reproduce --full`: both stages of both experiments, the analysis and the verdict (reproduceFull.ts). */
+async function reproduceFullCommand(flags: ReproduceFlags): Promise<void> {
+  const started = performance.now();
+  const resultsDir = resolve(flags.results ?? 'results/reproduce-full');
+  const { LocalPoolExecutor } = await import('../../experiments/localExecutor.js');
+  const executor = new LocalPoolExecutor({
+    ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+  });
+  const methods = flags.optimizersOverride ?? REPRODUCE_SETTINGS.optimizers;
+  const header = describeFull(flags, methods, resultsDir, executor);
+  process.stdout.write(header);
+  const { runFullReproduce, formatFullReproduce, writeFullReproduce } = await import('../reproduceFull.js');
+  const report = Object.fromEntries(
+    REPRODUCE_SETTINGS.experiments.map((e) => [e.key, e.report.agsam && e.report.gsam ? { a: e.report.agsam.accuracy, b: e.report.gsam.accuracy } : undefined]),
+  );
+  const shrink = shrinkProtocol(flags);
+  const result = await runFullReproduce({ resultsDir, executor, methods, report, ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}), ...(shrink ? { shrink } : {}) });
+  await executor.close();
+  const confirmationTable = (key: string, records: RunRecord[]): string => {
+    const exp = REPRODUCE_SETTINGS.experiments.find((e) => e.key === key) as Experiment;
+    const { summary, notes } = summarizeWithNotes(records);
+    return comparisonTable(exp, summary) + notes.map((n) => `${n}\n`).join('');
+  };
+  const markdown = await formatFullReproduce(result, confirmationTable);
+  const wall = (performance.now() - started) / 1000;
+  const body = `${markdown}\nwall time ${wall.toFixed(0)} s\n`;
+  process.stdout.write(`\n${body}`);
+  const files = await writeFullReproduce(resultsDir, result, body, header);
+  process.stdout.write(`written: ${files.join(', ')}\n`);
 }
