@@ -20,6 +20,7 @@ let server: RedisServer;
 let worker: WorkerProcess;
 let url: string;
 let scratch: string;
+let checkpoints: string;
 const outputs: CliResult[] = [];
 /** Every folder this file had written to (scanned by the last test). */
 const folders: string[] = [];
@@ -49,8 +50,10 @@ before(async () => {
   server = await startRedis({ durable: true, password: PASSWORD });
   url = `redis://default:${encodeURIComponent(PASSWORD)}@127.0.0.1:${server.port}`;
   scratch = folder('worker-scratch');
-  // The worker gets the URL from the environment, the submitters by flag: both ways are covered.
-  worker = startWorker('wP', ['--concurrency', '2', '--scratch-dir', scratch], { FLATMINIMA_REDIS: url });
+  checkpoints = folder('shared-checkpoints');
+  // The worker gets the URL from the environment, the submitters by flag: both ways are covered. Its
+  // checkpoints go to a shared directory (--checkpoint-dir) rather than Redis.
+  worker = startWorker('wP', ['--concurrency', '2', '--scratch-dir', scratch, '--checkpoint-dir', checkpoints], { FLATMINIMA_REDIS: url });
   await worker.ready;
 });
 
@@ -61,7 +64,7 @@ after(async () => {
   removeTempDirs();
 });
 
-test('sweep --redis runs the sweep on the worker and reports as the local pool does', { skip: REDIS_SKIP }, async () => {
+test('sweep --redis runs the sweep on the worker and reports as the local pool does', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const dir = folder('qsweep');
   const file = join(dir, 'tiny.json');
   writeFileSync(file, JSON.stringify({ base: { dataset: { name: 'moons', n: 200 }, epochs: 1, batchSize: 32, measureExamples: 0 }, grid: { 'optimizer.name': ['sam', 'gsam'] }, seeds: 1 }));
@@ -72,9 +75,17 @@ test('sweep --redis runs the sweep on the worker and reports as the local pool d
   assert.equal((r.stderr.match(/: started on wP/g) ?? []).length, 2, r.stderr);
   assert.match(r.stdout, /\| optimizer\.name=sam \| 1 \| 1 \| 0 \|/);
   assert.match(r.stdout, /report: .*report\.html/);
+  // Checkpoints went to the shared directory, one folder per run, and are deleted once the worker
+  // has seen each job completed (just after the submitter may have its record: wait for that).
+  const runFolders = readdirSync(checkpoints);
+  assert.equal(runFolders.filter((d) => /^moons-mlp-(sam|gsam)-seed0-/.test(d)).length, 2, runFolders.join(','));
+  const leftOver = (): string[] => runFolders.filter((d) => readdirSync(join(checkpoints, d)).length > 0);
+  const deadline = Date.now() + 30_000;
+  while (leftOver().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(leftOver(), [], 'checkpoints left behind');
 });
 
-test('compare --redis: --detach submits and exits, a waiting run gathers the records, --collect finds them all', { skip: REDIS_SKIP }, async () => {
+test('compare --redis: --detach submits and exits, a waiting run gathers the records, --collect finds them all', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const results = folder('qcompare');
   const args = ['compare', '--optimizers', 'sgd,sam', '--seeds', '1', '--n', '200', '--epochs', '1', '--measure', '0', '--backend', 'cpu', '--results', results, '--redis', url];
   const detached = await run([...args, '--detach']);
@@ -89,14 +100,14 @@ test('compare --redis: --detach submits and exits, a waiting run gathers the rec
   assert.match(collected.stderr, /collected: all 2 runs have their record/);
 });
 
-test('--collect of runs nobody submitted says so and exits with the pending code', { skip: REDIS_SKIP }, async () => {
+test('--collect of runs nobody submitted says so and exits with the pending code', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const results = folder('qpending');
   const r = await run(['compare', '--optimizers', 'asam', '--seeds', '1', '--first-seed', '9', '--n', '200', '--epochs', '1', '--results', results, '--redis', url, '--collect']);
   assert.equal(r.code, EXIT_PENDING, r.stderr);
   assert.match(r.stderr, /collected 0 of 1 runs .*; 1 not finished:\n {2}moons-mlp-asam-seed9-[0-9a-f]{8}: not submitted\n/);
 });
 
-test('a wrong password is refused at once with a masked message', { skip: REDIS_SKIP }, async () => {
+test('a wrong password is refused at once with a masked message', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const wrongUrl = `redis://default:${WRONG}@127.0.0.1:${server.port}`;
   const r = await run(['compare', '--optimizers', 'sgd', '--seeds', '1', '--n', '200', '--epochs', '1', '--results', folder('qwrong'), '--collect'], { env: { FLATMINIMA_REDIS: wrongUrl } });
   assert.equal(r.code, EXIT_FAILURE, r.stderr);
@@ -104,7 +115,7 @@ test('a wrong password is refused at once with a masked message', { skip: REDIS_
   assert.ok(!r.stderr.includes(WRONG) && !r.stdout.includes(WRONG));
 });
 
-test('the password appears in no output and no file written', { skip: REDIS_SKIP }, async () => {
+test('the password appears in no output and no file written', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const forms = [PASSWORD, encodeURIComponent(PASSWORD)];
   const printed = [...outputs.flatMap((o) => [o.stdout, o.stderr]), worker.log()];
   assert.ok(outputs.length >= 5 && worker.log().includes('finished'), 'the commands above ran');

@@ -71,6 +71,10 @@ interface Plan {
 /** A job that is over for good: its record has come back or it failed every attempt. */
 const FINAL_STATES = new Set(['completed', 'failed']);
 
+/** Jobs whose state one reconciliation round asks Redis for, at most (the rest wait for the next
+ * rounds, in turn): a sweep of 10,000 pending runs costs Redis 100 state queries a second, not 2,000. */
+const RECONCILE_BATCH = 500;
+
 /** The {@link Executor} on a BullMQ queue. Connects on first use; {@link close} frees the connections. */
 export class QueueExecutor implements Executor {
   readonly description: string;
@@ -313,12 +317,20 @@ export class QueueExecutor implements Executor {
       const { worker: _worker, ...progress } = parsed.data;
       emit({ type: 'progress', progress });
     });
-    // Behind the events: ask Redis itself every few seconds (a job removed meanwhile is queued again).
+    // Behind the events: ask Redis itself every few seconds, up to RECONCILE_BATCH jobs a round in
+    // turn (a job removed meanwhile is queued again).
+    let cursor = 0;
     const reconcile = async (): Promise<void> => {
-      for (const id of [...pending.keys()]) {
-        const state = await queue.getJobState(id);
-        if (state === 'unknown') await this.enqueue(queue, new Map([[id, pending.get(id) as RunSpec]]), true);
-        else if (FINAL_STATES.has(state)) await check(id);
+      const ids = [...pending.keys()];
+      const start = cursor % Math.max(1, ids.length);
+      const batch = [...ids.slice(start), ...ids.slice(0, start)].slice(0, RECONCILE_BATCH);
+      cursor = start + batch.length;
+      const states = await Promise.all(batch.map((id) => queue.getJobState(id)));
+      for (const [i, id] of batch.entries()) {
+        const spec = pending.get(id);
+        if (spec === undefined) continue;
+        if (states[i] === 'unknown') await this.enqueue(queue, new Map([[id, spec]]), true);
+        else if (FINAL_STATES.has(states[i])) await check(id);
       }
     };
     let reconciling = false;

@@ -83,7 +83,7 @@ after(async () => {
   await server.stop();
 });
 
-test('eight runs over two workers: each record comes back once and equals the local pool\'s (weights hash included)', { skip: REDIS_SKIP }, async () => {
+test('eight runs over two workers: each record comes back once and equals the local pool\'s (weights hash included)', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const specs = (['sgd', 'sam', 'gsam', 'agsam'] as const).flatMap((name) => [0, 1].map((seed) => tiny(name, seed)));
   const local = await new LocalPoolExecutor({ jobs: 2, backend: 'cpu' }).run(specs, { resultsDir: tempResults() });
   const dir = tempResults();
@@ -106,7 +106,7 @@ test('eight runs over two workers: each record comes back once and equals the lo
   assert.ok(started.every((e) => e.worker === 'wA' || e.worker === 'wB'), 'started events name the worker');
 });
 
-test('the same sweep submitted twice at once runs each spec once, and both submitters get every record', { skip: REDIS_SKIP }, async () => {
+test('the same sweep submitted twice at once runs each spec once, and both submitters get every record', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const specs = (['sam', 'gsam'] as const).map((name) => tiny(name, 2));
   const [a, b] = [executor(), executor()];
   const [dirA, dirB] = [tempResults(), tempResults()];
@@ -121,8 +121,9 @@ test('the same sweep submitted twice at once runs each spec once, and both submi
   }
 });
 
-test('a malformed job pushed straight into the queue is refused at once with a clear error; the worker goes on', { skip: REDIS_SKIP }, async () => {
-  const events = new QueueEvents(DEFAULT_QUEUE, { connection: createRedisClient(parseRedisUrl(server.url)) });
+test('a malformed job pushed straight into the queue is refused at once with a clear error; the worker goes on', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
+  const eventsClient = createRedisClient(parseRedisUrl(server.url));
+  const events = new QueueEvents(DEFAULT_QUEUE, { connection: eventsClient });
   await events.waitUntilReady();
   const spec = tiny('sgd', 7);
   const data = runJobData(spec, 'cpu', 1);
@@ -141,6 +142,7 @@ test('a malformed job pushed straight into the queue is refused at once with a c
     assert.match(after?.failedReason ?? '', /^invalid job "/);
   }
   await events.close();
+  await closeRedisClient(eventsClient); // BullMQ leaves a client it was given open
   const exec = executor();
   const [record] = await exec.run([spec], { resultsDir: tempResults() });
   await exec.close();
@@ -149,7 +151,7 @@ test('a malformed job pushed straight into the queue is refused at once with a c
   assert.match(workers.map((w) => w.log()).join('\n'), /rejected invalid job "extra-key": data\.module: unknown key\n/);
 });
 
-test('redis-server killed and restarted mid-sweep: the sweep completes, nothing lost or run twice', { skip: REDIS_SKIP }, async () => {
+test('redis-server killed and restarted mid-sweep: the sweep completes, nothing lost or run twice', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const specs = (['sgd', 'sam', 'agsam'] as const).map((name) => tiny(name, 4));
   const exec = executor();
   let restarted: Promise<number> | null = null;
@@ -201,7 +203,7 @@ function progressAfterRestart(events: ExecutorEvent[]): { starts: string[]; afte
   return { starts, after };
 }
 
-test('SIGTERM: the worker finishes its step, writes a checkpoint there, hands the job back and exits; another worker resumes at the next step', { skip: REDIS_SKIP }, async () => {
+test('SIGTERM: the worker finishes its step, writes a checkpoint there, hands the job back and exits; another worker resumes at the next step', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const spec = long(10);
   const id = runId(spec);
   const events: ExecutorEvent[] = [];
@@ -231,7 +233,7 @@ test('SIGTERM: the worker finishes its step, writes a checkpoint there, hands th
   await addWorker('wC');
 });
 
-test('SIGKILL of a worker mid-run: the other worker takes the job over from its last checkpoint and ends at the same weights', { skip: REDIS_SKIP }, async () => {
+test('SIGKILL of a worker mid-run: the other worker takes the job over from its last checkpoint and ends at the same weights', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const spec = long(11);
   const id = runId(spec);
   const events: ExecutorEvent[] = [];
