@@ -21,6 +21,7 @@ interface WorkerFlags {
   scratchDir?: string;
   lockDuration?: number;
   stalledInterval?: number;
+  progressEvery?: number;
 }
 
 /** Registers `worker` on the program. */
@@ -37,6 +38,7 @@ export function registerWorker(program: Command): void {
     .option('--scratch-dir <dir>', 'where runs write their files while they run (default: a folder in the OS temp dir)')
     .option('--lock-duration <ms>', 'how long a job stays locked without renewal: a dead worker\'s job is taken over after this (default 30000)', positiveInt)
     .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died (default 30000)', positiveInt)
+    .option('--progress-every <ms>', 'least time between two progress reports of a run to Redis; the end of every epoch is always reported (default 1000)', positiveInt)
     .action(async (flags: WorkerFlags) => {
       const { redisTargetFrom } = await import('../../experiments/queue/connection.js');
       const { QueueWorker } = await import('../../experiments/queue/queueWorker.js');
@@ -60,6 +62,7 @@ export function registerWorker(program: Command): void {
           ...(flags.scratchDir !== undefined ? { scratchDir: resolve(flags.scratchDir) } : {}),
           ...(flags.lockDuration !== undefined ? { lockDurationMs: flags.lockDuration } : {}),
           ...(flags.stalledInterval !== undefined ? { stalledIntervalMs: flags.stalledInterval } : {}),
+          ...(flags.progressEvery !== undefined ? { progressEveryMs: flags.progressEvery } : {}),
         });
       } catch (err) {
         // Option names as the worker module spells them, mapped to the flags.
