@@ -17,7 +17,7 @@ import { DirectoryCheckpointStore, type CheckpointStore } from '../checkpointSto
 import { runSpec, type Progress } from '../runner.js';
 import type { RunRecord } from '../schema.js';
 import { closeRedisClient, createRedisClient, targetOf, type RedisSettings, type RedisTarget } from './connection.js';
-import { parseRunJob, type RunJob } from './jobSchema.js';
+import { parseRunJob, runJobData, type RunJob } from './jobSchema.js';
 import { RUN_JOB_NAME } from './keys.js';
 import { uploadModel } from './modelTransfer.js';
 import { RedisCheckpointStore } from './redisCheckpointStore.js';
@@ -77,7 +77,7 @@ async function handle(req: JobRunnerRequest): Promise<void> {
   let position = { epoch: 0, step: 0 };
   try {
     // The worker validated the job; check again here, where it runs (the IPC message is input too).
-    const job = parseRunJob({ id: req.job.id, name: RUN_JOB_NAME, data: { format: 1, spec: req.job.spec, backend: req.job.backend, checkpointEvery: req.job.checkpointEvery } });
+    const job = parseRunJob({ id: req.job.id, name: RUN_JOB_NAME, data: runJobData(req.job.spec, req.job.backend, req.job.checkpointEvery) });
     const record = await runSpec(job.spec, {
       resultsDir: req.scratchDir,
       backend: job.backend,
