@@ -11,6 +11,13 @@ export { runSpec, runId, type Progress, type RunOptions } from './experiments/ru
 export { DirectoryCheckpointStore, type CheckpointStore, type StoredCheckpoint } from './experiments/checkpointStore.js';
 export type { CheckpointData, NamedArray } from './experiments/checkpoint.js';
 export { runMany } from './experiments/pool.js';
+export { LocalPoolExecutor } from './experiments/localExecutor.js';
+export { resolveExecution, type Executor, type ExecutorEvent, type ExecuteOptions, type ExecutionOptions } from './experiments/executor.js';
+export { QueueExecutor, type QueueExecutorOptions, type SubmitSummary, type CollectResult } from './experiments/queue/queueExecutor.js';
+export { QueueWorker, type QueueWorkerOptions } from './experiments/queue/queueWorker.js';
+export { RedisCheckpointStore } from './experiments/queue/redisCheckpointStore.js';
+export { parseRedisUrl, REDIS_URL_ENV, type RedisTarget, type RedisSettings } from './experiments/queue/connection.js';
+export { weightsSha256 } from './experiments/weightsHash.js';
 export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';
 export { measureSavedModel, type SavedModelMeasureOptions, type SavedModelMeasurement } from './experiments/measureModel.js';

@@ -7,6 +7,8 @@
 export const EXIT_USAGE = 2;
 /** Exit code for a run that failed or diverged, or any other error. */
 export const EXIT_FAILURE = 1;
+/** Exit code of `--collect` while some runs of the queue have not finished (try again later). */
+export const EXIT_PENDING = 3;
 /** Exit code after Ctrl-C (128 + SIGINT, what a shell reports for a process SIGINT ended). */
 export const EXIT_INTERRUPTED = 130;
 

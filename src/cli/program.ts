@@ -10,6 +10,7 @@ import { registerMeasure } from './commands/measure.js';
 import { registerReport } from './commands/report.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerWorker } from './commands/worker.js';
 import { packageVersion } from '../util/version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerCompare(program);
   registerSweep(program);
+  registerWorker(program);
   registerReproduce(program);
   registerMeasure(program);
   registerReport(program);

@@ -4,7 +4,10 @@
  *
  * Layout: 8-byte magic `FMCKPT01`, uint32 LE header length, UTF-8 JSON header, then the tensor
  * bytes. The header stores the SHA-256 of those bytes, so a truncated or damaged file is detected
- * on load. Writes go through a temp file + fsync + rename, and the previous checkpoint is kept as
+ * on load. A checkpoint taken at an epoch boundary has header version 1 (as every checkpoint before
+ * mid-epoch ones existed); one taken inside an epoch (a worker told to stop) has version 2 and a
+ * `partialEpoch` field, so a reader that knows only version 1 refuses it instead of resuming wrongly.
+ * Writes go through a temp file + fsync + rename, and the previous checkpoint is kept as
  * `checkpoint.prev.bin`, so a crash at any moment leaves at least one complete checkpoint.
  * Plain arrays only (no tensors) so this module knows nothing about tfjs.
  */
@@ -22,7 +25,10 @@ export const CHECKPOINT_FILE = 'checkpoint.bin';
 export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.bin';
 
 const MAGIC = Buffer.from('FMCKPT01', 'ascii');
+/** Header version of a checkpoint at an epoch boundary. */
 const FORMAT_VERSION = 1;
+/** Header version of a checkpoint inside an epoch (with `partialEpoch`). */
+const PARTIAL_FORMAT_VERSION = 2;
 
 /** A named array of numbers with its tfjs shape and dtype. */
 export interface NamedArray {
@@ -32,14 +38,35 @@ export interface NamedArray {
   data: Float32Array | Int32Array | Uint8Array;
 }
 
-/** Everything a run needs to continue exactly where it stopped (at an epoch boundary). */
+/** Sums over the steps of an epoch so far, from which its record is computed when it ends. */
+export interface EpochSums {
+  loss: number;
+  correct: number;
+  perturbedLoss: number;
+  surrogateGap: number;
+}
+
+/** Where a run stopped inside epoch `epoch + 1` (a checkpoint taken between two steps). */
+export interface PartialEpoch {
+  /** Steps of epoch `epoch + 1` already taken (0 <= step < steps per epoch). */
+  step: number;
+  /** The epoch's step sums so far. */
+  sums: EpochSums;
+  /** Wall seconds spent in the epoch so far. */
+  seconds: number;
+}
+
+/** Everything a run needs to continue exactly where it stopped (at an epoch boundary, or between two steps). */
 export interface CheckpointData {
   /** Epochs completed. */
   epoch: number;
   /** Optimiser steps taken over the whole run. */
   globalStep: number;
-  /** State of the run's data-order generator after `epoch` epochs. */
+  /** State of the run's data-order generator after `epoch` epochs, i.e. before epoch `epoch + 1`
+   * draws its order (also for a partial epoch, which draws the same order again on resume). */
   rngState: RngState;
+  /** Set when the checkpoint was taken inside epoch `epoch + 1`; absent at an epoch boundary. */
+  partialEpoch?: PartialEpoch;
   /** The record so far (status 'running'). */
   record: RunRecord;
   /** Model weights in `model.getWeights()` order. */
@@ -63,6 +90,8 @@ interface Header {
   epoch: number;
   globalStep: number;
   rngState: RngState;
+  /** Version 2 only. Non-finite sums are written as strings ('NaN', 'Infinity'), which JSON lacks. */
+  partialEpoch?: { step: number; sums: Record<keyof EpochSums, number | string>; seconds: number };
   record: unknown;
   model: TensorEntry[];
   optimizer: TensorEntry[];
@@ -86,13 +115,15 @@ export function encodeCheckpoint(data: CheckpointData): Uint8Array[] {
   const optimizer = entries(data.optimizerWeights);
   const hash = createHash('sha256');
   for (const c of chunks) hash.update(c);
+  const partial = data.partialEpoch;
   const header: Header = {
-    version: FORMAT_VERSION,
+    version: partial === undefined ? FORMAT_VERSION : PARTIAL_FORMAT_VERSION,
     bodyBytes: offset,
     sha256: hash.digest('hex'),
     epoch: data.epoch,
     globalStep: data.globalStep,
     rngState: data.rngState,
+    ...(partial !== undefined ? { partialEpoch: { step: partial.step, sums: encodeSums(partial.sums), seconds: partial.seconds } } : {}),
     record: data.record,
     model,
     optimizer,
@@ -101,6 +132,34 @@ export function encodeCheckpoint(data: CheckpointData): Uint8Array[] {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(headerBytes.byteLength, 0);
   return [MAGIC, len, headerBytes, ...chunks];
+}
+
+/** {@link encodeCheckpoint} as one contiguous buffer (for a store that keeps a value, not a file). */
+export function encodeCheckpointBytes(data: CheckpointData): Buffer {
+  return Buffer.concat(encodeCheckpoint(data));
+}
+
+const SUM_KEYS = ['loss', 'correct', 'perturbedLoss', 'surrogateGap'] as const;
+
+function encodeSums(sums: EpochSums): Record<keyof EpochSums, number | string> {
+  return Object.fromEntries(SUM_KEYS.map((k) => [k, Number.isFinite(sums[k]) ? sums[k] : String(sums[k])])) as Record<keyof EpochSums, number | string>;
+}
+
+/** The header's partial epoch back as numbers, or a reason it is malformed. */
+function decodePartialEpoch(value: unknown): PartialEpoch | string {
+  const p = value as { step?: unknown; sums?: Record<string, unknown>; seconds?: unknown } | null;
+  if (p === null || typeof p !== 'object') return 'partialEpoch is missing';
+  if (typeof p.step !== 'number' || !Number.isInteger(p.step) || p.step < 0) return `partialEpoch.step must be a whole number >= 0, got ${JSON.stringify(p.step)}`;
+  if (typeof p.seconds !== 'number' || !(p.seconds >= 0)) return `partialEpoch.seconds must be a number >= 0, got ${JSON.stringify(p.seconds)}`;
+  if (p.sums === null || typeof p.sums !== 'object') return 'partialEpoch.sums is missing';
+  const sums: Partial<EpochSums> = {};
+  for (const k of SUM_KEYS) {
+    const v = p.sums[k];
+    const n = typeof v === 'number' ? v : v === 'NaN' || v === 'Infinity' || v === '-Infinity' ? Number(v) : undefined;
+    if (n === undefined) return `partialEpoch.sums.${k} must be a number, got ${JSON.stringify(v)}`;
+    sums[k] = n;
+  }
+  return { step: p.step, sums: sums as EpochSums, seconds: p.seconds };
 }
 
 /**
@@ -123,7 +182,15 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): CheckpointDat
   } catch (err) {
     return fail(`header is not JSON (${(err as Error).message})`);
   }
-  if (header.version !== FORMAT_VERSION) fail(`format version ${header.version}, expected ${FORMAT_VERSION}`);
+  if (header.version !== FORMAT_VERSION && header.version !== PARTIAL_FORMAT_VERSION) {
+    fail(`format version ${header.version}, expected ${FORMAT_VERSION} or ${PARTIAL_FORMAT_VERSION}`);
+  }
+  let partialEpoch: PartialEpoch | undefined;
+  if (header.version === PARTIAL_FORMAT_VERSION) {
+    const decoded = decodePartialEpoch(header.partialEpoch);
+    if (typeof decoded === 'string') fail(decoded);
+    partialEpoch = decoded as PartialEpoch;
+  }
   const body = buf.subarray(bodyStart);
   if (body.byteLength !== header.bodyBytes) fail(`tensor data is ${body.byteLength} bytes, header says ${header.bodyBytes} (truncated?)`);
   if (createHash('sha256').update(body).digest('hex') !== header.sha256) fail('checksum mismatch (damaged file)');
@@ -143,6 +210,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): CheckpointDat
     epoch: header.epoch,
     globalStep: header.globalStep,
     rngState: header.rngState,
+    ...(partialEpoch !== undefined ? { partialEpoch } : {}),
     record,
     modelWeights: arrays(header.model),
     optimizerWeights: arrays(header.optimizer),

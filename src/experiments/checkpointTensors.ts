@@ -31,7 +31,7 @@ function fromNamedArray(a: NamedArray): tf.Tensor {
 export async function captureCheckpoint(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
-  state: Pick<CheckpointData, 'epoch' | 'globalStep' | 'rngState' | 'record'>,
+  state: Pick<CheckpointData, 'epoch' | 'globalStep' | 'rngState' | 'record' | 'partialEpoch'>,
 ): Promise<CheckpointData> {
   // getWeights() of a model returns its live variables: read, never dispose them.
   const live = model.getWeights();

@@ -101,6 +101,9 @@ export interface ExecuteOptions {
 export interface Executor {
   /** A line for the header, e.g. `local pool: 2 runs at once, 1 wasm thread each`. */
   readonly description: string;
+  /** What happens to the runs when the caller is interrupted (Ctrl-C), for its message; absent for
+   * an executor whose runs stop with it (they resume when the same command runs again). */
+  readonly interruptNote?: string;
   run(specs: readonly RunSpec[], opts: ExecuteOptions): Promise<RunRecord[]>;
   /** Frees what the executor holds (connections, processes). */
   close(): Promise<void>;

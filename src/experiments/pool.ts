@@ -4,8 +4,7 @@
  * cross the process boundary as plain JSON, the same shape a distributed queue would carry.
  */
 import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { childExecArgv, childModulePath } from './childModule.js';
 import { runId, sameSpec, type BackendChoice, type Progress } from './runner.js';
 import type { RunRecord, RunSpec } from './schema.js';
 import { newRecord, readRecord, writeRecord } from './store.js';
@@ -29,18 +28,7 @@ export interface RunManyOptions {
 
 /** The worker module's path: worker.js next to this file when built, worker.ts under tsx. */
 function workerPath(): string {
-  const js = fileURLToPath(new URL('./worker.js', import.meta.url));
-  if (existsSync(js)) return js;
-  const ts = fileURLToPath(new URL('./worker.ts', import.meta.url));
-  if (existsSync(ts)) return ts;
-  throw new Error(`run pool worker not found next to ${fileURLToPath(import.meta.url)} (looked for worker.js and worker.ts)`);
-}
-
-/** Node flags for the child: the parent's, minus the test runner's and debugger's, plus tsx for a .ts worker. */
-function childExecArgv(worker: string): string[] {
-  const args = process.execArgv.filter((a) => !/^--(test|inspect|watch|experimental-test)/.test(a));
-  if (worker.endsWith('.ts') && !args.some((a) => a.includes('tsx'))) args.push('--import', import.meta.resolve('tsx'));
-  return args;
+  return childModulePath('./worker', import.meta.url);
 }
 
 /** A record for a run that failed before or without writing a usable one. */

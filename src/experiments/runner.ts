@@ -18,7 +18,7 @@ import { toTensors, type Dataset } from '../data/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
 import { Rng, type RngState } from '../util/random.js';
 import { packageVersion } from '../util/version.js';
-import type { CheckpointData } from './checkpoint.js';
+import type { CheckpointData, EpochSums, PartialEpoch } from './checkpoint.js';
 import { DirectoryCheckpointStore, isCheckpointStore, type CheckpointStore } from './checkpointStore.js';
 import { captureCheckpoint, restoreCheckpoint } from './checkpointTensors.js';
 import { correctCount, crossEntropy, decisionGrid, evaluate, toModelInput } from './evaluate.js';
@@ -30,6 +30,7 @@ import { MODEL_DIR, newRecord, readRecord, runDir, writeRecord } from './store.j
 import { parseRunSpec } from './validate.js';
 import { MEASURE_RHO } from './measurement.js';
 import { runId, sameSpec } from './runId.js';
+import { weightsSha256 } from './weightsHash.js';
 
 /**
  * Longest stretch of training, in milliseconds, between two yields to the event loop. A yield
@@ -83,6 +84,10 @@ export interface RunOptions {
    * signal handler takes effect within about that delay plus one step. The final evaluation and
    * sharpness measurement after the last epoch do not check it. */
   signal?: AbortSignal;
+  /** When `signal` stops the run inside an epoch, write a checkpoint at that step (default false:
+   * the run resumes from its last epoch checkpoint, as a local Ctrl-C always has). A queue worker
+   * that hands a job back sets it, so the next worker loses no step. */
+  checkpointOnAbort?: boolean;
   /** Save the final model to `<runId>/model/` (default true). */
   saveModel?: boolean;
   /** Called after every epoch with its record, once the record (and any checkpoint due) is written. */
@@ -161,22 +166,18 @@ interface RunState {
   globalStep: number;
   /** The epoch of the newest checkpoint written (0: none yet). */
   lastCheckpointEpoch: number;
+  /** Where the epoch in progress was left, when the run resumed from a checkpoint taken inside it. */
+  partial: PartialEpoch | null;
   /** Wall seconds of the run so far, earlier (interrupted) sessions included. */
   wall(): number;
-}
-
-/** Sums over one epoch's steps, for its {@link EpochRecord}. */
-interface EpochSums {
-  loss: number;
-  correct: number;
-  perturbedLoss: number;
-  surrogateGap: number;
 }
 
 /** How an epoch's training ended. */
 type EpochOutcome =
   | { kind: 'trained'; sums: EpochSums }
-  | { kind: 'interrupted' }
+  /** Stopped before step `step` (0-based) of the epoch; `orderState` is the order generator's state
+   * before the epoch drew its order. */
+  | { kind: 'interrupted'; step: number; sums: EpochSums; orderState: RngState }
   | { kind: 'diverged'; step: number; why: string };
 
 /**
@@ -292,7 +293,7 @@ async function resumeOrStart(
   if (checkpoint === null) {
     const versions = { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node };
     const record = newRecord(run.id, run.spec, { ...env, versions });
-    return { record, epoch: 0, globalStep: 0, lastCheckpointEpoch: 0, wall: clock(0) };
+    return { record, epoch: 0, globalStep: 0, lastCheckpointEpoch: 0, partial: null, wall: clock(0) };
   }
   await restoreCheckpoint(trainer.model, trainer.built, checkpoint);
   trainer.orderRng.setState(checkpoint.rngState);
@@ -301,6 +302,7 @@ async function resumeOrStart(
     epoch: checkpoint.epoch,
     globalStep: checkpoint.globalStep,
     lastCheckpointEpoch: checkpoint.epoch,
+    partial: checkpoint.partialEpoch ?? null,
     wall: clock(checkpoint.record.wallSeconds),
   };
 }
@@ -312,10 +314,16 @@ async function resumeOrStart(
 async function trainEpochs(run: RunContext, data: RunData, trainer: Trainer, state: RunState): Promise<RunRecord | null> {
   const pace = eventLoopPacer();
   while (state.epoch < run.spec.epochs) {
-    const epochStart = performance.now();
-    const outcome = await trainEpoch(run, data, trainer, state, pace);
+    const resume = state.partial;
+    state.partial = null;
+    const epochStart = performance.now() - (resume?.seconds ?? 0) * 1000;
+    const outcome = await trainEpoch(run, data, trainer, state, pace, resume);
     if (outcome.kind === 'interrupted') {
       state.record.wallSeconds = state.wall();
+      if (run.opts.checkpointOnAbort) {
+        const partialEpoch = { step: outcome.step, sums: outcome.sums, seconds: (performance.now() - epochStart) / 1000 };
+        await saveCheckpointNow(run, trainer, state, outcome.orderState, partialEpoch);
+      }
       return state.record; // the run resumes from its last checkpoint
     }
     if (outcome.kind === 'diverged') return recordDivergence(run, data, state, outcome.step, outcome.why);
@@ -325,15 +333,27 @@ async function trainEpochs(run: RunContext, data: RunData, trainer: Trainer, sta
   return null;
 }
 
-/** One epoch's steps in the order drawn for it, stopping at an abort or a divergence. */
-async function trainEpoch(run: RunContext, data: RunData, trainer: Trainer, state: RunState, pace: () => Promise<void>): Promise<EpochOutcome> {
+/**
+ * One epoch's steps in the order drawn for it, stopping at an abort or a divergence. With `resume`
+ * (a checkpoint taken inside this epoch), the same order is drawn again and training continues at
+ * the step where it stopped, with the epoch's sums so far.
+ */
+async function trainEpoch(
+  run: RunContext,
+  data: RunData,
+  trainer: Trainer,
+  state: RunState,
+  pace: () => Promise<void>,
+  resume: PartialEpoch | null,
+): Promise<EpochOutcome> {
   const { batchSize, epochs } = run.spec;
   const { train, stepsPerEpoch } = data;
+  const orderState = orderRngState(trainer.orderRng);
   const order = trainer.orderRng.permutation(train.size);
-  const sums: EpochSums = { loss: 0, correct: 0, perturbedLoss: 0, surrogateGap: 0 };
-  for (let s = 0; s < stepsPerEpoch; s++) {
+  const sums: EpochSums = resume !== null ? { ...resume.sums } : { loss: 0, correct: 0, perturbedLoss: 0, surrogateGap: 0 };
+  for (let s = resume?.step ?? 0; s < stepsPerEpoch; s++) {
     await pace();
-    if (run.opts.signal?.aborted) return { kind: 'interrupted' };
+    if (run.opts.signal?.aborted) return { kind: 'interrupted', step: s, sums, orderState };
     const idx = order.subarray(s * batchSize, Math.min(train.size, (s + 1) * batchSize));
     const step = trainStep(data, trainer, idx, state.globalStep);
     state.globalStep++;
@@ -449,19 +469,34 @@ async function endEpoch(run: RunContext, trainer: Trainer, state: RunState, epoc
   record.wallSeconds = state.wall();
   state.epoch = epochRecord.epoch;
   if (state.epoch % run.checkpointEvery === 0 || state.epoch === run.spec.epochs) {
-    const data = await captureCheckpoint(trainer.model, trainer.built.optimizer, {
-      epoch: state.epoch,
-      globalStep: state.globalStep,
-      // sfc32 keeps `a` as a signed int32 after its xor; >>> 0 gives the same bits unsigned,
-      // which is what Rng.setState accepts (and the stream continues identically).
-      rngState: trainer.orderRng.getState().map((v) => v >>> 0) as RngState,
-      record,
-    });
-    await run.checkpoints.save(run.id, data);
+    await saveCheckpointNow(run, trainer, state, orderRngState(trainer.orderRng));
     state.lastCheckpointEpoch = state.epoch;
   }
   writeRecord(run.opts.resultsDir, record);
   run.opts.onEpoch?.(epochRecord, run.id);
+}
+
+/** The order generator's state as a checkpoint keeps it. */
+function orderRngState(rng: Rng): RngState {
+  // sfc32 keeps `a` as a signed int32 after its xor; >>> 0 gives the same bits unsigned,
+  // which is what Rng.setState accepts (and the stream continues identically).
+  return rng.getState().map((v) => v >>> 0) as RngState;
+}
+
+/**
+ * Writes a checkpoint of the run as it stands: after `state.epoch` epochs, or, with `partialEpoch`,
+ * that far into the next one (`rngState` is then the order generator's state before that epoch drew
+ * its order).
+ */
+async function saveCheckpointNow(run: RunContext, trainer: Trainer, state: RunState, rngState: RngState, partialEpoch?: PartialEpoch): Promise<void> {
+  const data = await captureCheckpoint(trainer.model, trainer.built.optimizer, {
+    epoch: state.epoch,
+    globalStep: state.globalStep,
+    rngState,
+    record: state.record,
+    ...(partialEpoch !== undefined ? { partialEpoch } : {}),
+  });
+  await run.checkpoints.save(run.id, data);
 }
 
 /** Stage "measure": the decision grid (moons) and the sharpness of the final model, into the record. */
@@ -472,9 +507,10 @@ function measureFinalModel(run: RunContext, data: RunData, trainer: Trainer, rec
   }
 }
 
-/** Stage "finish": saves the final model (unless told not to) and writes the complete record. */
+/** Stage "finish": hashes and saves the final model (unless told not to) and writes the complete record. */
 async function finishRun(run: RunContext, trainer: Trainer, state: RunState): Promise<RunRecord> {
   const { record } = state;
+  record.weightsSha256 = weightsSha256(trainer.model);
   if (run.opts.saveModel ?? true) {
     await saveModel(trainer.model, join(run.dir, MODEL_DIR));
     record.modelDir = MODEL_DIR;

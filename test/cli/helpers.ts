@@ -15,19 +15,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts `flatminima <args>` from the sources (stdin closed, stdout and stderr piped). */
-export function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
+/** Starts `flatminima <args>` from the sources (stdin closed, stdout and stderr piped); `env` is added to the environment. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLATMINIMA_DEBUG: '' },
+    // FLATMINIMA_REDIS emptied: a machine set up as a queue worker must not send these tests' runs to its queue.
+    env: { ...process.env, FLATMINIMA_DEBUG: '', FLATMINIMA_REDIS: '', ...env },
   }) as unknown as ChildProcessWithoutNullStreams;
 }
 
 /** Runs `flatminima <args>` and collects its output (stdin closed, non-TTY, so progress is plain lines). */
-export function cli(args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawnCli(args);
+    const child = spawnCli(args, opts.env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

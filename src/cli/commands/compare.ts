@@ -10,11 +10,12 @@ import { EXIT_FAILURE, UsageError } from '../errors.js';
 import { choiceList, nonNegativeInt, positiveInt } from '../parsers.js';
 import { OPTIMIZERS, OPTIMIZER_PARAMS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
+import { addQueueOptions, executeWithProgress, queueExecutorFrom, submitOrCollect, type QueueFlags } from '../queueRun.js';
 import { formatMarkdownTable } from '../../report/tables.js';
 import { describeSpec } from '../format.js';
 import type { RunSpec } from '../../experiments/schema.js';
 
-interface CompareFlags extends RunFlags {
+interface CompareFlags extends RunFlags, QueueFlags {
   optimizers?: OptimizerName[];
   seeds?: number;
   firstSeed?: number;
@@ -43,6 +44,7 @@ export function registerCompare(program: Command): void {
     .option('--first-seed <seed>', 'seeds run from this one upwards (default 0)', nonNegativeInt)
     .option('--jobs <count>', `parallel runs (default: number of cores, here ${availableParallelism()})`, positiveInt);
   addRunOptions(cmd);
+  addQueueOptions(cmd);
   cmd.action(async (flags: CompareFlags) => {
     checkBackendFlags(flags);
     const optimizers = flags.optimizers ?? [...OPTIMIZERS];
@@ -60,20 +62,31 @@ export function registerCompare(program: Command): void {
     }
     const resultsDir = resolve(flags.results ?? RUN_DEFAULTS.results);
     const jobs = flags.jobs ?? availableParallelism();
+    const queue = await queueExecutorFrom(flags, {
+      ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+      ...(flags.checkpointEvery !== undefined ? { checkpointEvery: flags.checkpointEvery } : {}),
+    });
     process.stderr.write(
-      `compare: ${optimizers.join(', ')} x seeds ${seeds.join(',')} = ${specs.length} runs, ${jobs} in parallel\n` +
+      `compare: ${optimizers.join(', ')} x seeds ${seeds.join(',')} = ${specs.length} runs, ${queue?.description ?? `${jobs} in parallel`}\n` +
         specs
           .filter((s) => s.seed === seeds[0])
           .map((s) => `  ${describeSpec(s).replace(/; seed \d+$/, '')}\n`)
           .join('') +
         `  results ${resultsDir}\n`,
     );
-    const records = await runBatch(specs, {
-      resultsDir,
-      jobs,
-      ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
-      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-    });
+    const mode = flags.detach ? 'detach' : flags.collect ? 'collect' : null;
+    const records =
+      queue === null
+        ? await runBatch(specs, {
+            resultsDir,
+            jobs,
+            ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+            ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+          })
+        : mode === null
+          ? await executeWithProgress(queue, specs, resultsDir)
+          : await submitOrCollect(queue, mode, specs, resultsDir);
+    if (records === null) return;
     const { summary, notes, failed } = summarizeWithNotes(records);
     process.stdout.write(`\n${formatMarkdownTable(summary)}`);
     process.stdout.write('(mean ± sample std over seeds of the final epoch; diverged runs are counted, not averaged)\n');

@@ -15,12 +15,13 @@ import { nonNegativeInt, openUnitInterval, positiveInt, threadCount } from '../p
 import { BACKENDS } from '../specs.js';
 import { describeSpec } from '../format.js';
 import { SweepProgress } from '../sweepProgress.js';
+import { addQueueOptions, queueExecutorFrom, submitOrCollect, type QueueFlags } from '../queueRun.js';
 import { ValidationError } from '../../experiments/validate.js';
 import type { ExpandedSweep } from '../../experiments/sweep/expand.js';
 import type { Executor } from '../../experiments/executor.js';
 import type { RunRecord } from '../../experiments/schema.js';
 
-interface SweepFlags {
+interface SweepFlags extends QueueFlags {
   results?: string;
   set?: string[];
   grid?: string[];
@@ -174,7 +175,7 @@ function describePlan(sweep: ExpandedSweep, label: string, resultsDir: string, e
 
 /** Registers `sweep` on the program. */
 export function registerSweep(program: Command): void {
-  program
+  const cmd = program
     .command('sweep')
     .description('run a grid and/or random search over spec fields x seeds (resumable), then select on validation and analyse')
     .argument('[file]', 'sweep file, JSON or YAML: { "base": {...}, "grid": { "optimizer.rho": [...] }, "seeds": 3 }')
@@ -197,9 +198,13 @@ export function registerSweep(program: Command): void {
       const { sweep, label } = await loadSweep(file, flags);
       const resultsDir = resolve(flags.results ?? `results/${label}`);
       const { LocalPoolExecutor } = await import('../../experiments/localExecutor.js');
+      const queue = await queueExecutorFrom(flags, {
+        ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+        ...(flags.checkpointEvery !== undefined ? { checkpointEvery: flags.checkpointEvery } : {}),
+      });
       let executor: Executor;
       try {
-        executor = new LocalPoolExecutor({
+        executor = queue ?? new LocalPoolExecutor({
           ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
           ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
           ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
@@ -212,11 +217,17 @@ export function registerSweep(program: Command): void {
       process.stderr.write(describePlan(sweep, label, resultsDir, executor));
       if (flags.dryRun) {
         for (const r of sweep.runs) process.stdout.write(`${r.runId}\t${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}\tseed ${r.seed}\n`);
+        await executor.close();
         return;
       }
-      const records = await runWithProgress(executor, sweep, resultsDir);
-      await finishSweep(records, sweep, resultsDir);
+      const mode = flags.detach ? 'detach' : flags.collect ? 'collect' : null;
+      const records =
+        queue !== null && mode !== null
+          ? await submitOrCollect(queue, mode, sweep.runs.map((r) => r.spec), resultsDir)
+          : await runWithProgress(executor, sweep, resultsDir);
+      if (records !== null) await finishSweep(records, sweep, resultsDir);
     });
+  addQueueOptions(cmd);
 }
 
 /** Runs the sweep's specs on the executor with the sweep-wide progress bar; Ctrl-C keeps the checkpoints. */
@@ -224,7 +235,7 @@ async function runWithProgress(executor: Executor, sweep: ExpandedSweep, results
   const progress = new SweepProgress(sweep.runs.length);
   const onSigint = (): void => {
     progress.stop();
-    process.stderr.write('\ninterrupted; run the same command again to resume the sweep from the last checkpoints\n');
+    process.stderr.write(`\ninterrupted; ${executor.interruptNote ?? 'run the same command again to resume the sweep from the last checkpoints'}\n`);
     process.exit(EXIT_INTERRUPTED);
   };
   process.once('SIGINT', onSigint);
