@@ -73,7 +73,7 @@ test('sweep --redis runs the sweep on the worker and reports as the local pool d
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /queue flatminima-runs on redis:\/\/default:\*\*\*@127\.0\.0\.1:\d+/);
   assert.equal((r.stderr.match(/: started on wP/g) ?? []).length, 2, r.stderr);
-  assert.match(r.stdout, /\| optimizer\.name=sam \| 1 \| 1 \| 0 \|/);
+  assert.match(r.stdout, /\| SAM \| \(single point\) \| 1\/1 \| 0 \|/);
   assert.match(r.stdout, /report: .*report\.html/);
   // Checkpoints went to the shared directory, one folder per run, and are deleted once the worker
   // has seen each job completed (just after the submitter may have its record: wait for that).
