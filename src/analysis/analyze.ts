@@ -28,7 +28,12 @@ export interface AnalyzeOptions {
   /** Confidence level of every interval (default 0.95). */
   level?: number;
   /** Resamples and seed of the bootstrap of the sensitivity range (default 2000, seed 0). */
-  bootstrap?: { resamples?: number; seed?: number };
+  bootstrap?: {
+    /** Bootstrap resamples (integer >= 100, default 2000). */
+    resamples?: number;
+    /** Seed of the resampling (integer, default 0). */
+    seed?: number;
+  };
 }
 
 /** The options an analysis was computed with, defaults filled in. */
@@ -59,23 +64,33 @@ export interface RunCounts {
 export interface AnalysisGroup {
   /** The report's group key, e.g. 'moons-mlp'. */
   key: string;
+  /** Heading of the group, e.g. 'moons (MLP)'. */
   title: string;
+  /** The data-set label: the dataset name, or the IDX directory's last part. */
   dataset: string;
+  /** `spec.model`: 'mlp' or 'cnn'. */
   model: string;
+  /** The group's runs counted by status. */
   runs: RunCounts;
   /** True when some method has more than one point (a sweep): then the sensitivity is meaningful. */
   isSweep: boolean;
   /** Per method: its points and the spec paths that vary among them. */
   methods: MethodPoints[];
+  /** Per method: the point chosen by the selection metric (never a test metric). */
   selection: Selection[];
+  /** Paired comparisons of the selected points, with Holm-adjusted p-values. */
   comparisons: ComparisonSet;
+  /** Per method: how its metrics move over its grid of points. */
   sensitivity: MethodSensitivity[];
+  /** Epochs and wall seconds each selected point takes to reach the target validation accuracy. */
   convergence: Convergence;
 }
 
 /** Everything {@link analyzeRecords} computes; plain JSON. */
 export interface Analysis {
+  /** The options the analysis was computed with, defaults filled in. */
   options: ResolvedAnalyzeOptions;
+  /** One entry per data set and model, in order of first appearance in the records. */
   groups: AnalysisGroup[];
 }
 

@@ -15,24 +15,29 @@ export const DEFAULT_COMPARE_METRIC: MetricName = 'testAccuracy';
 export interface Comparison {
   /** The method whose values are the minuend. */
   a: string;
+  /** The method whose values are subtracted. */
   b: string;
+  /** The metric compared (the group's comparison metric, test accuracy by default). */
   metric: MetricName;
-  /** The selected points compared (null when a method has none). */
+  /** The point id of a's selected point (null when a has none). */
   pointA: string | null;
+  /** The point id of b's selected point (null when b has none). */
   pointB: string | null;
   /** Number of common seeds (the pairs). */
   n: number;
   /** The common seeds, ascending. */
   seeds: number[];
-  /** Means of a and b over the common seeds. */
+  /** Mean of a over the common seeds (null when there are none). */
   meanA: number | null;
+  /** Mean of b over the common seeds (null when there are none). */
   meanB: number | null;
   /** Paired t-test of `a - b` (mean difference, its CI, t, df, p); null when it cannot be run (see `notes`). */
   tTest: PairedTTest | null;
   /** Wilcoxon signed-rank test of `a - b`; null when it cannot be run (see `notes`). */
   wilcoxon: WilcoxonTest | null;
-  /** Holm-adjusted p-values over the comparisons made (null when the test was not run). */
+  /** Holm-adjusted p-value of the t-test over the group's comparisons (null when the test was not run). */
   tTestHolm: number | null;
+  /** Holm-adjusted p-value of the Wilcoxon test over the group's comparisons (null when the test was not run). */
   wilcoxonHolm: number | null;
   /** Why a test is missing, and anything that weakens the pairing. */
   notes: string[];

@@ -55,14 +55,22 @@ export interface MethodConvergence {
 
 /** Convergence of a group; `methods` is empty and `reason` set when it cannot be computed. */
 export interface Convergence {
+  /** The metric raced on: always the validation accuracy. */
   metric: 'validationAccuracy';
   /** The target fraction asked for. */
   fraction: number;
-  /** The method whose final mean validation accuracy sets the target, and that mean. */
-  reference: { method: string; mean: number } | null;
+  /** The method whose final mean validation accuracy sets the target, and that mean; null when no selected point has one. */
+  reference: {
+    /** The method with the highest final mean validation accuracy at its selected point. */
+    method: string;
+    /** That mean, over the point's complete runs that have a final validation accuracy. */
+    mean: number;
+  } | null;
   /** `fraction · reference.mean`; null when there is no reference. */
   target: number | null;
+  /** One entry per selection, in the selections' order (empty when `reason` is set). */
   methods: MethodConvergence[];
+  /** Why convergence could not be computed (no selected point has a final validation accuracy); null when it was. */
   reason: string | null;
 }
 

@@ -306,7 +306,7 @@ function estimateCells(e: MeanEstimate | null): CsvRow {
  * The analysis as one long-format CSV: one row per reported figure, with a `section` column
  * (point, selection, comparison-t, comparison-wilcoxon, sensitivity-range, sensitivity-std,
  * sensitivity-share, convergence-epochs, convergence-seconds) and the columns of
- * {@link CSV_COLUMNS} that apply to it left filled. Raw numbers (accuracies as fractions).
+ * `CSV_COLUMNS` (the header row) that apply to it left filled. Raw numbers (accuracies as fractions).
  */
 export function analysisToCsv(analysis: Analysis): string {
   const rows: CsvRow[] = [];

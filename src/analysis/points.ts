@@ -67,8 +67,11 @@ export interface PointSummary {
   label: string;
   /** The point's spec (no seed, no name). */
   spec: PointSpec;
+  /** All runs of the point, whatever their status. */
   runs: number;
+  /** Runs with status 'complete': those the metrics are over. */
   complete: number;
+  /** Runs with status 'diverged'. */
   diverged: number;
   /** Runs that stopped on an error (status 'running', `error` set). */
   failed: number;
@@ -80,7 +83,7 @@ export interface PointSummary {
   completeSeeds: number[];
   /** Seeds of the diverged runs, ascending. */
   divergedSeeds: number[];
-  /** Every metric of {@link METRICS} over the complete runs that have it. */
+  /** Every metric of `METRICS` over the complete runs that have it. */
   metrics: Record<MetricName, MeanEstimate>;
   /** The values behind `metrics`: each complete run's final value, by seed ascending. */
   values: Record<MetricName, SeedValue[]>;

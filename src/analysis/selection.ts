@@ -26,6 +26,7 @@ export type SelectedPoint = Pick<PointSummary, 'id' | 'label' | 'params' | 'comp
 
 /** The chosen point of one method. */
 export interface Selection {
+  /** The method (`spec.optimizer.name`). */
   method: string;
   /** The metric that chose the point. */
   selectedBy: MetricName;

@@ -88,7 +88,9 @@ export interface MetricSensitivity {
 
 /** Sensitivity of one method. */
 export interface MethodSensitivity {
+  /** The method (`spec.optimizer.name`). */
   method: string;
+  /** The spec paths that vary among the method's points: rho, alpha, then the rest alphabetically (empty for a single point). */
   variedPaths: string[];
   /**
    * How a rho stands on the curve when other settings vary too: 'best-by-selection' (the point with
@@ -96,6 +98,7 @@ export interface MethodSensitivity {
    * 'single' when rho is the only varied setting.
    */
   curveRule: 'single' | 'best-by-selection' | null;
+  /** One entry per metric described (the selection metric and test accuracy in an analysis). */
   metrics: MetricSensitivity[];
 }
 

@@ -109,6 +109,7 @@ export interface PairedTTest {
   stdDifference: number;
   /** Student-t confidence interval of the mean difference. */
   ci: Interval;
+  /** Confidence level of `ci`, in (0, 1). */
   level: number;
 }
 

@@ -7,8 +7,11 @@ import { analysisToCsv, analysisToJson, formatAnalysisMarkdown } from './format.
 
 /** Paths {@link writeAnalysis} wrote. */
 export interface AnalysisFiles {
+  /** Absolute path of `analysis.md`. */
   markdown: string;
+  /** Absolute path of `analysis.csv`. */
   csv: string;
+  /** Absolute path of `analysis.json`. */
   json: string;
 }
 

@@ -32,9 +32,13 @@ const PARTIAL_FORMAT_VERSION = 2;
 
 /** A named array of numbers with its tfjs shape and dtype. */
 export interface NamedArray {
+  /** The weight's name (a model variable's, or an optimiser state entry's). */
   name: string;
+  /** The tfjs shape ([] for a scalar). */
   shape: number[];
+  /** The tfjs dtype: 'float32', 'int32' or 'bool'. */
   dtype: 'float32' | 'int32' | 'bool';
+  /** The values, flat in row-major order: a Float32Array for float32, Int32Array for int32, Uint8Array (0/1) for bool. */
   data: Float32Array | Int32Array | Uint8Array;
 }
 

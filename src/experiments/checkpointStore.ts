@@ -12,6 +12,7 @@ import { runDir } from './store.js';
 
 /** A checkpoint read back from a store, with where it came from (for messages). */
 export interface StoredCheckpoint {
+  /** The checkpoint itself. */
   data: CheckpointData;
   /** Where the checkpoint was read from, as a person would look for it (a file path for the directory store). */
   source: string;

@@ -28,13 +28,17 @@ export interface SavedModelMeasureOptions extends Omit<MeasureOptions, 'examples
 
 /** Result of {@link measureSavedModel}. */
 export interface SavedModelMeasurement {
+  /** The model directory measured (as given in the options). */
   modelDir: string;
+  /** The spec's data set (`spec.dataset`) the examples came from. */
   dataset: DatasetSpec;
   /** The data set's own name (e.g. 'moons', 'mnist'). */
   datasetName: string;
+  /** The split the examples came from. */
   split: 'train' | 'test';
   /** Examples measured on. */
   examples: number;
+  /** Every measure's full result. */
   measures: DetailedSharpness;
   /** Wall time of the measures (not of loading). */
   seconds: number;

@@ -5,7 +5,7 @@
 
 /** The final metrics of a run record that the analysis reads. */
 export const METRICS = ['validationAccuracy', 'validationLoss', 'trainAccuracy', 'trainLoss', 'testAccuracy', 'testLoss'] as const;
-/** One of {@link METRICS}. */
+/** One of `METRICS`: a final metric of a run record that the analysis reads. */
 export type MetricName = (typeof METRICS)[number];
 
 /** Metrics computed on the test set: never used to choose a model. */

@@ -96,7 +96,14 @@ export const RunSpecSchema = z.strictObject({
   measureExamples: z.number().int().nonnegative().optional(),
   /** With measureExamples: also the top-k eigenvalues, the spectral density and per-layer blocks (src/sharpness/spectrum.ts; default none). */
   measureSpectrum: z
-    .strictObject({ topK: positiveInt.optional(), density: z.boolean().optional(), layers: z.boolean().optional() })
+    .strictObject({
+      /** Also the topK largest Hessian eigenvalues (Lanczos; default: not measured). */
+      topK: positiveInt.optional(),
+      /** true: also the spectral density (stochastic Lanczos quadrature, default settings; default false). */
+      density: z.boolean().optional(),
+      /** true: also each variable's diagonal-block top eigenvalue and trace (default settings; default false). */
+      layers: z.boolean().optional(),
+    })
     .optional(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
@@ -113,9 +120,10 @@ export const EpochRecordSchema = z.strictObject({
   testLoss: z.number(),
   /** Accuracy on the test set after the epoch. */
   testAccuracy: z.number(),
-  /** Loss and accuracy on the validation split; null (or absent, in records written before it existed)
-   * when the spec has no `dataset.validationFraction`. */
+  /** Loss on the validation split after the epoch; absent (or null) when the spec has no
+   * `dataset.validationFraction` (always absent in records written before validation splits existed). */
   validationLoss: z.number().nullable().optional(),
+  /** Accuracy on the validation split after the epoch; absent (or null) like `validationLoss`. */
   validationAccuracy: z.number().nullable().optional(),
   /** Mean of L_p = L(w + e) over the epoch's steps; null for plain SGD. */
   perturbedLoss: z.number().nullable(),
@@ -170,25 +178,43 @@ export const SharpnessRecordSchema = z.strictObject({
     .optional(),
   /** The k largest eigenvalues, descending (Lanczos), whether each converged, and the products used. */
   topEigenvalues: z.array(z.number()).optional(),
+  /** Whether each of topEigenvalues met its tolerance. */
   topEigenvaluesConverged: z.array(z.boolean()).optional(),
+  /** Hessian-vector products the Lanczos process used. */
   topEigenvaluesIterations: z.number().int().nonnegative().optional(),
   /** Spectral density (stochastic Lanczos quadrature): cell averages on a grid, and each run's nodes and weights. */
   density: z
     .strictObject({
+      /** Centres of equal cells covering [min θ − 6σ, max θ + 6σ] (θ the Ritz values of all runs). */
       grid: z.array(z.number()),
+      /** The smoothed density averaged over each grid cell; Σ density[i]·Δ ≈ 1 (Δ the cell width). */
       density: z.array(z.number()),
+      /** Standard deviation of the Gaussian that smooths each Ritz value, in eigenvalue units. */
       sigma: z.number().positive(),
-      runs: z.array(z.strictObject({ ritzValues: z.array(z.number()), weights: z.array(z.number()) })),
+      /** One entry per Lanczos run: its Gauss quadrature nodes and weights. */
+      runs: z.array(
+        z.strictObject({
+          /** Ritz values θ_j (ascending): the quadrature nodes. */
+          ritzValues: z.array(z.number()),
+          /** Quadrature weight τ_j of each Ritz value; they sum to 1. */
+          weights: z.array(z.number()),
+        }),
+      ),
     })
     .optional(),
   /** Top eigenvalue and trace of each variable's diagonal Hessian block. */
   layers: z
     .array(
       z.strictObject({
+        /** The variable's name (tf.Variable.name). */
         name: z.string(),
+        /** The variable's shape. */
         shape: z.array(z.number().int().nonnegative()),
+        /** Number of entries (the block is size × size). */
         size: positiveInt,
+        /** Largest eigenvalue of the block (Lanczos). */
         topEigenvalue: z.number(),
+        /** tr H_ii: exact for small blocks, else Hutchinson's estimate. */
         trace: z.number(),
       }),
     )
@@ -224,8 +250,9 @@ export const RunRecordSchema = z.strictObject({
       testLoss: z.number(),
       /** Test accuracy after the last epoch. */
       testAccuracy: z.number(),
-      /** Loss and accuracy on the validation split after the last epoch (absent without one). */
+      /** Validation loss after the last epoch (absent without a validation split). */
       validationLoss: z.number().nullable().optional(),
+      /** Validation accuracy after the last epoch (absent without a validation split). */
       validationAccuracy: z.number().nullable().optional(),
     })
     .nullable(),

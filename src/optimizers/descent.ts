@@ -18,8 +18,11 @@ export interface DescentInput {
 
 /** What a descent rule sees on a step that did not climb (one pass, at w). */
 export interface OnePassInput {
+  /** The variables that got a gradient, in the order of `grads`. */
   readonly vars: readonly tf.Variable[];
+  /** The clean gradient g at w. */
   readonly grads: readonly tf.Tensor[];
+  /** Added to norms in denominators. */
   readonly eps: number;
 }
 

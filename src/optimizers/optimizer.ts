@@ -87,6 +87,7 @@ const STATE_PREFIXES = ['ascent', 'descent', 'climb'] as const;
  * `getConfig` (rules are code); its state still saves and restores with `getWeights`/`setWeights`.
  */
 export class SharpnessAwareOptimizer extends tf.Optimizer {
+  /** The class name tfjs's getClassName and error messages use; presets override it (this class itself is not registered). */
   static readonly className: string = 'SharpnessAwareOptimizer';
   /** The optimiser that applies the final direction. */
   readonly base: tf.Optimizer;
@@ -100,6 +101,7 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
   protected readonly ascentRule: AscentRule;
   /** How g and g_p combine into the direction d. */
   protected readonly descentRule: DescentRule;
+  /** Which steps climb (two passes) and which take the one-pass step; default {@link everyStep}. */
   protected readonly climbPolicy: ClimbPolicy;
   private stepCount = 0;
   private lastRho: number | null = null;

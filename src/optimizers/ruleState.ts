@@ -8,7 +8,9 @@ import type * as tf from '@tensorflow/tfjs';
 
 /** A named tensor, as tfjs optimisers exchange weights (tfjs does not re-export this type). */
 export interface NamedTensor {
+  /** The weight's name (a variable's name, or a state entry's name such as `iter` or `base/...`). */
   name: string;
+  /** The weight's value. */
   tensor: tf.Tensor;
 }
 

@@ -48,9 +48,21 @@ export interface SharpnessMeasures {
   /** Lemma 3's estimate 2h/rho², to compare with sigmaMax. */
   lemma3SigmaMax: number;
   /** 1-D filter-normalised slice: loss at w + a·u for each a. */
-  landscape1D?: { alphas: number[]; losses: number[] };
+  landscape1D?: {
+    /** Offsets a along u, an even grid over [-landscapeRange, landscapeRange]. */
+    alphas: number[];
+    /** L(w + a·u) for each offset. */
+    losses: number[];
+  };
   /** 2-D slice: losses[i][j] = L(w + alphas[i]·u + betas[j]·v). */
-  landscape2D?: { alphas: number[]; betas: number[]; losses: number[][] };
+  landscape2D?: {
+    /** Offsets along u. */
+    alphas: number[];
+    /** Offsets along v. */
+    betas: number[];
+    /** losses[i][j] = L(w + alphas[i]·u + betas[j]·v). */
+    losses: number[][];
+  };
   /** The k algebraically largest eigenvalues, descending (Lanczos). */
   topEigenvalues?: number[];
   /** Whether each of topEigenvalues met its tolerance. */
@@ -58,9 +70,34 @@ export interface SharpnessMeasures {
   /** Hessian-vector products the Lanczos process used. */
   topEigenvaluesIterations?: number;
   /** Eigenvalue spectral density by stochastic Lanczos quadrature: cell averages on a grid, and each run's nodes and weights. */
-  density?: { grid: number[]; density: number[]; sigma: number; runs: Array<{ ritzValues: number[]; weights: number[] }> };
+  density?: {
+    /** Centres of equal cells covering [min θ − 6σ, max θ + 6σ] (θ the Ritz values of all runs). */
+    grid: number[];
+    /** The smoothed density averaged over each grid cell; Σ density[i]·Δ ≈ 1 (Δ the cell width). */
+    density: number[];
+    /** Standard deviation of the Gaussian that smooths each Ritz value, in eigenvalue units. */
+    sigma: number;
+    /** One entry per Lanczos run: its Gauss quadrature nodes and weights. */
+    runs: Array<{
+      /** Ritz values θ_j (ascending): the quadrature nodes. */
+      ritzValues: number[];
+      /** Quadrature weight τ_j of each Ritz value; they sum to 1. */
+      weights: number[];
+    }>;
+  };
   /** Top eigenvalue and trace of each variable's diagonal Hessian block, in the objective's variable order. */
-  layers?: Array<{ name: string; shape: number[]; size: number; topEigenvalue: number; trace: number }>;
+  layers?: Array<{
+    /** The variable's name (tf.Variable.name). */
+    name: string;
+    /** The variable's shape. */
+    shape: number[];
+    /** Number of entries (the block is size × size). */
+    size: number;
+    /** Largest eigenvalue of the block (Lanczos). */
+    topEigenvalue: number;
+    /** tr H_ii: exact for small blocks, else Hutchinson's estimate. */
+    trace: number;
+  }>;
 }
 
 /** Options of {@link measureSharpness} and {@link measureSharpnessDetailed}. */
@@ -99,13 +136,36 @@ export interface MeasureOptions extends HvpOptions {
 export interface DetailedSharpness {
   /** L(w). */
   loss: number;
+  /** Dominant Hessian eigenvalue by power iteration (largest magnitude, signed), with its convergence. */
   topEigenvalue: TopEigenvalueResult;
+  /** Hutchinson's estimate of tr H, with its standard error. */
   trace: TraceResult;
-  surrogateGap: SurrogateGapResult & { rho: number };
-  landscape1D?: { alphas: number[]; losses: number[] };
-  landscape2D?: { alphas: number[]; betas: number[]; losses: number[][] };
+  /** The surrogate gap h = L(w + e) − L(w) and Lemma 3's 2h/rho², at radius `rho`. */
+  surrogateGap: SurrogateGapResult & {
+    /** Radius of the ascent step e = rho·g/‖g‖. */
+    rho: number;
+  };
+  /** With `landscape`: the 1-D filter-normalised slice, loss at w + a·u for each a. */
+  landscape1D?: {
+    /** Offsets a along u, an even grid over [-landscapeRange, landscapeRange]. */
+    alphas: number[];
+    /** L(w + a·u) for each offset. */
+    losses: number[];
+  };
+  /** With `landscape`: the 2-D slice, losses[i][j] = L(w + alphas[i]·u + betas[j]·v). */
+  landscape2D?: {
+    /** Offsets along u. */
+    alphas: number[];
+    /** Offsets along v. */
+    betas: number[];
+    /** losses[i][j] = L(w + alphas[i]·u + betas[j]·v). */
+    losses: number[][];
+  };
+  /** With `topK`: the k largest eigenvalues (Lanczos), with residuals and convergence. */
   topEigenvalues?: TopEigenvaluesResult;
+  /** With `density`: the spectral density by stochastic Lanczos quadrature. */
   density?: SpectralDensityResult;
+  /** With `layers`: each variable's diagonal-block top eigenvalue and trace. */
   layers?: LayerSharpnessResult;
 }
 

@@ -58,7 +58,15 @@ export interface ExampleSource {
    * It is called inside the chunk's tf.tidy scope, so tensors it creates are freed once the chunk's
    * loss (or its gradient) has been computed; tensors it returns from a cache of its own are left alone.
    */
-  chunk(start: number, count: number): { x: tf.Tensor; y: tf.Tensor };
+  chunk(
+    start: number,
+    count: number,
+  ): {
+    /** Inputs [count, ...]. */
+    x: tf.Tensor;
+    /** One-hot labels [count, classes]. */
+    y: tf.Tensor;
+  };
 }
 
 /** Lower clip of the predicted probability inside the log (Keras' epsilon). */

@@ -75,6 +75,7 @@ export interface TopEigenvaluesResult {
   iterations: number;
   /** Times the Krylov space became invariant and the process restarted from a fresh vector. */
   restarts: number;
+  /** How the Hessian-vector products were computed. */
   method: ResolvedHvpMethod;
   /** Why that method (what 'auto' found on the first product). */
   methodReason: string;
@@ -251,10 +252,13 @@ export interface SpectralDensityResult {
   density: number[];
   /** The smoothing width used. */
   sigma: number;
+  /** One entry per Lanczos run: its Ritz values, quadrature weights and steps. */
   runs: DensityRun[];
   /** Hessian-vector products, all runs together. */
   iterations: number;
+  /** How the Hessian-vector products were computed. */
   method: ResolvedHvpMethod;
+  /** Why that method (what 'auto' found on the first product). */
   methodReason: string;
 }
 
@@ -375,19 +379,23 @@ export interface LayerSharpnessOptions extends HvpOptions {
 export interface LayerSharpness {
   /** The variable's name (tf.Variable.name). */
   name: string;
+  /** The variable's shape. */
   shape: number[];
   /** Number of entries (the block is size × size). */
   size: number;
   /** Largest eigenvalue of the block (Lanczos). */
   topEigenvalue: number;
+  /** Whether topEigenvalue met the Lanczos tolerance `tol`. */
   topEigenvalueConverged: boolean;
   /** tr H_ii: exact (sum of e_jᵀ H_ii e_j) for blocks of at most `samples` entries, else Hutchinson's estimate. */
   trace: number;
   /** Standard error of the trace (0 when exact). */
   traceStdError: number;
+  /** How the trace was found: 'exact' (one product per entry) or 'hutchinson' (`samples` probes). */
   traceMethod: 'exact' | 'hutchinson';
   /** Hessian-vector products spent on this block. */
   products: number;
+  /** How the block's Hessian-vector products were computed. */
   method: ResolvedHvpMethod;
 }
 
