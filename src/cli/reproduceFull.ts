@@ -30,6 +30,8 @@ export interface FullReproduceOptions {
   seeds?: number;
   /** The report's test accuracies of Adaptive-GSAM and GSAM per experiment. */
   report: Readonly<Record<string, { a: number; b: number } | undefined>>;
+  /** The protocols to run (default: the report's, `FULL_PROTOCOLS`); `--protocol` cuts them. */
+  protocols?: readonly FullProtocol[];
   /** Test-only shrinking of every protocol (epochs, data size, grid axes, measured examples). */
   shrink?: (p: FullProtocol) => FullProtocol;
 }
@@ -92,7 +94,7 @@ export interface FullReproduceResult {
  */
 export async function runFullReproduce(opts: FullReproduceOptions): Promise<FullReproduceResult> {
   const { analyzeRecords, judgeClaims } = await import('../analysis/index.js');
-  const protocols = FULL_PROTOCOLS.map((p) => (opts.shrink ? opts.shrink(p) : p));
+  const protocols = (opts.protocols ?? FULL_PROTOCOLS).map((p) => (opts.shrink ? opts.shrink(p) : p));
   const ordered = [...protocols].sort((a, b) => (a.key === 'mnist' ? -1 : b.key === 'mnist' ? 1 : 0));
   let failed = 0;
   const countFailed = (records: RunRecord[]): void => {

@@ -27,6 +27,7 @@ import { formatStat } from '../../report/tables.js';
 import type { BaseOptimizerSpec, DatasetSpec, RunRecord, RunSpec } from '../../experiments/schema.js';
 import type { Executor } from '../../experiments/executor.js';
 import { FULL_PROTOCOLS, type FullProtocol } from '../reproduceProtocol.js';
+import { applyProtocolOverrides, describeProtocolCuts, readProtocolOverrides } from '../protocolOverrides.js';
 
 /** The settings of one experiment at one scale. */
 export interface ExperimentScale {
@@ -99,6 +100,7 @@ interface ReproduceFlags {
   results?: string;
   backend?: (typeof BACKENDS)[number];
   threads?: number;
+  protocol?: string;
   // Hidden, for tests only: shrink the budget so both experiments run in seconds.
   epochsOverride?: number;
   moonsN?: number;
@@ -195,6 +197,7 @@ export function registerReproduce(program: Command): void {
     .option('--results <dir>', 'results directory (default results/reproduce, or results/reproduce-full with --full)')
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKENDS))
     .option('--threads <count>', 'wasm threads per run', threadCount)
+    .option('--protocol <file>', "with --full: a cut of the report's protocol per experiment (JSON/YAML: epochs, grids, selectionSeeds, confirmationSeeds, measureExamples, or false to skip it); every output names the cut")
     // Test-only budget overrides (hidden from --help): they make the whole command run in seconds.
     .addOption(new Option('--epochs-override <count>', 'TEST ONLY: epochs of every run').argParser(positiveInt).hideHelp())
     .addOption(new Option('--moons-n <count>', 'TEST ONLY: moons points').argParser(positiveInt).hideHelp())
@@ -206,6 +209,7 @@ export function registerReproduce(program: Command): void {
     .action(async (flags: ReproduceFlags) => {
       checkBackendFlags(flags);
       if (flags.full) return reproduceFullCommand(flags);
+      if (flags.protocol !== undefined) throw new UsageError('--protocol applies to --full only');
       if (flags.gridOverride !== undefined || flags.selectionSeedsOverride !== undefined) {
         throw new UsageError('--grid-override and --selection-seeds-override apply to --full only');
       }
@@ -301,13 +305,15 @@ function shrinkProtocol(flags: ReproduceFlags): ((p: FullProtocol) => FullProtoc
 }
 
 /** The header of --full: what runs, stage by stage. */
-function describeFull(flags: ReproduceFlags, methods: readonly OptimizerName[], resultsDir: string, executor: Executor): string {
+function describeFull(flags: ReproduceFlags, protocols: readonly FullProtocol[], methods: readonly OptimizerName[], resultsDir: string, executor: Executor): string {
   const shrink = shrinkProtocol(flags);
+  const cuts = describeProtocolCuts(protocols);
   const lines = [
     "flatminima reproduce --full: the report's settings, hyper-parameters selected on validation, a verdict on each claim",
     ...(shrink || flags.optimizersOverride ? ['  TEST OVERRIDES ACTIVE (hidden --*-override flags): these numbers say nothing about the report'] : []),
+    ...(cuts.length > 0 ? [`  CUT BY --protocol ${flags.protocol ?? ''}:`, ...cuts.map((c) => `    ${c}`)] : []),
   ];
-  for (const p0 of FULL_PROTOCOLS) {
+  for (const p0 of protocols) {
     const p = shrink ? shrink(p0) : p0;
     const b = p.base as { dataset: Record<string, unknown>; epochs: number; batchSize: number; base: Record<string, unknown> };
     lines.push(`  ${p.key}: ${Object.entries(b.dataset).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; ${b.epochs} epochs, batch ${b.batchSize}; base ${Object.values(b.base).join(' ')}`);
@@ -329,14 +335,15 @@ async function reproduceFullCommand(flags: ReproduceFlags): Promise<void> {
     ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
   });
   const methods = flags.optimizersOverride ?? REPRODUCE_SETTINGS.optimizers;
-  const header = describeFull(flags, methods, resultsDir, executor);
+  const protocols = flags.protocol !== undefined ? applyProtocolOverrides(FULL_PROTOCOLS, readProtocolOverrides(flags.protocol)) : [...FULL_PROTOCOLS];
+  const header = describeFull(flags, protocols, methods, resultsDir, executor);
   process.stdout.write(header);
   const { runFullReproduce, formatFullReproduce, writeFullReproduce } = await import('../reproduceFull.js');
   const report = Object.fromEntries(
     REPRODUCE_SETTINGS.experiments.map((e) => [e.key, e.report.agsam && e.report.gsam ? { a: e.report.agsam.accuracy, b: e.report.gsam.accuracy } : undefined]),
   );
   const shrink = shrinkProtocol(flags);
-  const result = await runFullReproduce({ resultsDir, executor, methods, report, ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}), ...(shrink ? { shrink } : {}) });
+  const result = await runFullReproduce({ resultsDir, executor, methods, report, protocols, ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}), ...(shrink ? { shrink } : {}) });
   await executor.close();
   const confirmationTable = (key: string, records: RunRecord[]): string => {
     const exp = REPRODUCE_SETTINGS.experiments.find((e) => e.key === key) as Experiment;
