@@ -155,7 +155,7 @@ export function analyzeRecords(records: readonly RunRecord[], opts: AnalyzeOptio
       selection = selectPoints(methods, { selectBy: options.selectBy, allowDiverged: options.allowDiverged });
     } catch (err) {
       if (err instanceof RangeError) throw err;
-      throw new Error(`analyzeRecords: ${set.title}: ${(err as Error).message.replace(/^selectPoints: /, '')}`);
+      throw new Error(`analyzeRecords: ${set.title}: ${(err as Error).message.replace(/^selectPoints: /, '')}`, { cause: err });
     }
     const byPoint = new Map<string, RunRecord[]>();
     for (const r of set.records) {

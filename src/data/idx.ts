@@ -127,13 +127,13 @@ export function readIdxFile(path: string): IdxFile {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new Error(`IDX file ${path}: cannot be read (${(err as Error).message})`);
+    throw new Error(`IDX file ${path}: cannot be read (${(err as Error).message})`, { cause: err });
   }
   if (isGzip(bytes)) {
     try {
       bytes = gunzipSync(bytes);
     } catch (err) {
-      throw new Error(`IDX file ${path}: corrupt gzip data (${(err as Error).message})`);
+      throw new Error(`IDX file ${path}: corrupt gzip data (${(err as Error).message})`, { cause: err });
     }
   } else if (path.endsWith('.gz')) {
     throw new Error(`IDX file ${path}: the name ends in .gz but the file does not start with the gzip magic bytes 1f 8b`);

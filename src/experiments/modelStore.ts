@@ -46,7 +46,7 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   try {
     modelJson = JSON.parse(readFileSync(jsonPath, 'utf8')) as tf.io.ModelJSON;
   } catch (err) {
-    throw new Error(`cannot read model ${jsonPath}: ${(err as Error).message}`);
+    throw new Error(`cannot read model ${jsonPath}: ${(err as Error).message}`, { cause: err });
   }
   const manifest = modelJson.weightsManifest;
   if (!Array.isArray(manifest)) throw new Error(`model ${jsonPath} has no weightsManifest`);
@@ -57,7 +57,7 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
       const b = readFileSync(path);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
     } catch (err) {
-      throw new Error(`cannot read weights ${path} named by ${jsonPath}: ${(err as Error).message}`);
+      throw new Error(`cannot read weights ${path} named by ${jsonPath}: ${(err as Error).message}`, { cause: err });
     }
   });
   const weightData = tf.io.CompositeArrayBuffer.join(shards);

@@ -33,7 +33,7 @@ function workerPath(): string {
 
 /** A record for a run that failed before or without writing a usable one. */
 function failureRecord(spec: RunSpec, id: string, resultsDir: string, message: string, backend: string): RunRecord {
-  let existing: RunRecord | null = null;
+  let existing: RunRecord | null;
   try {
     existing = readRecord(resultsDir, id);
   } catch {

@@ -51,13 +51,13 @@ export function readRecordFile(path: string): RunRecord {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read run record ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read run record ${path}: ${(err as Error).message}`, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`run record ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`run record ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   return parseRunRecord(json, `run record ${path}`);
 }

@@ -161,8 +161,8 @@ export function hessianTopEigenvalues(obj: Objective, options?: TopEigenvaluesOp
     const proc = new LanczosProcess(flatOperator(hvp, layout), n, flatNormal(n, rng));
     const cache = new Map<LanczosBlock, TridiagonalEigen>();
     let restarts = 0;
-    let top: RitzCandidate[] = [];
-    let threshold = 0;
+    let top: RitzCandidate[];
+    let threshold: number;
     for (;;) {
       proc.step();
       const candidates = ritzCandidates(proc, cache);

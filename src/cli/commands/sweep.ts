@@ -84,7 +84,7 @@ function parseSeeds(text: string): number | number[] {
 
 /** The sweep file's object built from flags (no file given). */
 function sweepFromFlags(flags: SweepFlags): Record<string, unknown> {
-  let base: Record<string, unknown> = {};
+  const base: Record<string, unknown> = {};
   for (const text of flags.set ?? []) {
     const [path, value] = splitAssignment('--set', text);
     const keys = path.split('.');
@@ -106,7 +106,6 @@ function sweepFromFlags(flags: SweepFlags): Record<string, unknown> {
   } else if (flags.randomN !== undefined || flags.randomSeed !== undefined) {
     throw new UsageError('--random-n and --random-seed need at least one --random <path>=<dist>:...');
   }
-  base = sweep.base as Record<string, unknown>;
   return sweep;
 }
 

@@ -236,7 +236,7 @@ export class QueueExecutor implements Executor {
 
   /** A record saying the run failed, written to the results directory (as the local pool does). */
   private failure(id: string, spec: RunSpec, resultsDir: string, message: string): RunRecord {
-    let existing: RunRecord | null = null;
+    let existing: RunRecord | null;
     try {
       existing = readRecord(resultsDir, id);
     } catch {
