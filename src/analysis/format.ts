@@ -151,7 +151,7 @@ export function sensitivityTable(g: AnalysisGroup): TableData {
         String(u.usable),
         String(u.divergedPoints),
         formatMetricValue(ms.metric, u.best),
-        `${f(u.range)}${u.rangeCi ? ` [${f(u.rangeCi.lower)}, ${f(u.rangeCi.upper)}]` : ''}`,
+        f(u.range),
         f(u.std),
         u.share === null ? '—' : `${(u.share * 100).toFixed(0)} % (${u.nearBest}/${u.points})`,
       ];
@@ -167,7 +167,7 @@ export function sensitivityTable(g: AnalysisGroup): TableData {
       'Usable',
       'Diverged points',
       'Best (%, or loss)',
-      'Range [bootstrap CI]',
+      'Range of point means',
       'Std of point means',
       `Within ${(within * 100).toFixed(2).replace(/\.?0+$/, '')} pts of best`,
     ],
@@ -345,7 +345,7 @@ export function analysisToCsv(analysis: Analysis): string {
       for (const ms of s.metrics) {
         const u = ms.summary;
         const base = { group: g.key, method: s.method, metric: ms.metric, n: u.usable, note: `${u.points} points, ${u.divergedPoints} with diverged runs; varied ${s.variedPaths.join(' ')}` };
-        rows.push({ ...base, section: 'sensitivity-range', mean: u.range, ci_lower: u.rangeCi?.lower ?? null, ci_upper: u.rangeCi?.upper ?? null, test_method: u.rangeCi ? `percentile bootstrap ${u.rangeCi.resamples} seed ${u.rangeCi.seed}` : null });
+        rows.push({ ...base, section: 'sensitivity-range', mean: u.range, ci_lower: u.rangeCi?.lower ?? null, ci_upper: u.rangeCi?.upper ?? null, test_method: u.rangeCi ? `percentile bootstrap ${u.rangeCi.resamples} seed ${u.rangeCi.seed} (spread under resampling, biased upward: not a CI of the range)` : null });
         rows.push({ ...base, section: 'sensitivity-std', mean: u.std });
         rows.push({ ...base, section: 'sensitivity-share', mean: u.share, statistic: u.within, point_id: u.bestPointId });
       }

@@ -66,7 +66,12 @@ export interface SensitivitySummary {
   range: number | null;
   /** Sample std of the usable points' means (null with fewer than 2). */
   std: number | null;
-  /** Percentile-bootstrap interval of `range`, resampling the seeds within each usable point. */
+  /**
+   * Percentile interval of `range` under a bootstrap of the seeds within each usable point. A max − min
+   * of noisy means is biased upward, and resampling adds noise, so with few seeds this interval can lie
+   * wholly above `range`: it shows how much the range moves under resampling, not a confidence interval
+   * of the true range (the tables therefore print `range` alone).
+   */
   rangeCi: BootstrapInterval | null;
   /** The tolerance used, in the metric's units. */
   within: number;

@@ -65,7 +65,7 @@ export function analysisSectionHtml(key: string, section: AnalysisSection): stri
     htmlTable(`analysis-comparisons-${key}`, comparisonTable(g)),
     '<h4>Sensitivity</h4>',
     g.sensitivity.length > 0
-      ? `<p class="muted">Over each method's grid: range and sample std of the per-point means (points without diverged runs; range with a percentile bootstrap interval over seeds), and the share of all grid points within the tolerance of the method's best.</p>\n${htmlTable(`analysis-sensitivity-${key}`, sensitivityTable(g))}`
+      ? `<p class="muted">Over each method's grid: range and sample std of the per-point means (points without diverged runs; no interval is shown for the range: a max − min of noisy means is biased upward and a seed bootstrap of it is not a confidence interval), and the share of all grid points within the tolerance of the method's best.</p>\n${htmlTable(`analysis-sensitivity-${key}`, sensitivityTable(g))}`
       : '<p class="muted">No method has more than one point.</p>',
     c.target !== null && c.reference
       ? `<h4>Convergence to ${(c.target * 100).toFixed(2)} % validation accuracy (${(c.fraction * 100).toFixed(1)} % of ${escapeHtml(optimizerLabel(c.reference.method))}'s final mean)</h4>`
