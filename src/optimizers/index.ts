@@ -52,3 +52,18 @@ export {
   type ProportionalRho,
 } from './schedules.js';
 export { SharpnessMetricsCallback } from './callbacks.js';
+export {
+  METHODS,
+  METHOD_IDS,
+  REPORT_METHOD_IDS,
+  SPEC_FIELDS,
+  methodRow,
+  methodsTaking,
+  methodOptions,
+  fieldFlag,
+  type MethodRow,
+  type MethodName,
+  type MethodOptions,
+  type SpecField,
+  type SpecFields,
+} from './methods.js';
