@@ -16,6 +16,7 @@ import {
   DATASET_RUN_DEFAULTS,
   DEFAULT_OPTIMIZERS,
   OPTIMIZERS,
+  REPORT_OPTIMIZERS,
   RUN_DEFAULTS,
   checkBackendFlags,
   validateSpec,
@@ -66,7 +67,7 @@ export const REPRODUCE_SETTINGS: {
   optimizers: readonly OptimizerName[];
   experiments: readonly Experiment[];
 } = {
-  optimizers: OPTIMIZERS,
+  optimizers: REPORT_OPTIMIZERS,
   experiments: [
     {
       key: 'moons',
