@@ -100,7 +100,7 @@ function addOptimizerOptions(cmd: Command): Command {
 
 /** Adds the data, model, optimiser-setting, base-optimiser, budget and backend flags to a command. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--spec <file>', 'a run spec JSON file (see src/experiments/schema.ts); flags override its fields')
     .addOption(new Option('--dataset <name>', 'dataset (default: moons)').choices(DATASETS))
     .option('--data-dir <dir>', 'directory of IDX files (train-images-idx3-ubyte[.gz] ...) for --dataset idx')
