@@ -136,16 +136,18 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
  * it): `e = -rho * v / (‖v‖ + eps)`, where `v` is the base optimiser's momentum (the velocity the
  * next update subtracts, times -1/lr). It reads no gradient, so a climbing step makes one pass only,
  * at w + e. Before the base has a momentum for a variable (the first step) that variable's e is 0.
- * @param momentumOf the base's momentum of a variable, or null when it has none yet (read, not owned).
+ * @param momentumOf the base's momentum of `v`, the `index`-th variable of the step, or null when it
+ *   has none yet (read, not owned). tfjs's momentum keeps its slots by position in the list of
+ *   gradients it is given, not by name, which is why the position is passed.
  */
-export function momentumAscent(momentumOf: (v: tf.Variable) => tf.Tensor | null): AscentRule {
-  if (typeof momentumOf !== 'function') throw new TypeError('momentumAscent: momentumOf must be a function (variable) => tensor | null');
+export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf.Tensor | null): AscentRule {
+  if (typeof momentumOf !== 'function') throw new TypeError('momentumAscent: momentumOf must be a function (variable, index) => tensor | null');
   return {
     name: 'momentum',
     needsGradient: false,
     perturbation({ vars, rho, eps }) {
       return tf.tidy(() => {
-        const v = vars.map((x) => momentumOf(x) ?? tf.zerosLike(x));
+        const v = vars.map((x, i) => momentumOf(x, i) ?? tf.zerosLike(x));
         const scale = tf.div(-rho, tf.add(globalNorm(v), eps));
         return v.map((vi) => tf.mul(vi, scale));
       });

@@ -259,10 +259,15 @@ export class LookSAM extends SharpnessAwareOptimizer {
   }
 }
 
-/** The base's momentum of `v` (tfjs keeps it as `<name>/momentum`), or null before its first update. */
-function momentumOf(base: tf.Optimizer, v: tf.Variable): tf.Tensor | null {
-  const slots = (base as unknown as { accumulations?: ({ originalName: string; variable: tf.Variable } | undefined)[] }).accumulations ?? [];
-  return slots.find((s) => s?.originalName === `${v.name}/momentum`)?.variable ?? null;
+/**
+ * The base's momentum of the `index`-th variable of the step, or null before its first update.
+ * tfjs's momentum keeps one slot per position of the gradient list `minimize` hands it (every
+ * variable, in order), and a restored optimiser keeps the names of the variables it was saved
+ * from, so the slot is found by position, as tfjs itself does, not by name.
+ */
+function momentumOf(base: tf.Optimizer, index: number): tf.Tensor | null {
+  const slots = (base as unknown as { accumulations?: ({ variable: tf.Variable } | undefined)[] }).accumulations ?? [];
+  return slots[index]?.variable ?? null;
 }
 
 /**
@@ -288,7 +293,7 @@ export class MomentumSAM extends SharpnessAwareOptimizer {
     if ((base as unknown as { useNesterov?: boolean }).useNesterov === true) {
       throw new RangeError('MomentumSAM: base must not use Nesterov momentum (msam.py climbs along the plain velocity), got useNesterov true');
     }
-    super({ ...common, ascent: momentumAscent((v) => momentumOf(base, v)), descent: perturbedDescent() });
+    super({ ...common, ascent: momentumAscent((_v, index) => momentumOf(base, index)), descent: perturbedDescent() });
   }
 
   protected override presetConfig(): tf.serialization.ConfigDict {
