@@ -84,7 +84,7 @@ function fieldHelp(field: string, f: SpecField): string {
   const defaults = METHODS.filter((m) => (m.defaults as Record<string, unknown>)[field] !== undefined).map((m) => `${m.name} ${String((m.defaults as Record<string, unknown>)[field])}`);
   const fallback = f.rule.default !== undefined ? `default ${String(f.rule.default)}` : '';
   const said = defaults.length > 0 ? `default: ${defaults.join(', ')}` : fallback;
-  const who = takers.length === METHODS.length ? 'every method' : takers.length >= METHODS.length - 1 ? `all but ${METHODS.filter((m) => !takers.includes(m.name)).map((m) => m.name).join(', ')}` : takers.join('/');
+  const who = takers.length === METHODS.length ? 'every method' : takers.length >= METHODS.length - 1 ? `all but ${METHODS.filter((m) => !(takers as readonly string[]).includes(m.name)).map((m) => m.name).join(', ')}` : takers.join('/');
   return `${who}: ${f.rule.help}${said ? ` (${said})` : ''}`;
 }
 

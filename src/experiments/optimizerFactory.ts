@@ -8,13 +8,13 @@ import {
   METHODS,
   methodOptions,
   methodRow,
-  PRESET_OPTION_RULES,
   proportionalRho,
   setLearningRate,
   SharpnessAwareOptimizer,
   type MethodName,
   type RhoOption,
 } from '../optimizers/index.js';
+import { PRESET_OPTION_RULES } from '../optimizers/presets.js';
 import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
 import type { BaseOptimizerSpec, OptimizerSpec } from './schema.js';
 

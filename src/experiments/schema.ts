@@ -65,6 +65,7 @@ function ruleSchema(rule: OptionRule): z.ZodOptional<z.ZodNumber> | z.ZodOptiona
  * fields, are in validate.ts (from the same table).
  */
 export const OptimizerSpecSchema = z.strictObject({
+  /** The method: a name of the method table ('sgd': the base optimiser alone; 'sam', 'asam', 'gsam', 'agsam', 'looksam', 'msam', 'esam'). */
   name: z.enum(METHOD_IDS),
   ...(Object.fromEntries(Object.entries(SPEC_FIELDS).map(([field, f]) => [field, ruleSchema(f.rule)])) as unknown as OptimizerFieldShape),
 });

@@ -124,7 +124,10 @@ export function surrogateGapDescent(options: { alpha: number }): DescentRule {
  * in the step's order).
  * @throws RangeError (TypeError for a non-number) unless alpha is a finite number >= 0.
  */
-export function lookSamDescent(options: { alpha: number }): DescentRule & { state: RuleState } {
+export function lookSamDescent(options: { alpha: number }): DescentRule & {
+  /** The stored direction g_v (empty before the first climb). */
+  state: RuleState;
+} {
   const alpha = checkNumber('lookSamDescent', 'alpha', options?.alpha, undefined, { min: 0 });
   let gv: tf.Variable[] | null = null;
   const store = (values: readonly tf.Tensor[]): void => {

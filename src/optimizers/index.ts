@@ -1,5 +1,5 @@
 /** Sharpness-aware optimisers: rules, climb policies, the pure step, the tf.Optimizer wrapper, the presets and the method table. */
-export { SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM, PRESET_OPTION_RULES } from './presets.js';
+export { SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM } from './presets.js';
 export type { SAMOptions, ASAMOptions, GSAMOptions, AdaptiveGSAMOptions, LookSAMOptions, MomentumSAMOptions, ESAMOptions } from './presets.js';
 export { SharpnessAwareOptimizer, optimizerSeeds, type CommonOptions, type SharpnessAwareOptions } from './optimizer.js';
 export {
@@ -35,7 +35,6 @@ export {
 export { everyStep, everyKthStep, randomClimb, allOf, type ClimbPolicy, type ClimbContext } from './climb.js';
 export { rngState, type RuleState, type MaybeStateful, type NamedTensor } from './ruleState.js';
 export {
-  COMMON_OPTION_RULES,
   describeOptionRule,
   type OptionRule,
   type NumberOptionRule,

@@ -39,7 +39,12 @@ export interface SpecField {
    * What it sets: the constructor option of that name, or 'rho-schedule' for `rhoSchedule` and
    * `rhoMin`, which the factory folds with `rho` into one rho setting (`proportionalRho`).
    */
-  readonly sets: { readonly option: string } | 'rho-schedule';
+  readonly sets:
+    | {
+        /** The constructor option's name ('' in a row: the field's own name). */
+        readonly option: string;
+      }
+    | 'rho-schedule';
 }
 
 /** A constructor option as a spec field: `option(rule)` sets the option of the field's name, `option(rule, 'alpha')` another. */
@@ -49,25 +54,50 @@ function option<R extends OptionRule>(rule: R, name?: string): { readonly rule: 
 
 /** The rho setting: the radius and GSAM's schedule tying it to the learning rate. */
 const RHO_FIELDS = {
+  /** Neighbourhood radius of the climb (the method's default when left out). */
   rho: option(COMMON_OPTION_RULES.rho),
+  /** 'constant' (default) or 'proportional' to the learning rate (GSAM's rule; rho decays from rho to rhoMin). */
   rhoSchedule: {
     rule: { type: 'choice', choices: ['constant', 'proportional'], default: 'constant', help: 'rho constant, or proportional to the learning rate (GSAM), from rho down to rhoMin' },
     sets: 'rho-schedule',
   },
+  /** With rhoSchedule 'proportional': rho at the smallest learning rate (default 0). */
   rhoMin: { rule: { type: 'number', range: { min: 0 }, default: 0, help: 'with rhoSchedule proportional: rho at the smallest learning rate' }, sets: 'rho-schedule' },
 } as const satisfies Record<string, SpecField>;
 
 /** Which steps climb (SAM every k steps, RST), on top of a method's own schedule. */
 const SCHEDULE_FIELDS = {
+  /** Climb only on steps 1, 1+k, 1+2k, ... with k = interval (SAM every k steps); default 1. */
   interval: option(COMMON_OPTION_RULES.interval),
+  /** RST: climb on a step with this probability, a seeded draw each step (default: no draw). */
   climbProbability: option(COMMON_OPTION_RULES.climbProbability),
 } as const satisfies Record<string, SpecField>;
 
 /** Gradient accumulation, for every method (SGD included). */
-const ACCUMULATION_FIELD = { accumulation: option(COMMON_OPTION_RULES.accumulation) } as const satisfies Record<string, SpecField>;
+const ACCUMULATION_FIELD = {
+  /** Gradient accumulation: each batch evaluated in this many parts (default 1). */
+  accumulation: option(COMMON_OPTION_RULES.accumulation),
+} as const satisfies Record<string, SpecField>;
 
 /** m-sharpness, for methods whose perturbation comes from the batch's gradient and whose descent keeps no state. */
-const MICRO_BATCH_FIELD = { microBatches: option(COMMON_OPTION_RULES.microBatches) } as const satisfies Record<string, SpecField>;
+const MICRO_BATCH_FIELD = {
+  /** m-sharpness: one perturbation per micro-batch, directions averaged (default 1). */
+  microBatches: option(COMMON_OPTION_RULES.microBatches),
+} as const satisfies Record<string, SpecField>;
+
+/** ASAM's climb (also Adaptive-GSAM's with ascent 'adaptive'). */
+const ADAPTIVE_FIELDS = {
+  /** ASAM (and Adaptive-GSAM with ascent 'adaptive'): T = |w| + eta. */
+  eta: option(ADAPTIVE_OPTION_RULES.eta),
+  /** ASAM's scaled variables: 'kernels' (default) or 'all'. */
+  scope: option(ADAPTIVE_OPTION_RULES.scope),
+} as const satisfies Record<string, SpecField>;
+
+/** GSAM's surrogate-gap descent (also Adaptive-GSAM's). */
+const SURROGATE_GAP_FIELDS = {
+  /** GSAM / Adaptive-GSAM: weight of the ascent along the part of g orthogonal to g_p. */
+  alpha: option(PRESET_OPTION_RULES.GSAM.alpha),
+} as const satisfies Record<string, SpecField>;
 
 /** The fields every climbing method takes. */
 const CLIMBING_FIELDS = { ...RHO_FIELDS, ...SCHEDULE_FIELDS, ...ACCUMULATION_FIELD } as const;
@@ -107,8 +137,8 @@ function row<const F extends Readonly<Record<string, SpecField>>, const N extend
   return r;
 }
 
-/** The methods, in display order: plain baseline first, the report's four, then the cheaper variants. */
-export const METHODS = [
+/** The table with its literal types (for {@link SpecFields} and {@link MethodName}); exported as {@link METHODS}. */
+const TABLE = [
   row({
     name: 'sgd',
     label: 'SGD',
@@ -139,7 +169,7 @@ export const METHODS = [
     description: 'ASAM: adaptive climb, descend with g_p',
     inReport: true,
     perturbs: true,
-    fields: { ...CLIMBING_FIELDS, ...MICRO_BATCH_FIELD, eta: option(ADAPTIVE_OPTION_RULES.eta), scope: option(ADAPTIVE_OPTION_RULES.scope) },
+    fields: { ...CLIMBING_FIELDS, ...MICRO_BATCH_FIELD, ...ADAPTIVE_FIELDS },
     // 10x SAM's: the climb is scaled by T = |w| + eta, which with weights well under 1 shrinks e far below SAM's at the same rho.
     defaults: { rho: 0.5, eta: 0.01 },
     create: (o) => new ASAM(o as ASAMOptions),
@@ -151,7 +181,7 @@ export const METHODS = [
     description: 'GSAM: euclidean climb, surrogate-gap descent',
     inReport: true,
     perturbs: true,
-    fields: { ...CLIMBING_FIELDS, ...MICRO_BATCH_FIELD, alpha: option(PRESET_OPTION_RULES.GSAM.alpha) },
+    fields: { ...CLIMBING_FIELDS, ...MICRO_BATCH_FIELD, ...SURROGATE_GAP_FIELDS },
     defaults: { rho: 0.05, alpha: 0.1 },
     create: (o) => new GSAM(o as unknown as GSAMOptions),
   }),
@@ -165,11 +195,12 @@ export const METHODS = [
     fields: {
       ...CLIMBING_FIELDS,
       ...MICRO_BATCH_FIELD,
-      alpha: option(PRESET_OPTION_RULES.AdaptiveGSAM.alpha),
+      ...SURROGATE_GAP_FIELDS,
+      /** Adaptive-GSAM (elementwise ascent): the climb scales g by |w| + gamma. */
       gamma: option(PRESET_OPTION_RULES.AdaptiveGSAM.gamma),
+      /** Adaptive-GSAM's climb: 'elementwise' (the report's rule, default) or 'adaptive' (ASAM's). */
       ascent: option(PRESET_OPTION_RULES.AdaptiveGSAM.ascent),
-      eta: option(PRESET_OPTION_RULES.AdaptiveGSAM.eta),
-      scope: option(PRESET_OPTION_RULES.AdaptiveGSAM.scope),
+      ...ADAPTIVE_FIELDS,
     },
     // The elementwise climb is scaled by |w| + gamma, hence ASAM's rho.
     defaults: { rho: 0.5, alpha: 0.1, gamma: 0.01 },
@@ -188,7 +219,13 @@ export const METHODS = [
     description: 'LookSAM: SAM every k-th step, the steps between reuse its direction (one pass)',
     inReport: false,
     perturbs: true,
-    fields: { ...CLIMBING_FIELDS, k: option(PRESET_OPTION_RULES.LookSAM.k), looksamAlpha: option(PRESET_OPTION_RULES.LookSAM.alpha, 'alpha') },
+    fields: {
+      ...CLIMBING_FIELDS,
+      /** LookSAM: climb on every k-th step (the first climbs), reuse the stored direction between. */
+      k: option(PRESET_OPTION_RULES.LookSAM.k),
+      /** LookSAM's alpha (the constructor's `alpha`): weight of the reused direction. */
+      looksamAlpha: option(PRESET_OPTION_RULES.LookSAM.alpha, 'alpha'),
+    },
     defaults: { rho: 0.05, k: 5, looksamAlpha: 0.7 },
     create: (o) => new LookSAM(o as LookSAMOptions),
   }),
@@ -212,26 +249,36 @@ export const METHODS = [
     description: 'ESAM: stochastic weight perturbation, descend on the examples whose loss rises most',
     inReport: false,
     perturbs: true,
-    fields: { ...CLIMBING_FIELDS, ...MICRO_BATCH_FIELD, beta: option(PRESET_OPTION_RULES.ESAM.beta), esamGamma: option(PRESET_OPTION_RULES.ESAM.gamma, 'gamma') },
+    fields: {
+      ...CLIMBING_FIELDS,
+      ...MICRO_BATCH_FIELD,
+      /** ESAM: each weight is perturbed with probability beta (e scaled by 1/beta). */
+      beta: option(PRESET_OPTION_RULES.ESAM.beta),
+      /** ESAM's gamma (the constructor's `gamma`): the share of the batch, whose loss rises most, descended on. */
+      esamGamma: option(PRESET_OPTION_RULES.ESAM.gamma, 'gamma'),
+    },
     defaults: { rho: 0.05, beta: 0.5, esamGamma: 0.5 },
     create: (o) => new ESAM(o as ESAMOptions),
   }),
 ] as const;
 
+/** The methods, in display order: plain baseline first, the report's four, then the cheaper variants. */
+export const METHODS: readonly MethodRow[] = TABLE;
+
 /** The union of every row's field object. */
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 /** Every spec field of every method, by name (the typed union of the rows' fields). */
-export type SpecFields = UnionToIntersection<(typeof METHODS)[number]['fields']>;
+export type SpecFields = UnionToIntersection<(typeof TABLE)[number]['fields']>;
 
 /** A method's name. */
-export type MethodName = (typeof METHODS)[number]['name'];
+export type MethodName = (typeof TABLE)[number]['name'];
 
 /** The method names (ids), in display order. */
-export const METHOD_IDS = METHODS.map((m) => m.name) as readonly MethodName[] as readonly [MethodName, ...MethodName[]];
+export const METHOD_IDS = TABLE.map((m) => m.name) as readonly MethodName[] as readonly [MethodName, ...MethodName[]];
 
 /** The report's five methods (what `compare` and `reproduce` run by default), in display order. */
-export const REPORT_METHOD_IDS = METHODS.filter((m) => m.inReport).map((m) => m.name) as readonly MethodName[];
+export const REPORT_METHOD_IDS = METHODS.filter((m) => m.inReport).map((m) => m.name as MethodName);
 
 /**
  * Every spec field once, with the constructor option it sets resolved: the rho fields, the methods'
@@ -243,7 +290,7 @@ export const SPEC_FIELDS: Readonly<Record<keyof SpecFields & string, SpecField>>
 function collectFields(): Readonly<Record<keyof SpecFields & string, SpecField>> {
   const out: Record<string, SpecField> = {};
   const owner: Record<string, string> = {};
-  for (const m of METHODS as readonly MethodRow[]) {
+  for (const m of METHODS) {
     for (const [name, f] of Object.entries(m.fields)) {
       const resolved: SpecField = f.sets === 'rho-schedule' ? f : { rule: f.rule, sets: { option: f.sets.option || name } };
       const seen = out[name];
@@ -263,14 +310,14 @@ function collectFields(): Readonly<Record<keyof SpecFields & string, SpecField>>
 
 /** The row of method `name`. @throws RangeError naming the methods for an unknown name. */
 export function methodRow(name: string): MethodRow {
-  const m = (METHODS as readonly MethodRow[]).find((r) => r.name === name);
+  const m = METHODS.find((r) => r.name === name);
   if (m === undefined) throw new RangeError(`method must be one of ${METHOD_IDS.join(', ')}, got '${name}'`);
   return m;
 }
 
 /** The methods that take spec field `field`, in display order. */
 export function methodsTaking(field: string): MethodName[] {
-  return (METHODS as readonly MethodRow[]).filter((m) => field in m.fields).map((m) => m.name as MethodName);
+  return METHODS.filter((m) => field in m.fields).map((m) => m.name as MethodName);
 }
 
 /** The CLI flag of a spec field: `--` and its name in kebab-case (`looksamAlpha` -> `--looksam-alpha`). */

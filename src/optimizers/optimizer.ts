@@ -108,7 +108,12 @@ export function validateCommonOptions(className: string, options: CommonOptions)
  * The seeds of an optimiser's generators, drawn from its `seed` in this order: the climb draws
  * (RST), then the rules' (ESAM's weight masks), so that the two streams differ.
  */
-export function optimizerSeeds(seed: number): { climb: number; rules: number } {
+export function optimizerSeeds(seed: number): {
+  /** Seeds the climb policy's draws (RST). */
+  climb: number;
+  /** Seeds the rules' draws (ESAM's weight masks). */
+  rules: number;
+} {
   const rng = new Rng(seed);
   return { climb: rng.seed(), rules: rng.seed() };
 }

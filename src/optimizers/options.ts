@@ -8,8 +8,11 @@ import { checkChoice, checkNumber, describeRule, type NumberRule } from '../util
 
 /** A number option: its range, its default (absent: required or method-specific) and its meaning. */
 export interface NumberOptionRule {
+  /** The kind: a number. */
   readonly type: 'number';
+  /** The values allowed. */
   readonly range: NumberRule;
+  /** The value when the option is left out (absent: required, or set by the method). */
   readonly default?: number;
   /** One line saying what the option does, for help texts and the docs. */
   readonly help: string;
@@ -17,9 +20,13 @@ export interface NumberOptionRule {
 
 /** A choice option: the strings allowed, its default and its meaning. */
 export interface ChoiceOptionRule {
+  /** The kind: one of a few strings. */
   readonly type: 'choice';
+  /** The strings allowed. */
   readonly choices: readonly string[];
+  /** The value when the option is left out (absent: required). */
   readonly default?: string;
+  /** One line saying what the option does, for help texts and the docs. */
   readonly help: string;
 }
 
