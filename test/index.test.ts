@@ -6,7 +6,7 @@ import * as root from '../src/index.js';
 import * as node from '../src/node.js';
 
 test('the root entry exports the optimisers, the step, the sharpness measures, models and moons', () => {
-  for (const name of ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM', 'sharpnessAwareStep', 'proportionalRho', 'SharpnessMetricsCallback',
+  for (const name of ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM', 'LookSAM', 'MomentumSAM', 'ESAM', 'SharpnessAwareOptimizer', 'sharpnessAwareStep', 'exampleLosses', 'methodRow', 'proportionalRho', 'SharpnessMetricsCallback',
     'hessianTopEigenvalue', 'hessianTrace', 'hessianTopEigenvalues', 'hessianSpectralDensity', 'hessianLayerSharpness', 'measureSharpness', 'surrogateGap', 'adaptiveSharpness', 'lossLandscape1D', 'lossLandscape2D', 'modelObjective',
     'createMlp', 'createCnn', 'makeMoons']) {
     assert.equal(typeof (root as Record<string, unknown>)[name], 'function', `${name} is exported`);

@@ -103,6 +103,8 @@ class Playground {
     $('play').textContent = on ? 'Pause' : 'Play';
     $('play').setAttribute('aria-pressed', String(on));
     if (on) requestAnimationFrame(() => this.frame());
+    // A pause lands between two frames, after steps the last render may not have shown.
+    else this.render();
   }
 
   private frame(): void {

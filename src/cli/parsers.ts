@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { MAX_WASM_THREADS } from '../backend/limits.js';
+import { describeRule, type NumberRule } from '../util/validation.js';
 
 function toNumber(value: string): number {
   // Number('') is 0 and Number(' 1 ') is 1: reject both, accept only a plain numeric literal.
@@ -13,6 +14,22 @@ function toNumber(value: string): number {
   if (Number.isNaN(n)) throw new InvalidArgumentError('Expected a number.');
   if (!Number.isFinite(n)) throw new InvalidArgumentError('Expected a finite number.');
   return n;
+}
+
+/**
+ * A parser for a number in the range `rule` states (a rule of the method table), with the range in
+ * words in its message (`Expected an integer >= 1.`).
+ */
+export function numberInRange(rule: NumberRule): (value: string) => number {
+  return (value: string): number => {
+    const n = toNumber(value);
+    const ok =
+      (!rule.integer || Number.isInteger(n)) &&
+      (rule.min === undefined || (rule.minExclusive ? n > rule.min : n >= rule.min)) &&
+      (rule.max === undefined || (rule.maxExclusive ? n < rule.max : n <= rule.max));
+    if (!ok) throw new InvalidArgumentError(`Expected ${describeRule(rule)}.`);
+    return n;
+  };
 }
 
 /** A finite number >= 0. */

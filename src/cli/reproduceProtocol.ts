@@ -17,8 +17,8 @@ export interface FullProtocol {
   key: 'moons' | 'mnist';
   /** The partial spec every run of both stages starts from (completed by the CLI defaults). */
   base: Record<string, unknown>;
-  /** Per method: the grid of the selection sweep ({} = the method's defaults only). */
-  grids: Readonly<Record<OptimizerName, Readonly<Record<string, readonly number[]>>>>;
+  /** Per method of the report: the grid of the selection sweep ({} = the method's defaults only). */
+  grids: Readonly<Partial<Record<OptimizerName, Readonly<Record<string, readonly number[]>>>>>;
   /** Seeds of every selection point. */
   selectionSeeds: readonly number[];
   /** Seeds of the confirmation stage (each method at its selected point). */
@@ -92,7 +92,7 @@ export function selectionSweep(p: FullProtocol, methods: readonly OptimizerName[
   return {
     name: `${p.key}-selection`,
     base: { ...p.base, measureExamples: 0 },
-    methods: Object.fromEntries(methods.map((m) => [m, Object.keys(p.grids[m]).length > 0 ? { grid: p.grids[m] } : {}])),
+    methods: Object.fromEntries(methods.map((m) => [m, Object.keys(p.grids[m] ?? {}).length > 0 ? { grid: p.grids[m] } : {}])),
     seeds: [...p.selectionSeeds],
     select: { metric: 'validationAccuracy', validationFraction: p.validationFraction },
   };

@@ -5,7 +5,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { OptimizerSpec, RunSpec } from '../experiments/schema.js';
-import { OPTIMIZER_DEFAULTS } from '../experiments/optimizerFactory.js';
 import {
   DATASETS,
   DATASET_RUN_DEFAULTS,
@@ -15,12 +14,14 @@ import {
   RUN_DEFAULTS,
   type OptimizerName,
 } from '../experiments/defaults.js';
+import { METHODS, SPEC_FIELDS, fieldFlag, methodsTaking, type SpecField } from '../optimizers/index.js';
 import { ValidationError, parseRunSpec } from '../experiments/validate.js';
 import { UsageError } from './errors.js';
 import {
   momentumCoefficient,
   nonNegativeInt,
   nonNegativeNumber,
+  numberInRange,
   openUnitInterval,
   positiveInt,
   positiveNumber,
@@ -33,14 +34,18 @@ export {
   DEFAULT_OPTIMIZERS,
   OPTIMIZERS,
   OPTIMIZER_PARAMS,
+  REPORT_OPTIMIZERS,
   RUN_DEFAULTS,
   type OptimizerName,
 } from '../experiments/defaults.js';
 /** Backends `--backend` accepts. */
 export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
 
+/** The optimiser-setting flags: one per field of the method table, named as the field (commander camel-cases `--looksam-alpha` back to `looksamAlpha`). */
+export type OptimizerFlags = Partial<Omit<OptimizerSpec, 'name'>>;
+
 /** The flags shared by `train` and `compare`, as parsed by commander (all optional). */
-export interface RunFlags {
+export interface RunFlags extends OptimizerFlags {
   spec?: string;
   dataset?: (typeof DATASETS)[number];
   dataDir?: string;
@@ -50,14 +55,6 @@ export interface RunFlags {
   maxTrain?: number;
   maxTest?: number;
   model?: 'mlp' | 'cnn';
-  rho?: number;
-  alpha?: number;
-  eta?: number;
-  gamma?: number;
-  ascent?: 'elementwise' | 'adaptive';
-  scope?: 'kernels' | 'all';
-  rhoSchedule?: 'constant' | 'proportional';
-  rhoMin?: number;
   base?: 'sgd' | 'momentum' | 'adam';
   lr?: number;
   momentum?: number;
@@ -75,21 +72,35 @@ export interface RunFlags {
   checkpointEvery?: number;
 }
 
-/** Which flag sets which optimiser setting (for messages). */
-const OPTIMIZER_FLAG: Readonly<Partial<Record<keyof OptimizerSpec, string>>> = {
-  rho: '--rho',
-  alpha: '--alpha',
-  eta: '--eta',
-  gamma: '--gamma',
-  ascent: '--ascent',
-  scope: '--scope',
-  rhoSchedule: '--rho-schedule',
-  rhoMin: '--rho-min',
-};
+/** The optimiser-setting fields of the method table, in its order. */
+export const OPTIMIZER_FIELDS = Object.keys(SPEC_FIELDS) as (keyof OptimizerFlags & string)[];
+
+/**
+ * The help of a field's flag, from the method table: its meaning, the methods that take it and
+ * their defaults (`neighbourhood radius of the climb (sam 0.05, asam 0.5, ...)`).
+ */
+function fieldHelp(field: string, f: SpecField): string {
+  const takers = methodsTaking(field);
+  const defaults = METHODS.filter((m) => (m.defaults as Record<string, unknown>)[field] !== undefined).map((m) => `${m.name} ${String((m.defaults as Record<string, unknown>)[field])}`);
+  const fallback = f.rule.default !== undefined ? `default ${String(f.rule.default)}` : '';
+  const said = defaults.length > 0 ? `default: ${defaults.join(', ')}` : fallback;
+  const who = takers.length === METHODS.length ? 'every method' : takers.length >= METHODS.length - 1 ? `all but ${METHODS.filter((m) => !(takers as readonly string[]).includes(m.name)).map((m) => m.name).join(', ')}` : takers.join('/');
+  return `${who}: ${f.rule.help}${said ? ` (${said})` : ''}`;
+}
+
+/** Adds one flag per optimiser-setting field of the method table (choices or a range check from its rule). */
+function addOptimizerOptions(cmd: Command): Command {
+  for (const [field, f] of Object.entries(SPEC_FIELDS)) {
+    const rule = f.rule;
+    if (rule.type === 'choice') cmd.addOption(new Option(`${fieldFlag(field)} <name>`, fieldHelp(field, f)).choices(rule.choices));
+    else cmd.option(`${fieldFlag(field)} <${rule.range.integer ? 'n' : 'x'}>`, fieldHelp(field, f), numberInRange(rule.range));
+  }
+  return cmd;
+}
 
 /** Adds the data, model, optimiser-setting, base-optimiser, budget and backend flags to a command. */
 export function addRunOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--spec <file>', 'a run spec JSON file (see src/experiments/schema.ts); flags override its fields')
     .addOption(new Option('--dataset <name>', 'dataset (default: moons)').choices(DATASETS))
     .option('--data-dir <dir>', 'directory of IDX files (train-images-idx3-ubyte[.gz] ...) for --dataset idx')
@@ -98,15 +109,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--test-fraction <f>', 'fraction held out for testing (moons, mnist; default 0.2)', openUnitInterval)
     .option('--max-train <count>', 'idx: cap on training examples', positiveInt)
     .option('--max-test <count>', 'idx: cap on test examples', positiveInt)
-    .addOption(new Option('--model <name>', 'model (default: mlp for moons, cnn otherwise)').choices(['mlp', 'cnn']))
-    .option('--rho <r>', `neighbourhood radius (default: sam ${OPTIMIZER_DEFAULTS.rho.sam}, asam ${OPTIMIZER_DEFAULTS.rho.asam}, gsam ${OPTIMIZER_DEFAULTS.rho.gsam}, agsam ${OPTIMIZER_DEFAULTS.rho.agsam})`, nonNegativeNumber)
-    .option('--alpha <a>', 'gsam/agsam: weight of the orthogonal gradient (default 0.1)', nonNegativeNumber)
-    .option('--eta <e>', 'asam (and agsam --ascent adaptive): T = |w| + eta (default 0.01)', nonNegativeNumber)
-    .option('--gamma <g>', 'agsam elementwise ascent: |w| + gamma (default 0.01)', nonNegativeNumber)
-    .addOption(new Option('--ascent <rule>', 'agsam ascent rule (default elementwise)').choices(['elementwise', 'adaptive']))
-    .addOption(new Option('--scope <which>', 'asam/agsam: variables scaled by |w| (default kernels)').choices(['kernels', 'all']))
-    .addOption(new Option('--rho-schedule <s>', 'rho constant, or proportional to the learning rate (GSAM)').choices(['constant', 'proportional']))
-    .option('--rho-min <r>', 'with --rho-schedule proportional: rho at the smallest learning rate', nonNegativeNumber)
+    .addOption(new Option('--model <name>', 'model (default: mlp for moons, cnn otherwise)').choices(['mlp', 'cnn']));
+  addOptimizerOptions(cmd);
+  return cmd
     .addOption(new Option('--base <name>', 'base optimiser (default momentum)').choices(['sgd', 'momentum', 'adam']))
     .option('--lr <rate>', 'learning rate (default: 0.05 moons, 0.02 mnist/idx)', positiveNumber)
     .option('--momentum <m>', 'momentum coefficient for --base momentum (default 0.9)', momentumCoefficient)
@@ -173,14 +178,7 @@ const FIELD_FLAG: Readonly<Record<string, string>> = {
   'dataset.maxTest': '--max-test',
   model: '--model',
   'optimizer.name': '--optimizer',
-  'optimizer.rho': '--rho',
-  'optimizer.alpha': '--alpha',
-  'optimizer.eta': '--eta',
-  'optimizer.gamma': '--gamma',
-  'optimizer.ascent': '--ascent',
-  'optimizer.scope': '--scope',
-  'optimizer.rhoSchedule': '--rho-schedule',
-  'optimizer.rhoMin': '--rho-min',
+  ...Object.fromEntries(OPTIMIZER_FIELDS.map((field) => [`optimizer.${field}`, fieldFlag(field)])),
   'base.name': '--base',
   'base.learningRate': '--lr',
   'base.momentum': '--momentum',
@@ -212,16 +210,8 @@ export function validateSpec(spec: unknown, what: string): RunSpec {
 
 /** The optimiser settings set by flags (only those given). */
 function optimizerFlags(flags: RunFlags): Partial<OptimizerSpec> {
-  const out: Partial<OptimizerSpec> = {};
-  if (flags.rho !== undefined) out.rho = flags.rho;
-  if (flags.alpha !== undefined) out.alpha = flags.alpha;
-  if (flags.eta !== undefined) out.eta = flags.eta;
-  if (flags.gamma !== undefined) out.gamma = flags.gamma;
-  if (flags.ascent !== undefined) out.ascent = flags.ascent;
-  if (flags.scope !== undefined) out.scope = flags.scope;
-  if (flags.rhoSchedule !== undefined) out.rhoSchedule = flags.rhoSchedule;
-  if (flags.rhoMin !== undefined) out.rhoMin = flags.rhoMin;
-  return out;
+  const given = flags as Readonly<Record<string, unknown>>;
+  return Object.fromEntries(OPTIMIZER_FIELDS.filter((field) => given[field] !== undefined).map((field) => [field, given[field]]));
 }
 
 /**
@@ -273,7 +263,7 @@ export function buildSpec(
     if (allowed.includes(key)) optSpec[key] = value;
     else if (opts.strictOptimizerFlags) {
       const takers = OPTIMIZERS.filter((o) => OPTIMIZER_PARAMS[o].includes(key));
-      problems.push(`${OPTIMIZER_FLAG[key]} does not apply to --optimizer ${optName} (it applies to ${takers.join(', ')})`);
+      problems.push(`${fieldFlag(key)} does not apply to --optimizer ${optName} (it applies to ${takers.join(', ')})`);
     }
   }
 

@@ -3,38 +3,33 @@
  * the CLI's flags (`train`, `compare`), sweep files and `reproduce` all complete specs from here, so
  * the same run described any of these ways gets the same spec, and so the same run id.
  */
+import { METHODS, METHOD_IDS, REPORT_METHOD_IDS, type MethodName } from '../optimizers/index.js';
 import { OPTIMIZER_DEFAULTS } from './optimizerFactory.js';
 import { DATASET_DEFAULTS } from './runData.js';
 import type { OptimizerSpec, RunSpec } from './schema.js';
 import { parseRunSpec } from './validate.js';
 
-/** The sharpness-aware optimisers (and plain 'sgd'), in table order. */
-export const OPTIMIZERS = ['sgd', 'sam', 'asam', 'gsam', 'agsam'] as const;
+/** Every method of the method table (src/optimizers/methods.ts), plain 'sgd' first, in table order. */
+export const OPTIMIZERS = METHOD_IDS;
+/** The report's five methods (sgd, sam, asam, gsam, agsam): what `compare` and `reproduce` run by default. */
+export const REPORT_OPTIMIZERS = REPORT_METHOD_IDS;
 /** An optimiser name. */
-export type OptimizerName = (typeof OPTIMIZERS)[number];
+export type OptimizerName = MethodName;
 /** Datasets a run can use. */
 export const DATASETS = ['moons', 'mnist', 'idx'] as const;
 
-/** The optimiser settings each method takes. */
-export const OPTIMIZER_PARAMS: Readonly<Record<OptimizerName, readonly (keyof OptimizerSpec)[]>> = {
-  sgd: [],
-  sam: ['rho', 'rhoSchedule', 'rhoMin'],
-  asam: ['rho', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
-  gsam: ['rho', 'alpha', 'rhoSchedule', 'rhoMin'],
-  agsam: ['rho', 'alpha', 'gamma', 'ascent', 'eta', 'scope', 'rhoSchedule', 'rhoMin'],
-};
+/** The optimiser settings each method takes (its fields in the method table). */
+export const OPTIMIZER_PARAMS: Readonly<Record<OptimizerName, readonly (keyof OptimizerSpec)[]>> = Object.fromEntries(
+  METHODS.map((m) => [m.name, Object.keys(m.fields) as (keyof OptimizerSpec)[]]),
+) as Record<OptimizerName, (keyof OptimizerSpec)[]>;
 
 /**
- * Default settings per method when nothing sets them: the runner's OPTIMIZER_DEFAULTS (one source of
- * truth), written out so every record states them.
+ * Default settings per method when nothing sets them (each row's `defaults` in the method table),
+ * written out so every record states them.
  */
-export const DEFAULT_OPTIMIZERS: Readonly<Record<OptimizerName, OptimizerSpec>> = {
-  sgd: { name: 'sgd' },
-  sam: { name: 'sam', rho: OPTIMIZER_DEFAULTS.rho.sam },
-  asam: { name: 'asam', rho: OPTIMIZER_DEFAULTS.rho.asam, eta: OPTIMIZER_DEFAULTS.eta },
-  gsam: { name: 'gsam', rho: OPTIMIZER_DEFAULTS.rho.gsam, alpha: OPTIMIZER_DEFAULTS.alpha },
-  agsam: { name: 'agsam', rho: OPTIMIZER_DEFAULTS.rho.agsam, alpha: OPTIMIZER_DEFAULTS.alpha, gamma: OPTIMIZER_DEFAULTS.gamma },
-};
+export const DEFAULT_OPTIMIZERS: Readonly<Record<OptimizerName, OptimizerSpec>> = Object.fromEntries(
+  METHODS.map((m) => [m.name, { name: m.name, ...m.defaults }]),
+) as Record<OptimizerName, OptimizerSpec>;
 
 /**
  * Defaults that depend on the dataset: model, data size, learning rate, epochs (the report's), and

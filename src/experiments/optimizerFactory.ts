@@ -5,32 +5,34 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  AdaptiveGSAM,
-  ASAM,
-  GSAM,
+  METHODS,
+  methodOptions,
+  methodRow,
   proportionalRho,
-  SAM,
   setLearningRate,
-  type SharpnessAwareOptimizer,
+  SharpnessAwareOptimizer,
+  type MethodName,
+  type RhoOption,
 } from '../optimizers/index.js';
+import { PRESET_OPTION_RULES } from '../optimizers/presets.js';
 import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
 import type { BaseOptimizerSpec, OptimizerSpec } from './schema.js';
 
-/** The values used when a spec leaves an optimiser option out. */
+/** The values used when a spec leaves an optimiser option out (from the method table; shown by the CLI). */
 export const OPTIMIZER_DEFAULTS = Object.freeze({
   /**
-   * Neighbourhood radius per method. ASAM's and Adaptive-GSAM's are 10x SAM's because their climb is
-   * scaled elementwise: ASAM's by T = |w| + eta, Adaptive-GSAM's (elementwise ascent) by |w| + gamma,
-   * and with weights well under 1 that shrinks e far below SAM's at the same rho; 0.5 is ASAM's
-   * usual value and the one the Adaptive-GSAM examples use (`--optimizer agsam --rho 0.5`).
+   * Neighbourhood radius per method (each row's default; 0 for SGD). ASAM's and Adaptive-GSAM's are
+   * 10x SAM's because their climb is scaled elementwise: ASAM's by T = |w| + eta, Adaptive-GSAM's
+   * (elementwise ascent) by |w| + gamma, and with weights well under 1 that shrinks e far below SAM's
+   * at the same rho; 0.5 is ASAM's usual value and the one the Adaptive-GSAM examples use.
    */
-  rho: Object.freeze({ sgd: 0, sam: 0.05, asam: 0.5, gsam: 0.05, agsam: 0.5 }),
+  rho: Object.freeze(Object.fromEntries(METHODS.map((m) => [m.name, (m.defaults as { rho?: number }).rho ?? 0]))) as Readonly<Record<MethodName, number>>,
   /** GSAM / Adaptive-GSAM weight of the orthogonal ascent (GSAM's typical value). */
-  alpha: 0.1,
+  alpha: methodRow('gsam').defaults.alpha as number,
   /** ASAM's T = |w| + eta. */
-  eta: 0.01,
+  eta: PRESET_OPTION_RULES.ASAM.eta.default,
   /** Adaptive-GSAM's elementwise (|w| + gamma). */
-  gamma: 0.01,
+  gamma: PRESET_OPTION_RULES.AdaptiveGSAM.gamma.default,
   /** Momentum coefficient of the 'momentum' base. */
   momentum: 0.9,
   /** Coupled L2 weight decay. */
@@ -80,8 +82,10 @@ export interface BuiltOptimizer {
   base: tf.Optimizer;
   /** The sharpness-aware wrapper, or null for plain SGD without weight decay. */
   sharpnessAware: SharpnessAwareOptimizer | null;
-  /** Whether perturbed loss and surrogate gap mean anything (false for 'sgd'). */
+  /** Whether perturbed loss and surrogate gap mean anything (false for 'sgd' and 'msam'). */
   perturbs: boolean;
+  /** Whether a step needs one loss per example (`minimize(exampleLosses(...))`: ESAM, micro-batches, accumulation). */
+  exampleLosses: boolean;
   /** Sets the base learning rate for 0-based run step `step` (call before each step). */
   setStep(step: number): void;
   /** Frees the optimiser's tensors. */
@@ -102,53 +106,40 @@ function createBase(base: BaseOptimizerSpec): tf.Optimizer {
 }
 
 /**
- * Builds the optimiser for a spec.
+ * Builds the optimiser for a spec, from its row in the method table: the base, the rho setting
+ * (constant, or GSAM's proportional rule over this run's learning rates), the method's constructor
+ * options from the spec's fields (its defaults where the spec leaves one out).
  * @param totalSteps optimiser steps in the whole run (epochs x steps per epoch), for the schedules.
+ * @param seed seeds the optimiser's random draws (RST's climbs, ESAM's weight masks); default 0.
  */
-export function buildOptimizer(spec: { optimizer: OptimizerSpec; base: BaseOptimizerSpec }, totalSteps: number): BuiltOptimizer {
+export function buildOptimizer(spec: { optimizer: OptimizerSpec; base: BaseOptimizerSpec }, totalSteps: number, seed = 0): BuiltOptimizer {
   const { optimizer: o, base: b } = spec;
+  const row = methodRow(o.name);
   const base = createBase(b);
   const weightDecay = b.weightDecay ?? OPTIMIZER_DEFAULTS.weightDecay;
-  const rhoValue = o.rho ?? OPTIMIZER_DEFAULTS.rho[o.name];
-  const rho =
-    (o.rhoSchedule ?? OPTIMIZER_DEFAULTS.rhoSchedule) === 'proportional'
-      ? proportionalRho({ rhoMax: rhoValue, rhoMin: o.rhoMin ?? OPTIMIZER_DEFAULTS.rhoMin, lrMax: b.learningRate, lrMin: minLearningRate(b) })
-      : rhoValue;
-  const alpha = o.alpha ?? OPTIMIZER_DEFAULTS.alpha;
-  const eta = o.eta ?? OPTIMIZER_DEFAULTS.eta;
-  let wrapper: SharpnessAwareOptimizer | null;
-  switch (o.name) {
-    case 'sgd':
-      // rho = 0 makes SAM a single pass: exactly the base optimiser plus coupled weight decay.
-      wrapper = weightDecay > 0 ? new SAM({ base, rho: 0, weightDecay }) : null;
-      break;
-    case 'sam':
-      wrapper = new SAM({ base, rho, weightDecay });
-      break;
-    case 'asam':
-      wrapper = new ASAM({ base, rho, eta, scope: o.scope, weightDecay });
-      break;
-    case 'gsam':
-      wrapper = new GSAM({ base, rho, alpha, weightDecay });
-      break;
-    case 'agsam': {
-      const ascent = o.ascent ?? OPTIMIZER_DEFAULTS.ascent;
-      // The elementwise climb uses gamma; the adaptive one uses eta and scope.
-      wrapper =
-        ascent === 'adaptive'
-          ? new AdaptiveGSAM({ base, rho, alpha, ascent, eta, scope: o.scope, weightDecay })
-          : new AdaptiveGSAM({ base, rho, alpha, ascent, gamma: o.gamma ?? OPTIMIZER_DEFAULTS.gamma, weightDecay });
-      break;
-    }
-    default:
-      throw new Error(`optimizer.name must be one of sgd, sam, asam, gsam, agsam; got ${String((o as { name: unknown }).name)}`);
+  let rho: RhoOption = 0;
+  if ('rho' in row.fields) {
+    const rhoValue = o.rho ?? OPTIMIZER_DEFAULTS.rho[o.name];
+    rho =
+      (o.rhoSchedule ?? OPTIMIZER_DEFAULTS.rhoSchedule) === 'proportional'
+        ? proportionalRho({ rhoMax: rhoValue, rhoMin: o.rhoMin ?? OPTIMIZER_DEFAULTS.rhoMin, lrMax: b.learningRate, lrMin: minLearningRate(b) })
+        : rhoValue;
   }
+  let built: tf.Optimizer;
+  try {
+    built = row.create(methodOptions(o.name, o, { base, rho, weightDecay, seed }));
+  } catch (err) {
+    base.dispose();
+    throw err;
+  }
+  const wrapper = built instanceof SharpnessAwareOptimizer ? built : null;
   let currentLr = b.learningRate;
   return {
     optimizer: wrapper ?? base,
     base,
     sharpnessAware: wrapper,
-    perturbs: o.name !== 'sgd',
+    perturbs: row.perturbs,
+    exampleLosses: wrapper?.needsExampleLosses ?? false,
     setStep(step: number): void {
       const lr = learningRateAt(b, step, totalSteps);
       // Only touch the optimiser when the rate changes: SGD re-creates a tensor on every set.

@@ -20,13 +20,15 @@ export interface RunSeeds {
   order: number;
   /** Draws the validation split out of the training part. */
   validation: number;
+  /** Seeds the optimiser's own draws (RST's climbs, ESAM's weight masks). */
+  optimizer: number;
 }
 
 /** Derives the data, split, init and data-order seeds from the spec's seed. */
 export function runSeeds(seed: number): RunSeeds {
   const rng = new Rng(seed);
   // Drawn in this order, so adding a seed at the end left the earlier ones (and old runs) unchanged.
-  return { data: rng.seed(), split: rng.seed(), init: rng.seed(), order: rng.seed(), validation: rng.seed() };
+  return { data: rng.seed(), split: rng.seed(), init: rng.seed(), order: rng.seed(), validation: rng.seed(), optimizer: rng.seed() };
 }
 
 /** The data of a run: what it trains on, what selects among runs, and what it is judged on. */

@@ -15,13 +15,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
 import { toTensors, type Dataset } from '../data/index.js';
+import { exampleLosses, type ExampleLossClosure } from '../optimizers/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
 import { Rng, type RngState } from '../util/random.js';
 import { packageVersion } from '../util/version.js';
 import type { CheckpointData, EpochSums, PartialEpoch } from './checkpoint.js';
 import { DirectoryCheckpointStore, isCheckpointStore, type CheckpointStore } from './checkpointStore.js';
 import { captureCheckpoint, restoreCheckpoint } from './checkpointTensors.js';
-import { correctCount, crossEntropy, decisionGrid, evaluate, toModelInput } from './evaluate.js';
+import { correctCount, crossEntropy, crossEntropyPerExample, decisionGrid, evaluate, toModelInput } from './evaluate.js';
 import { saveModel } from './modelStore.js';
 import { buildOptimizer, type BuiltOptimizer } from './optimizerFactory.js';
 import { createRunModel, loadRunData, modelInputShape, runSeeds, type RunSeeds } from './runData.js';
@@ -261,7 +262,7 @@ function buildTrainer(run: RunContext, data: RunData): Trainer {
   const model = createRunModel(run.spec, data.train, run.seeds);
   let built: BuiltOptimizer;
   try {
-    built = buildOptimizer(run.spec, run.spec.epochs * data.stepsPerEpoch);
+    built = buildOptimizer(run.spec, run.spec.epochs * data.stepsPerEpoch, run.seeds.optimizer);
   } catch (err) {
     model.dispose();
     throw err;
@@ -402,7 +403,9 @@ function trainStep(data: RunData, trainer: Trainer, idx: Int32Array, globalStep:
   let cost: tf.Scalar | null = null;
   let error: Error | null = null;
   try {
-    cost = built.optimizer.minimize(lossFn, true, vars);
+    // ESAM's data selection, micro-batches and accumulation need one loss per example.
+    const f = built.exampleLosses ? exampleLossFn(model, x, y, (c) => (correct = c)) : lossFn;
+    cost = (built.optimizer.minimize as (f: (() => tf.Scalar) | ExampleLossClosure, returnCost: boolean, varList: tf.Variable[]) => tf.Scalar | null)(f, true, vars);
   } catch (err) {
     error = err as Error;
   }
@@ -413,6 +416,32 @@ function trainStep(data: RunData, trainer: Trainer, idx: Int32Array, globalStep:
   const [loss, nCorrect, weightSum] = readings.dataSync();
   tf.dispose([readings, rawX, x, y, ...(cost ? [cost] : []), ...(correct ? [correct] : [])]);
   return { loss, correct: nCorrect, weightSum, error };
+}
+
+/**
+ * The batch's loss as one value per example, on any subset of it (ESAM, micro-batches,
+ * accumulation). The batch accuracy is counted on the first passes that cover the batch once (the
+ * clean pass, in parts with micro-batches or accumulation; MSAM's one pass), never on ESAM's probe.
+ */
+function exampleLossFn(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, setCorrect: (c: tf.Scalar) => void): ExampleLossClosure {
+  const size = x.shape[0];
+  let counted = 0;
+  let total: tf.Scalar | null = null;
+  return exampleLosses(size, (indices, pass) => {
+    // The gathered inputs stay alive until the gradient is taken (the tape reads them); the pass's tidy frees them.
+    const xs = indices === null ? x : tf.gather(x, indices);
+    const ys = indices === null ? y : tf.gather(y, indices);
+    const probs = model.apply(xs, { training: true }) as tf.Tensor;
+    const n = indices === null ? size : indices.shape[0];
+    if (pass !== 'probe' && counted + n <= size) {
+      const previous: tf.Scalar | null = total;
+      total = tf.keep(previous === null ? correctCount(probs, ys) : (tf.add(previous, correctCount(probs, ys)) as tf.Scalar));
+      previous?.dispose();
+      counted += n;
+      setCorrect(total);
+    }
+    return crossEntropyPerExample(probs, ys);
+  });
 }
 
 /** Why a step counts as divergence (failed, non-finite loss or weights), or null when it does not. */

@@ -5,6 +5,7 @@
  * aggregate them anywhere (the spec, versions, backend), so a results directory is self-describing.
  */
 import { z } from 'zod';
+import { METHOD_IDS, SPEC_FIELDS, type OptionRule, type SpecFields } from '../optimizers/index.js';
 import type { SharpnessMeasures } from '../sharpness/index.js';
 
 const finiteNonNegative = z.number().finite().nonnegative();
@@ -36,26 +37,37 @@ export const DatasetSpecSchema = z.strictObject({
 });
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
 
-/** The sharpness-aware wrapper (or plain 'sgd' = the base optimiser alone). */
+/** The zod schema of one spec field, from its rule in the method table. */
+type FieldSchema<R> = R extends { readonly type: 'number' }
+  ? z.ZodOptional<z.ZodNumber>
+  : R extends { readonly type: 'choice'; readonly choices: readonly (infer C extends string)[] }
+    ? z.ZodOptional<z.ZodEnum<{ [K in C]: K }>>
+    : never;
+
+/** The optimiser fields' schemas, typed field by field from the method table. */
+type OptimizerFieldShape = { [K in keyof SpecFields]: FieldSchema<SpecFields[K] extends { readonly rule: infer R } ? R : never> };
+
+/** A rule of the method table as a zod schema (optional: a method's default applies when it is left out). */
+function ruleSchema(rule: OptionRule): z.ZodOptional<z.ZodNumber> | z.ZodOptional<z.ZodEnum> {
+  if (rule.type === 'choice') return z.enum(rule.choices as [string, ...string[]]).optional();
+  const { min, max, minExclusive, maxExclusive, integer } = rule.range;
+  let n = z.number().finite();
+  if (integer) n = n.int();
+  if (min !== undefined) n = minExclusive ? n.gt(min) : n.min(min);
+  if (max !== undefined) n = maxExclusive ? n.lt(max) : n.max(max);
+  return n.optional();
+}
+
+/**
+ * The method and its settings. Derived from the method table (src/optimizers/methods.ts): `name` is
+ * one of its methods ('sgd' is the base optimiser alone), and every field is one a method of the
+ * table takes, with the range of its rule; which method takes which field, and the checks between
+ * fields, are in validate.ts (from the same table).
+ */
 export const OptimizerSpecSchema = z.strictObject({
-  /** The method: 'sgd' (the base alone), 'sam', 'asam', 'gsam' or 'agsam' (Adaptive-GSAM). */
-  name: z.enum(['sgd', 'sam', 'asam', 'gsam', 'agsam']),
-  /** Neighbourhood radius (the method's default when left out). */
-  rho: finiteNonNegative.optional(),
-  /** GSAM / Adaptive-GSAM: weight of the orthogonal ascent. */
-  alpha: finiteNonNegative.optional(),
-  /** ASAM (and Adaptive-GSAM with ascent 'adaptive'): T = |w| + eta. */
-  eta: finiteNonNegative.optional(),
-  /** Adaptive-GSAM (elementwise ascent): (|w| + gamma). */
-  gamma: finiteNonNegative.optional(),
-  /** Adaptive-GSAM's climb: 'elementwise' (the report's rule, default) or 'adaptive' (ASAM's). */
-  ascent: z.enum(['elementwise', 'adaptive']).optional(),
-  /** ASAM's scaled variables: 'kernels' (default) or 'all'. */
-  scope: z.enum(['kernels', 'all']).optional(),
-  /** 'constant' (default) or 'proportional' to the learning rate (GSAM's rule; rho decays from rho to rhoMin). */
-  rhoSchedule: z.enum(['constant', 'proportional']).optional(),
-  /** With rhoSchedule 'proportional': rho at the smallest learning rate (default 0). */
-  rhoMin: finiteNonNegative.optional(),
+  /** The method: a name of the method table ('sgd': the base optimiser alone; 'sam', 'asam', 'gsam', 'agsam', 'looksam', 'msam', 'esam'). */
+  name: z.enum(METHOD_IDS),
+  ...(Object.fromEntries(Object.entries(SPEC_FIELDS).map(([field, f]) => [field, ruleSchema(f.rule)])) as unknown as OptimizerFieldShape),
 });
 export type OptimizerSpec = z.infer<typeof OptimizerSpecSchema>;
 

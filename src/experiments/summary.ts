@@ -5,6 +5,7 @@
  * diverged run's last finite epoch is not a final result), so a row whose every run diverged has
  * no mean. The rows are printed as tables by report/tables.ts.
  */
+import { METHODS, METHOD_IDS } from '../optimizers/index.js';
 import { meanAndStd } from '../util/stats.js';
 import type { RunRecord, RunSpec } from './schema.js';
 
@@ -23,7 +24,7 @@ export interface MethodSummary {
   /** Dataset label: its name, plus the IDX directory's last component for 'idx'. */
   dataset: string;
   model: RunSpec['model'];
-  /** The optimiser name of the spec ('sgd', 'sam', 'asam', 'gsam', 'agsam'). */
+  /** The optimiser name of the spec (a method of the method table: 'sgd', 'sam', ..., 'esam'). */
   optimizer: string;
   /** What the tables print: the optimiser name, plus the settings that tell apart several variants of it. */
   label: string;
@@ -51,17 +52,11 @@ export interface MethodSummary {
   surrogateGap: Stat | null;
 }
 
-/** The order methods are listed in; any other optimiser name follows, alphabetically. */
-export const METHOD_ORDER: readonly string[] = ['sgd', 'sam', 'asam', 'gsam', 'agsam'];
+/** The order methods are listed in (the method table's); any other optimiser name follows, alphabetically. */
+export const METHOD_ORDER: readonly string[] = METHOD_IDS;
 
-/** Display names for the known optimisers. */
-export const METHOD_NAMES: Readonly<Record<string, string>> = {
-  sgd: 'SGD',
-  sam: 'SAM',
-  asam: 'ASAM',
-  gsam: 'GSAM',
-  agsam: 'Adaptive-GSAM',
-};
+/** Display names of the known optimisers (the method table's labels). */
+export const METHOD_NAMES: Readonly<Record<string, string>> = Object.fromEntries(METHODS.map((m) => [m.name, m.label]));
 
 const DATASET_ORDER = ['moons', 'mnist', 'idx'];
 

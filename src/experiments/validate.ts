@@ -3,7 +3,8 @@
  * a CLI invocation or a damaged record on disk is rejected with a message that names the field.
  */
 import type { z } from 'zod';
-import { RunRecordSchema, RunSpecSchema, type RunRecord, type RunSpec } from './schema.js';
+import { methodRow, methodsTaking, SPEC_FIELDS } from '../optimizers/index.js';
+import { RunRecordSchema, RunSpecSchema, type OptimizerSpec, type RunRecord, type RunSpec } from './schema.js';
 
 /** Formats zod issues as one line per issue: `<path>: <message>` (path `(root)` for the whole value). */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
@@ -70,28 +71,33 @@ function checkSpecConsistency(spec: RunSpec, what: string): RunSpec {
   if (opt.rhoMin !== undefined && opt.rho !== undefined && opt.rhoMin > opt.rho) {
     issues.push(`optimizer.rhoMin: must be <= optimizer.rho (${opt.rho}), got ${opt.rhoMin}`);
   }
-  if (opt.name === 'agsam' && opt.ascent !== 'adaptive') {
-    for (const key of ['eta', 'scope'] as const) {
-      if (opt[key] !== undefined) issues.push(`optimizer.${key}: Adaptive-GSAM uses it only with optimizer.ascent "adaptive" (the elementwise climb uses gamma)`);
-    }
-  }
-  if (opt.name === 'agsam' && opt.ascent === 'adaptive' && opt.gamma !== undefined) {
-    issues.push('optimizer.gamma: Adaptive-GSAM uses it only with optimizer.ascent "elementwise"');
-  }
-  if (opt.name !== 'agsam') {
-    for (const key of ['ascent', 'gamma'] as const) {
-      if (opt[key] !== undefined) issues.push(`optimizer.${key}: only used by optimizer "agsam"`);
-    }
-  }
-  if (opt.name !== 'gsam' && opt.name !== 'agsam' && opt.alpha !== undefined) {
-    issues.push('optimizer.alpha: only used by optimizers "gsam" and "agsam"');
-  }
-  if (opt.name !== 'asam' && opt.name !== 'agsam' && (opt.eta !== undefined || opt.scope !== undefined)) {
-    issues.push(`optimizer.${opt.eta !== undefined ? 'eta' : 'scope'}: only used by optimizers "asam" and "agsam"`);
-  }
+  issues.push(...optimizerFieldIssues(opt, spec.base));
   if (spec.base.momentum !== undefined && spec.base.name !== 'momentum') {
     issues.push('base.momentum: only used with base.name "momentum"');
   }
   if (issues.length > 0) throw new ValidationError(what, issues);
   return spec;
+}
+
+/** `"a"`, `"a" and "b"`, `"a", "b" and "c"`. */
+function quotedList(names: readonly string[]): string {
+  const q = names.map((n) => `"${n}"`);
+  return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} and ${q[q.length - 1]}`;
+}
+
+/**
+ * The method table's checks of an optimiser spec: each field present must be one its method takes
+ * (`optimizer.alpha: only used by optimizers "gsam" and "agsam"`), then the method's own checks
+ * between its fields.
+ */
+function optimizerFieldIssues(opt: OptimizerSpec, base: { name: string }): string[] {
+  const row = methodRow(opt.name);
+  const settings = opt as Readonly<Record<string, unknown>>;
+  const issues: string[] = [];
+  for (const field of Object.keys(SPEC_FIELDS)) {
+    if (settings[field] === undefined || field in row.fields) continue;
+    const takers = methodsTaking(field);
+    issues.push(`optimizer.${field}: only used by ${takers.length === 1 ? 'optimizer' : 'optimizers'} ${quotedList(takers)}`);
+  }
+  return [...(row.check?.(settings, base) ?? []), ...issues];
 }

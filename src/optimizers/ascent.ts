@@ -4,13 +4,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { globalNorm } from '../util/paramVector.js';
-import type { MaybeStateful } from './ruleState.js';
+import { Rng } from '../util/random.js';
+import { checkNumber, checkSeed } from '../util/validation.js';
+import { rngState, type MaybeStateful } from './ruleState.js';
 
 /** What an ascent rule sees: the variables (at w), their clean gradients, rho for this step, eps. */
 export interface AscentInput {
   /** The variables, at w. */
   readonly vars: readonly tf.Variable[];
-  /** The clean gradient g, one tensor per variable. */
+  /** The clean gradient g, one tensor per variable (empty for a rule with `needsGradient: false`). */
   readonly grads: readonly tf.Tensor[];
   /** The neighbourhood radius of this step. */
   readonly rho: number;
@@ -23,8 +25,14 @@ export interface AscentInput {
  * the caller owns. A rule may carry a `state` across steps (see ruleState.ts).
  */
 export interface AscentRule extends MaybeStateful {
-  /** A short name used in configs and records: 'euclidean' | 'adaptive' | 'elementwise'. */
+  /** A short name used in configs and records: 'euclidean' | 'adaptive' | 'elementwise' | ... */
   readonly name: string;
+  /**
+   * false when the perturbation does not depend on the clean gradient (MSAM climbs along the base
+   * optimiser's momentum): the step then makes no pass at w on a climbing step, only the one at
+   * w + e, and hands the rule an empty `grads`. Absent: true.
+   */
+  readonly needsGradient?: boolean;
   /** The perturbation e, one new tensor per variable (the caller disposes them). */
   perturbation(input: AscentInput): tf.Tensor[];
 }
@@ -87,6 +95,61 @@ export function elementwiseAscent(options: { gamma: number }): AscentRule {
       return tf.tidy(() => {
         const scale = tf.div(rho, tf.add(globalNorm(grads), eps));
         return grads.map((g, i) => tf.mul(tf.mul(tf.add(tf.abs(vars[i]), gamma), g), scale));
+      });
+    },
+  };
+}
+
+/**
+ * ESAM's stochastic weight perturbation (Du et al. 2022): each weight is perturbed with probability
+ * `beta`, and the kept part is scaled by `1 / beta` so that the perturbation is SAM's on average:
+ * `e = (rho / beta) * m ⊙ g / (‖g‖ + eps)`, `m_i ~ Bernoulli(beta)` drawn per weight (per scalar, not
+ * per tensor) from a generator seeded with `seed`, whose state is the rule's state. `‖g‖` is the norm
+ * of the whole clean gradient. `beta = 1` draws nothing and is {@link euclideanAscent} exactly.
+ * @throws RangeError (TypeError for a non-number) unless 0 < beta <= 1 and seed is an integer.
+ */
+export function stochasticAscent(options: { beta: number; seed?: number }): AscentRule {
+  const beta = checkNumber('stochasticAscent', 'beta', options?.beta, undefined, { min: 0, minExclusive: true, max: 1 });
+  if (beta === 1) return { ...euclideanAscent(), name: 'stochastic' };
+  const rng = new Rng(checkSeed('stochasticAscent', options.seed, 0));
+  return {
+    name: 'stochastic',
+    perturbation({ grads, rho, eps }) {
+      // The masks are drawn in JavaScript from our own generator (sfc32: fast, and its whole state
+      // can be saved); tf.randomUniform's generator state cannot be.
+      const masks = grads.map((g) => {
+        const m = new Float32Array(g.size);
+        for (let i = 0; i < m.length; i++) m[i] = rng.next() < beta ? 1 : 0;
+        return m;
+      });
+      return tf.tidy(() => {
+        const scale = tf.div(rho / beta, tf.add(globalNorm(grads), eps));
+        return grads.map((g, i) => tf.mul(tf.mul(g, tf.tensor(masks[i], g.shape, 'float32')), scale));
+      });
+    },
+    state: rngState(rng),
+  };
+}
+
+/**
+ * MSAM's climb (Momentum-SAM, Becker et al. 2024, as `optimizer/msam.py` of MarlonBecker/MSAM does
+ * it): `e = -rho * v / (‖v‖ + eps)`, where `v` is the base optimiser's momentum (the velocity the
+ * next update subtracts, times -1/lr). It reads no gradient, so a climbing step makes one pass only,
+ * at w + e. Before the base has a momentum for a variable (the first step) that variable's e is 0.
+ * @param momentumOf the base's momentum of `v`, the `index`-th variable of the step, or null when it
+ *   has none yet (read, not owned). tfjs's momentum keeps its slots by position in the list of
+ *   gradients it is given, not by name, which is why the position is passed.
+ */
+export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf.Tensor | null): AscentRule {
+  if (typeof momentumOf !== 'function') throw new TypeError('momentumAscent: momentumOf must be a function (variable, index) => tensor | null');
+  return {
+    name: 'momentum',
+    needsGradient: false,
+    perturbation({ vars, rho, eps }) {
+      return tf.tidy(() => {
+        const v = vars.map((x, i) => momentumOf(x, i) ?? tf.zerosLike(x));
+        const scale = tf.div(-rho, tf.add(globalNorm(v), eps));
+        return v.map((vi) => tf.mul(vi, scale));
       });
     },
   };

@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { globalDot, globalNorm } from '../util/paramVector.js';
-import type { MaybeStateful } from './ruleState.js';
+import { checkNumber } from '../util/validation.js';
+import type { MaybeStateful, NamedTensor, RuleState } from './ruleState.js';
 
 /** What a descent rule sees on a step that climbed. */
 export interface DescentInput {
@@ -15,6 +16,26 @@ export interface DescentInput {
   /** Added to norms in denominators. */
   readonly eps: number;
 }
+
+/**
+ * The loss of a mini-batch, one value per example, evaluated on any subset of its examples: what the
+ * step needs for ESAM's data selection, micro-batches (m-sharpness) and gradient accumulation.
+ * Build one with `exampleLosses(size, losses)` (step.ts).
+ */
+export interface ExampleLossClosure {
+  /** Examples in the mini-batch. */
+  readonly size: number;
+  /**
+   * The loss of each example at `indices` (int32 positions in the batch, in that order; every
+   * example, in order, when null), as a 1-D tensor, at the current weights. `pass` says which pass
+   * of the step asks: 'clean' at w, 'perturbed' at w + e (differentiated), 'probe' at w + e without
+   * a gradient (ESAM ranking the examples).
+   */
+  losses(indices: tf.Tensor1D | null, pass: LossPass): tf.Tensor1D;
+}
+
+/** Which pass of a step evaluates a loss: see {@link ExampleLossClosure.losses}. */
+export type LossPass = 'clean' | 'perturbed' | 'probe';
 
 /** What a descent rule sees on a step that did not climb (one pass, at w). */
 export interface OnePassInput {
@@ -40,6 +61,12 @@ export interface DescentRule extends MaybeStateful {
    * about 10 % of SAM's step time on the report's MLP under wasm). Absent: true (always safe).
    */
   readonly needsCleanGradient?: boolean;
+  /**
+   * ESAM's data selection: the share of the mini-batch, in (0, 1], the pass at w + e descends on,
+   * namely the examples whose loss rises most from w to w + e. Below 1 the step needs one loss per
+   * example (an {@link ExampleLossClosure}). Absent: 1, every example.
+   */
+  readonly exampleShare?: number;
   /** The direction on a step that climbed. */
   direction(input: DescentInput): tf.Tensor[];
   /**
@@ -84,4 +111,77 @@ export function surrogateGapDescent(options: { alpha: number }): DescentRule {
       });
     },
   };
+}
+
+/**
+ * LookSAM (Liu et al. 2022, "Towards Efficient and Scalable Sharpness-Aware Minimization"), with
+ * global norms and inner products. On a step that climbs, `d = g_p`, and the rule stores the part of
+ * `g_p` orthogonal to `g`:
+ * `g_v = g_p - (<g_p, g> / (‖g‖² + eps)) g`.
+ * On a step that does not climb (one pass at w), it reuses that direction, rescaled to the current
+ * gradient: `d = g + alpha ‖g‖ g_v / (‖g_v‖ + eps)`; before the first climb `d = g`. `g_v` lives in
+ * non-trainable variables, saved and restored with the optimiser (`descent/gv<i>`, one per variable
+ * in the step's order).
+ * @throws RangeError (TypeError for a non-number) unless alpha is a finite number >= 0.
+ */
+export function lookSamDescent(options: { alpha: number }): DescentRule & {
+  /** The stored direction g_v (empty before the first climb). */
+  state: RuleState;
+} {
+  const alpha = checkNumber('lookSamDescent', 'alpha', options?.alpha, undefined, { min: 0 });
+  let gv: tf.Variable[] | null = null;
+  const store = (values: readonly tf.Tensor[]): void => {
+    if (gv !== null && (gv.length !== values.length || gv.some((v, i) => !tf.util.arraysEqual(v.shape, values[i].shape)))) {
+      tf.dispose(gv);
+      gv = null;
+    }
+    if (gv === null) gv = values.map((v) => tf.variable(v, false));
+    else gv.forEach((v, i) => v.assign(values[i]));
+  };
+  const entry = (name: string): number => Number(name.slice(2));
+  return {
+    name: 'looksam',
+    direction({ grads, perturbedGrads, eps }) {
+      tf.tidy(() => {
+        const scale = tf.div(globalDot(perturbedGrads, grads), tf.add(tf.square(globalNorm(grads)), eps));
+        store(perturbedGrads.map((gp, i) => tf.sub(gp, tf.mul(scale, grads[i]))));
+      });
+      return [...perturbedGrads];
+    },
+    directionWithoutClimb({ grads, eps }) {
+      const stored = gv;
+      if (stored === null || stored.length !== grads.length) return [...grads];
+      return tf.tidy(() => {
+        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(globalNorm(stored), eps));
+        return grads.map((g, i) => tf.add(g, tf.mul(scale, stored[i])));
+      });
+    },
+    state: {
+      save: (): NamedTensor[] => (gv ?? []).map((v, i) => ({ name: `gv${i}`, tensor: v })),
+      load: (saved) => {
+        const values = [...saved].sort((a, b) => entry(a.name) - entry(b.name)).map((w) => w.tensor);
+        if (values.length > 0) store(values);
+        else if (gv !== null) {
+          tf.dispose(gv);
+          gv = null;
+        }
+      },
+      dispose: () => {
+        tf.dispose(gv ?? []);
+        gv = null;
+      },
+    },
+  };
+}
+
+/**
+ * ESAM's sharpness-sensitive data selection (Du et al. 2022): `d = g_p`, where `g_p` is the gradient
+ * at w + e of the mean loss over the `gamma` share of the batch whose loss rises most from w to w + e
+ * (`max(1, floor(gamma n))` examples of n; ties go to the earlier example). `gamma = 1` is
+ * {@link perturbedDescent}.
+ * @throws RangeError (TypeError for a non-number) unless 0 < gamma <= 1.
+ */
+export function sharpnessSensitiveDescent(options: { gamma: number }): DescentRule {
+  const gamma = checkNumber('sharpnessSensitiveDescent', 'gamma', options?.gamma, undefined, { min: 0, minExclusive: true, max: 1 });
+  return { ...perturbedDescent(), name: 'sharpness-sensitive', exampleShare: gamma };
 }

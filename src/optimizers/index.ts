@@ -1,12 +1,45 @@
-/** Sharpness-aware optimisers: rules, climb policies, the pure step, the tf.Optimizer wrapper, the four presets. */
-export { SAM, ASAM, GSAM, AdaptiveGSAM } from './presets.js';
-export type { SAMOptions, ASAMOptions, GSAMOptions, AdaptiveGSAMOptions } from './presets.js';
-export { SharpnessAwareOptimizer, type CommonOptions, type SharpnessAwareOptions } from './optimizer.js';
-export { sharpnessAwareStep, disposeStepResult, type SharpnessAwareStepConfig, type SharpnessAwareStepResult } from './step.js';
-export { euclideanAscent, adaptiveAscent, elementwiseAscent, isScaled, type AscentRule, type AscentInput, type AdaptiveScope } from './ascent.js';
-export { perturbedDescent, surrogateGapDescent, type DescentRule, type DescentInput, type OnePassInput } from './descent.js';
-export { everyStep, type ClimbPolicy, type ClimbContext } from './climb.js';
-export type { RuleState, MaybeStateful, NamedTensor } from './ruleState.js';
+/** Sharpness-aware optimisers: rules, climb policies, the pure step, the tf.Optimizer wrapper, the presets and the method table. */
+export { SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM } from './presets.js';
+export type { SAMOptions, ASAMOptions, GSAMOptions, AdaptiveGSAMOptions, LookSAMOptions, MomentumSAMOptions, ESAMOptions } from './presets.js';
+export { SharpnessAwareOptimizer, optimizerSeeds, type CommonOptions, type SharpnessAwareOptions } from './optimizer.js';
+export {
+  sharpnessAwareStep,
+  disposeStepResult,
+  exampleLosses,
+  isExampleLossClosure,
+  type SharpnessAwareStepConfig,
+  type SharpnessAwareStepResult,
+  type ExampleLossClosure,
+  type LossPass,
+} from './step.js';
+export {
+  euclideanAscent,
+  adaptiveAscent,
+  elementwiseAscent,
+  stochasticAscent,
+  momentumAscent,
+  isScaled,
+  type AscentRule,
+  type AscentInput,
+  type AdaptiveScope,
+} from './ascent.js';
+export {
+  perturbedDescent,
+  surrogateGapDescent,
+  lookSamDescent,
+  sharpnessSensitiveDescent,
+  type DescentRule,
+  type DescentInput,
+  type OnePassInput,
+} from './descent.js';
+export { everyStep, everyKthStep, randomClimb, allOf, type ClimbPolicy, type ClimbContext } from './climb.js';
+export { rngState, type RuleState, type MaybeStateful, type NamedTensor } from './ruleState.js';
+export {
+  describeOptionRule,
+  type OptionRule,
+  type NumberOptionRule,
+  type ChoiceOptionRule,
+} from './options.js';
 export {
   proportionalRho,
   rhoAt,
@@ -18,3 +51,18 @@ export {
   type ProportionalRho,
 } from './schedules.js';
 export { SharpnessMetricsCallback } from './callbacks.js';
+export {
+  METHODS,
+  METHOD_IDS,
+  REPORT_METHOD_IDS,
+  SPEC_FIELDS,
+  methodRow,
+  methodsTaking,
+  methodOptions,
+  fieldFlag,
+  type MethodRow,
+  type MethodName,
+  type MethodOptions,
+  type SpecField,
+  type SpecFields,
+} from './methods.js';

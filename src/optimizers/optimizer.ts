@@ -5,14 +5,16 @@
  * optimisers (presets.ts) are thin subclasses that choose them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/random.js';
 import { disposeForgottenOptimizerState, repairRestoredOptimizer } from '../util/tfjsFixes.js';
-import { checkNumber, checkOptionsObject, describeValue } from '../util/validation.js';
+import { checkOptionsObject, describeValue } from '../util/validation.js';
+import { COMMON_OPTION_RULES, readNumberOption } from './options.js';
 import type { AscentRule } from './ascent.js';
-import { everyStep, type ClimbPolicy } from './climb.js';
-import type { DescentRule } from './descent.js';
+import { allOf, everyKthStep, everyStep, randomClimb, type ClimbPolicy } from './climb.js';
+import type { DescentRule, ExampleLossClosure } from './descent.js';
 import type { NamedTensor, RuleState } from './ruleState.js';
 import { getLearningRate, isProportionalRho, rhoAt, type RhoOption } from './schedules.js';
-import { defaultTrainableVariables, sharpnessAwareStep } from './step.js';
+import { checkStepCombination, defaultTrainableVariables, isExampleLossClosure, sharpnessAwareStep } from './step.js';
 
 export type { NamedTensor } from './ruleState.js';
 
@@ -26,6 +28,31 @@ export interface CommonOptions {
   weightDecay?: number;
   /** Added to norms in denominators. Default 1e-12. */
   eps?: number;
+  /**
+   * Climb only on the 1st, (1+k)-th, (1+2k)-th, ... step, `k = interval` (SAM every k steps); the
+   * other steps take the base optimiser's step from the clean gradient (or the descent rule's
+   * one-pass direction: LookSAM's reuse). On top of the method's own schedule. Default 1 (every step).
+   */
+  interval?: number;
+  /**
+   * RST: each step draws `u ~ U[0, 1)` from a generator seeded by `seed` and climbs when
+   * `u < climbProbability` (1: the method itself, 0: the base optimiser); the generator's state is
+   * saved with the optimiser. On top of the method's own schedule and `interval`. Default: no draw.
+   */
+  climbProbability?: number;
+  /** Seeds the optimiser's random draws (RST's climbs, ESAM's weight masks). Default 0. */
+  seed?: number;
+  /**
+   * m-sharpness: one perturbation per micro-batch, directions averaged by size (see
+   * `sharpnessAwareStep`). Needs a loss closure with one loss per example: `minimize(exampleLosses(...))`;
+   * `model.fit` cannot split its batches. Default 1.
+   */
+  microBatches?: number;
+  /**
+   * Gradient accumulation over this many parts of each mini-batch (the step on the whole batch, a
+   * part's activations in memory at a time). Needs `minimize(exampleLosses(...))`. Default 1.
+   */
+  accumulation?: number;
 }
 
 /** Options of a {@link SharpnessAwareOptimizer} built directly from its rules. */
@@ -39,14 +66,20 @@ export interface SharpnessAwareOptions extends CommonOptions {
 }
 
 /** The option names shared by all presets (for unknown-key checks). */
-export const COMMON_OPTION_NAMES = ['base', 'rho', 'weightDecay', 'eps'] as const;
+export const COMMON_OPTION_NAMES = ['base', 'rho', 'weightDecay', 'eps', 'interval', 'climbProbability', 'seed', 'microBatches', 'accumulation'] as const;
 
 /** The validated common settings. */
-interface CommonSettings {
+export interface CommonSettings {
   base: tf.Optimizer;
   rho: RhoOption;
   weightDecay: number;
   eps: number;
+  interval: number;
+  /** undefined: no draw (every step the schedule allows climbs). */
+  climbProbability: number | undefined;
+  seed: number;
+  microBatches: number;
+  accumulation: number;
 }
 
 /** Validates the options shared by every preset; throws a TypeError or RangeError naming the bad option. */
@@ -56,13 +89,33 @@ export function validateCommonOptions(className: string, options: CommonOptions)
   if (!(base instanceof tf.Optimizer) || typeof (base as tf.Optimizer).getClassName !== 'function') {
     throw new TypeError(`${className}: base must be a tf.Optimizer (e.g. tf.train.sgd(0.1)), got ${describeValue(base)}`);
   }
-  if (typeof rho === 'number') checkNumber(className, 'rho', rho, undefined, { min: 0 });
+  if (typeof rho === 'number') readNumberOption(className, 'rho', COMMON_OPTION_RULES.rho, rho);
   else if (typeof rho !== 'function' && !isProportionalRho(rho)) {
     throw new TypeError(`${className}: rho must be a finite number >= 0, a function of the step, or proportionalRho(...), got ${describeValue(rho)}`);
   }
-  const weightDecay = checkNumber(className, 'weightDecay', options.weightDecay, 0, { min: 0 });
-  const eps = checkNumber(className, 'eps', options.eps, 1e-12, { min: 0 });
-  return { base, rho, weightDecay, eps };
+  const r = COMMON_OPTION_RULES;
+  const weightDecay = readNumberOption(className, 'weightDecay', r.weightDecay, options.weightDecay);
+  const eps = readNumberOption(className, 'eps', r.eps, options.eps);
+  const interval = readNumberOption(className, 'interval', r.interval, options.interval);
+  const climbProbability = options.climbProbability === undefined ? undefined : readNumberOption(className, 'climbProbability', r.climbProbability, options.climbProbability);
+  const seed = readNumberOption(className, 'seed', r.seed, options.seed);
+  const microBatches = readNumberOption(className, 'microBatches', r.microBatches, options.microBatches);
+  const accumulation = readNumberOption(className, 'accumulation', r.accumulation, options.accumulation);
+  return { base, rho, weightDecay, eps, interval, climbProbability, seed, microBatches, accumulation };
+}
+
+/**
+ * The seeds of an optimiser's generators, drawn from its `seed` in this order: the climb draws
+ * (RST), then the rules' (ESAM's weight masks), so that the two streams differ.
+ */
+export function optimizerSeeds(seed: number): {
+  /** Seeds the climb policy's draws (RST). */
+  climb: number;
+  /** Seeds the rules' draws (ESAM's weight masks). */
+  rules: number;
+} {
+  const rng = new Rng(seed);
+  return { climb: rng.seed(), rules: rng.seed() };
 }
 
 /** Checks that `rule` has the method a rule of `kind` must have. */
@@ -103,6 +156,16 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
   protected readonly descentRule: DescentRule;
   /** Which steps climb (two passes) and which take the one-pass step; default {@link everyStep}. */
   protected readonly climbPolicy: ClimbPolicy;
+  /** Climb only every `interval`-th step (1: every step the method's schedule allows). */
+  readonly interval: number;
+  /** RST's climb probability, or undefined when no step draws. */
+  readonly climbProbability: number | undefined;
+  /** Seed of the optimiser's random draws. */
+  readonly seed: number;
+  /** m-sharpness: perturbations per mini-batch. */
+  readonly microBatches: number;
+  /** Gradient accumulation: parts each mini-batch is evaluated in. */
+  readonly accumulation: number;
   private stepCount = 0;
   private lastRho: number | null = null;
   private lastTensors: { loss: tf.Scalar; perturbedLoss: tf.Scalar; surrogateGap: tf.Scalar } | null = null;
@@ -114,13 +177,42 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     checkRule(where, 'ascent', options.ascent, 'perturbation');
     checkRule(where, 'descent', options.descent, 'direction');
     if (options.climb !== undefined) checkRule(where, 'climb', options.climb, 'climbs');
+    const { interval, climbProbability, seed, microBatches, accumulation } = settings;
+    checkStepCombination(where, { ascent: options.ascent, descent: options.descent, microBatches, accumulation, exampleShare: options.descent.exampleShare ?? 1 });
     this.base = settings.base;
     this.rho = settings.rho;
     this.weightDecay = settings.weightDecay;
     this.eps = settings.eps;
+    this.interval = interval;
+    this.climbProbability = climbProbability;
+    this.seed = seed;
+    this.microBatches = microBatches;
+    this.accumulation = accumulation;
     this.ascentRule = options.ascent;
     this.descentRule = options.descent;
-    this.climbPolicy = options.climb ?? everyStep();
+    // The common schedule options narrow the method's own policy; without them it is used as given.
+    const extra = [
+      ...(interval > 1 ? [everyKthStep(interval)] : []),
+      ...(climbProbability !== undefined ? [randomClimb(climbProbability, optimizerSeeds(seed).climb)] : []),
+    ];
+    this.climbPolicy = extra.length === 0 ? (options.climb ?? everyStep()) : allOf(...(options.climb ? [options.climb] : []), ...extra);
+  }
+
+  /**
+   * tf.Optimizer answers `instanceof` by duck typing (anything with minimize, computeGradients and
+   * applyGradients is a tf.Optimizer), which this class and its presets would inherit: then every
+   * tfjs optimiser would be `instanceof SAM`. Here `instanceof` follows the real prototype chain.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
+  /**
+   * True when a step needs one loss per example (`minimize(exampleLosses(...))`): ESAM's data
+   * selection, micro-batches (m-sharpness) or gradient accumulation.
+   */
+  get needsExampleLosses(): boolean {
+    return this.microBatches > 1 || this.accumulation > 1 || (this.descentRule.exampleShare ?? 1) < 1;
   }
 
   /** Steps taken so far (the rho schedule's position). */
@@ -159,7 +251,7 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
    * Does not change any variable.
    */
   override computeGradients(
-    f: () => tf.Scalar,
+    f: (() => tf.Scalar) | ExampleLossClosure,
     varList?: tf.Variable[],
   ): {
     /** The clean loss L(w). */
@@ -177,6 +269,8 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
       weightDecay: this.weightDecay,
       eps: this.eps,
       climb,
+      microBatches: this.microBatches,
+      accumulation: this.accumulation,
     });
     this.lastRho = rho;
     this.rememberLast({ loss: result.loss.clone(), perturbedLoss: result.perturbedLoss, surrogateGap: result.surrogateGap });
@@ -195,9 +289,15 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
 
   /**
    * One full sharpness-aware step: both passes (one if the step does not climb), then the base
-   * optimiser applies d. Returns the clean loss L(w) when `returnCost` is true.
+   * optimiser applies d. Returns the clean loss L(w) when `returnCost` is true. `f` is the closure
+   * of the batch's mean loss that tfjs (and `model.fit`) passes, or an {@link ExampleLossClosure}
+   * (`exampleLosses(size, losses)`), which ESAM's data selection, `microBatches` and `accumulation`
+   * need.
    */
-  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+  override minimize(f: (() => tf.Scalar) | ExampleLossClosure, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    if (typeof f !== 'function' && !isExampleLossClosure(f)) {
+      throw new TypeError(`${this.getClassName()}.minimize: f must be a loss closure () => tf.Scalar or exampleLosses(size, losses), got ${describeValue(f)}`);
+    }
     const vars = varList ?? defaultTrainableVariables();
     const { value, grads } = this.computeGradients(f, vars);
     // An array over every variable keeps positions stable for base optimisers that index their
@@ -271,11 +371,17 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     if (typeof this.rho === 'function') {
       throw new Error(`${this.getClassName()}.getConfig: rho is a function, which cannot be serialised; use a number or proportionalRho(...)`);
     }
+    // The schedule and batch options appear only when set, so a preset's config is what it was before they existed.
     return {
       base: { className: this.base.getClassName(), config: this.base.getConfig() },
       rho: (typeof this.rho === 'number' ? this.rho : { ...this.rho }) as tf.serialization.ConfigDictValue,
       weightDecay: this.weightDecay,
       eps: this.eps,
+      ...(this.interval !== 1 ? { interval: this.interval } : {}),
+      ...(this.climbProbability !== undefined ? { climbProbability: this.climbProbability } : {}),
+      ...(this.seed !== 0 ? { seed: this.seed } : {}),
+      ...(this.microBatches !== 1 ? { microBatches: this.microBatches } : {}),
+      ...(this.accumulation !== 1 ? { accumulation: this.accumulation } : {}),
       ...this.presetConfig(),
     };
   }
@@ -298,7 +404,7 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
    */
   protected presetConfig(): tf.serialization.ConfigDict {
     throw new Error(
-      `${this.getClassName()}.getConfig: an optimiser built directly from rules cannot be serialised; use a preset (SAM, ASAM, GSAM, AdaptiveGSAM) or a subclass that implements presetConfig()`,
+      `${this.getClassName()}.getConfig: an optimiser built directly from rules cannot be serialised; use a preset (SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM) or a subclass that implements presetConfig()`,
     );
   }
 

@@ -4,7 +4,8 @@
  * (`ascent/`, `descent/`, `climb/`), restored by `setWeights`, so a resumed run continues bit-exactly.
  * A rule without state has no `state` member, and then nothing is saved for it.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
+import type { Rng, RngState } from '../util/random.js';
 
 /** A named tensor, as tfjs optimisers exchange weights (tfjs does not re-export this type). */
 export interface NamedTensor {
@@ -38,3 +39,21 @@ export interface MaybeStateful {
   /** The rule's state across steps; absent for a stateless rule. */
   readonly state?: RuleState;
 }
+
+/**
+ * The state of a rule that draws from a seeded {@link Rng} (RST's climb draws, ESAM's weight masks):
+ * the generator's four 32-bit words as one int32 tensor named `name` (the unsigned words keep their
+ * bits as int32), so a resumed run draws exactly the numbers a run that never stopped would.
+ */
+export function rngState(rng: Rng, name = 'rng'): RuleState {
+  return {
+    save: () => [{ name, tensor: tf.tensor1d(rng.getState().map((w) => w | 0), 'int32') }],
+    load: (saved) => {
+      const entry = saved.find((w) => w.name === name);
+      if (entry === undefined) throw new TypeError(`rngState.load: expected a saved tensor named '${name}', got ${saved.map((w) => `'${w.name}'`).join(', ') || 'none'}`);
+      rng.setState(Array.from(entry.tensor.dataSync(), (w) => w >>> 0) as RngState);
+    },
+    dispose: () => {},
+  };
+}
+

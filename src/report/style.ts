@@ -1,32 +1,21 @@
 /**
- * How optimisers look in every plot and table: display name, order and colour. Kept in one place so
- * that SAM is the same blue in the curves, the bars and the landscapes.
+ * How optimisers look in every plot and table: display name, order and colour, read from the method
+ * table (src/optimizers/methods.ts), so that SAM is the same blue in the curves, the bars and the
+ * landscapes, and a new method needs nothing here.
  */
 import type { OptimizerSpec } from '../experiments/schema.js';
+import { METHODS, METHOD_IDS } from '../optimizers/index.js';
 
 /** Spec-level optimiser name (`spec.optimizer.name`). */
 export type OptimizerName = OptimizerSpec['name'];
 
-/** Display order: plain baseline first, then the methods in the order the report introduces them. */
-export const OPTIMIZER_ORDER: readonly OptimizerName[] = ['sgd', 'sam', 'asam', 'gsam', 'agsam'];
+/** Display order: the method table's (plain baseline first, the report's methods, then the cheaper variants). */
+export const OPTIMIZER_ORDER: readonly OptimizerName[] = METHOD_IDS;
 
-const DISPLAY_NAMES: Record<OptimizerName, string> = {
-  sgd: 'SGD',
-  sam: 'SAM',
-  asam: 'ASAM',
-  gsam: 'GSAM',
-  agsam: 'Adaptive-GSAM',
-};
-
-// Tableau-10 hues, chosen to stay distinguishable for the common colour-vision deficiencies;
-// SGD gets grey because it is the baseline the others are compared against.
-const COLOURS: Record<OptimizerName, string> = {
-  sgd: '#7f7f7f',
-  sam: '#4e79a7',
-  asam: '#59a14f',
-  gsam: '#e15759',
-  agsam: '#b07aa1',
-};
+// Display names and colours come from the method table. Its colours are Tableau-10 hues, chosen to
+// stay distinguishable for the common colour-vision deficiencies; SGD is grey, the baseline.
+const DISPLAY_NAMES = Object.fromEntries(METHODS.map((m) => [m.name, m.label])) as Record<OptimizerName, string>;
+const COLOURS = Object.fromEntries(METHODS.map((m) => [m.name, m.colour])) as Record<OptimizerName, string>;
 
 function checkName(name: string): OptimizerName {
   if (!(OPTIMIZER_ORDER as readonly string[]).includes(name)) {

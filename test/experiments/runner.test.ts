@@ -26,7 +26,7 @@ async function modelWeights(resultsDir: string, spec: RunSpec): Promise<Float32A
   return values;
 }
 
-for (const name of ['sgd', 'sam', 'asam', 'gsam', 'agsam'] as const) {
+for (const name of ['sgd', 'sam', 'asam', 'gsam', 'agsam', 'looksam', 'msam', 'esam'] as const) {
   test(`${name}: a tiny moons run completes, its record validates, tensors stay flat`, async () => {
     const dir = tempResults();
     const before = tf.memory().numTensors;
@@ -53,7 +53,8 @@ for (const name of ['sgd', 'sam', 'asam', 'gsam', 'agsam'] as const) {
     for (const e of record.epochs) {
       assert.ok(Number.isFinite(e.trainLoss) && e.trainLoss > 0);
       assert.ok(e.testAccuracy >= 0 && e.testAccuracy <= 1 && e.trainAccuracy >= 0 && e.trainAccuracy <= 1);
-      if (name === 'sgd') assert.equal(e.perturbedLoss, null);
+      // MomentumSAM's one pass is at w + e: it records no separate perturbed loss.
+      if (name === 'sgd' || name === 'msam') assert.equal(e.perturbedLoss, null);
       else assert.ok(Math.abs((e.perturbedLoss as number) - e.trainLoss - (e.surrogateGap as number)) < 1e-5, 'gap = Lp - L');
     }
     // The epoch's train loss is the mean of the clean step losses reported as progress.
@@ -108,6 +109,11 @@ const resumeCases: { label: string; spec: RunSpec }[] = [
     label: 'SGD + weight decay, step lr',
     spec: tinySpec({ epochs: 3, optimizer: { name: 'sgd' }, base: { name: 'sgd', learningRate: 0.1, weightDecay: 1e-3, schedule: 'step' } }),
   },
+  // The variants' state (LookSAM's stored direction mid-cycle, RST's and ESAM's generators, MSAM's
+  // momentum) goes through the checkpoint; ESAM with accumulation takes the per-example loss path.
+  { label: 'LookSAM k 3 + climbProbability 0.7', spec: tinySpec({ epochs: 3, optimizer: { name: 'looksam', k: 3, climbProbability: 0.7 } }) },
+  { label: 'MomentumSAM + weight decay', spec: tinySpec({ epochs: 3, optimizer: { name: 'msam' }, base: { name: 'momentum', learningRate: 0.05, weightDecay: 1e-3 } }) },
+  { label: 'ESAM beta 0.5 gamma 0.5, accumulation 2', spec: tinySpec({ epochs: 3, optimizer: { name: 'esam', accumulation: 2 } }) },
 ];
 
 for (const { label, spec } of resumeCases) {

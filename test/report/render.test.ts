@@ -63,13 +63,14 @@ describe('render', () => {
 
 describe('style and helpers', () => {
   test('display names and fixed colours', () => {
-    assert.deepEqual(['sgd', 'sam', 'asam', 'gsam', 'agsam'].map(optimizerLabel), ['SGD', 'SAM', 'ASAM', 'GSAM', 'Adaptive-GSAM']);
-    assert.equal(new Set(['sgd', 'sam', 'asam', 'gsam', 'agsam'].map(optimizerColor)).size, 5);
+    const names = ['sgd', 'sam', 'asam', 'gsam', 'agsam', 'looksam', 'msam', 'esam'];
+    assert.deepEqual(names.map(optimizerLabel), ['SGD', 'SAM', 'ASAM', 'GSAM', 'Adaptive-GSAM', 'LookSAM', 'MomentumSAM', 'ESAM']);
+    assert.equal(new Set(names.map(optimizerColor)).size, names.length, 'every method has its own colour');
     assert.deepEqual(optimizerColorScale(['agsam', 'sgd', 'agsam']), {
       domain: ['SGD', 'Adaptive-GSAM'],
       range: [optimizerColor('sgd'), optimizerColor('agsam')],
     });
-    assert.throws(() => optimizerLabel('adam'), /optimizer name must be one of sgd, sam, asam, gsam, agsam, got "adam"/);
+    assert.throws(() => optimizerLabel('adam'), /optimizer name must be one of sgd, sam, asam, gsam, agsam, looksam, msam, esam, got "adam"/);
   });
 
   test('spread: mean, sample std, range of the finite values', () => {

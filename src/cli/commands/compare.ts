@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT_FAILURE, UsageError } from '../errors.js';
 import { choiceList, nonNegativeInt, positiveInt } from '../parsers.js';
-import { OPTIMIZERS, OPTIMIZER_PARAMS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
+import { OPTIMIZERS, OPTIMIZER_PARAMS, REPORT_OPTIMIZERS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
 import { addQueueOptions, executeWithProgress, queueExecutorFrom, submitOrCollect, type QueueFlags } from '../queueRun.js';
 import { formatMarkdownTable } from '../../report/tables.js';
@@ -39,7 +39,7 @@ export function registerCompare(program: Command): void {
   const cmd = program
     .command('compare')
     .description('run several optimisers over several seeds and tabulate mean ± std (parallel)')
-    .option('--optimizers <list>', `comma-separated optimisers (default ${OPTIMIZERS.join(',')})`, choiceList(OPTIMIZERS))
+    .option('--optimizers <list>', `comma-separated optimisers (default ${REPORT_OPTIMIZERS.join(',')})`, choiceList(OPTIMIZERS))
     .option('--seeds <count>', 'number of seeds per optimiser (default 5)', positiveInt)
     .option('--first-seed <seed>', 'seeds run from this one upwards (default 0)', nonNegativeInt)
     .option('--jobs <count>', `parallel runs (default: number of cores, here ${availableParallelism()})`, positiveInt);
@@ -47,7 +47,7 @@ export function registerCompare(program: Command): void {
   addQueueOptions(cmd);
   cmd.action(async (flags: CompareFlags) => {
     checkBackendFlags(flags);
-    const optimizers = flags.optimizers ?? [...OPTIMIZERS];
+    const optimizers = flags.optimizers ?? [...REPORT_OPTIMIZERS];
     for (const [key, flag] of SETTING_FLAGS) {
       if (flags[key] !== undefined && !optimizers.some((o) => OPTIMIZER_PARAMS[o].includes(key))) {
         const takers = OPTIMIZERS.filter((o) => OPTIMIZER_PARAMS[o].includes(key));

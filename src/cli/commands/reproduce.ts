@@ -16,6 +16,7 @@ import {
   DATASET_RUN_DEFAULTS,
   DEFAULT_OPTIMIZERS,
   OPTIMIZERS,
+  REPORT_OPTIMIZERS,
   RUN_DEFAULTS,
   checkBackendFlags,
   validateSpec,
@@ -66,7 +67,7 @@ export const REPRODUCE_SETTINGS: {
   optimizers: readonly OptimizerName[];
   experiments: readonly Experiment[];
 } = {
-  optimizers: OPTIMIZERS,
+  optimizers: REPORT_OPTIMIZERS,
   experiments: [
     {
       key: 'moons',
@@ -317,7 +318,7 @@ function describeFull(flags: ReproduceFlags, protocols: readonly FullProtocol[],
     const p = shrink ? shrink(p0) : p0;
     const b = p.base as { dataset: Record<string, unknown>; epochs: number; batchSize: number; base: Record<string, unknown> };
     lines.push(`  ${p.key}: ${Object.entries(b.dataset).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; ${b.epochs} epochs, batch ${b.batchSize}; base ${Object.values(b.base).join(' ')}`);
-    lines.push(`    selection on a ${p.validationFraction * 100}% validation split, seeds ${p.selectionSeeds.join(',')}: ${methods.map((m) => `${METHOD_NAMES[m] ?? m} ${Object.entries(p.grids[m]).map(([k, v]) => `${k.replace('optimizer.', '')} {${v.join(', ')}}`).join(' x ') || '(defaults)'}`).join('; ')}`);
+    lines.push(`    selection on a ${p.validationFraction * 100}% validation split, seeds ${p.selectionSeeds.join(',')}: ${methods.map((m) => `${METHOD_NAMES[m] ?? m} ${Object.entries(p.grids[m] ?? {}).map(([k, v]) => `${k.replace('optimizer.', '')} {${v.join(', ')}}`).join(' x ') || '(defaults)'}`).join('; ')}`);
     lines.push(`    confirmation: each method's selected point, seeds 0-${(flags.seeds ?? p.confirmationSeeds) - 1}, sharpness on ${p.measureExamples} test examples`);
   }
   lines.push(`  results ${resultsDir}/<experiment>/{selection,confirmation}; ${executor.description}`);
