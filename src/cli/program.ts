@@ -8,6 +8,7 @@ import { registerCompare } from './commands/compare.js';
 import { registerReproduce } from './commands/reproduce.js';
 import { registerMeasure } from './commands/measure.js';
 import { registerReport } from './commands/report.js';
+import { registerBuildNative } from './commands/build-native.js';
 import { VERSION } from './version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerReproduce(program);
   registerMeasure(program);
   registerReport(program);
+  registerBuildNative(program);
   return program;
 }
 

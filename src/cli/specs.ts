@@ -9,6 +9,7 @@ import { OPTIMIZER_DEFAULTS } from '../experiments/optimizerFactory.js';
 import { DATASET_DEFAULTS } from '../experiments/runData.js';
 import { ValidationError, parseRunSpec } from '../experiments/validate.js';
 import { UsageError } from './errors.js';
+import { nativeAddon } from '../backend/native.js';
 import {
   momentumCoefficient,
   nonNegativeInt,
@@ -25,7 +26,7 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 /** Datasets a run can use. */
 export const DATASETS = ['moons', 'mnist', 'idx'] as const;
 /** Backends `--backend` accepts. */
-export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'native'] as const;
 
 /** The optimiser settings each method takes; a flag for a setting the method lacks is an error (train). */
 export const OPTIMIZER_PARAMS: Readonly<Record<OptimizerName, readonly (keyof OptimizerSpec)[]>> = {
@@ -137,8 +138,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--measure <examples>', 'measure sharpness of the final model on this many test examples (0 = off; default 500 moons, 128 mnist/idx)', nonNegativeInt)
     .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
-    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else wasm, else cpu)').choices(BACKENDS))
-    .option('--threads <count>', 'wasm threads', positiveInt);
+    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else native, else wasm, else cpu)').choices(BACKENDS))
+    .option('--threads <count>', 'wasm (or native kernel) threads', positiveInt);
 }
 
 /** Whether `path` is an existing directory. */
@@ -150,10 +151,27 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** --threads only means something for the wasm backend (or auto, which may pick it). */
+/**
+ * --threads only means something for the wasm and native backends (or auto, which may pick them);
+ * --backend native needs the native addon built.
+ */
 export function checkBackendFlags(flags: { backend?: string; threads?: number }): void {
   if (flags.threads !== undefined && (flags.backend === 'cpu' || flags.backend === 'tensorflow')) {
-    throw new UsageError(`--threads applies to --backend wasm or auto, not ${flags.backend}`);
+    throw new UsageError(`--threads applies to --backend wasm, native or auto, not ${flags.backend}`);
+  }
+  if (flags.backend === 'native') {
+    let status: ReturnType<typeof nativeAddon>;
+    try {
+      status = nativeAddon();
+    } catch (err) {
+      throw new UsageError(`--backend native: ${(err as Error).message}`);
+    }
+    if (!status.available) {
+      throw new UsageError(
+        `--backend native: the native kernels are ${status.reason}; build them with \`npx flatminima build-native\` ` +
+          '(needs oneDNN, Debian libdnnl-dev, and g++), or use --backend wasm',
+      );
+    }
   }
 }
 

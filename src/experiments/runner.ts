@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendName } from '../backend/index.js';
+import { nativeVersionTag } from '../backend/native.js';
 import { toTensors, type Dataset } from '../data/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
 import { Rng, type RngState } from '../util/random.js';
@@ -128,9 +129,11 @@ function packageVersion(): string {
 }
 
 /** Initialises the requested backend (src/backend) and reports what is in use. */
-async function setUpBackend(opts: RunOptions): Promise<{ backend: string; threads: number | null }> {
+async function setUpBackend(opts: RunOptions): Promise<{ backend: string; threads: number | null; native: Record<string, string> }> {
   const info = await initBackend({ backend: opts.backend ?? 'auto', ...(opts.threads !== undefined ? { threads: opts.threads } : {}) });
-  return { backend: info.name, threads: info.threads };
+  // The native kernels' oneDNN and the instruction set it runs on decide float rounding: the record names them.
+  const native: Record<string, string> = info.name === 'native' ? { oneDNN: nativeVersionTag() } : {};
+  return { backend: info.name, threads: info.threads, native };
 }
 
 /** Reads tensors into plain arrays for a checkpoint. */
@@ -185,7 +188,7 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
   }
 
   const sessionStart = performance.now();
-  const { backend, threads } = await setUpBackend(opts);
+  const { backend, threads, native } = await setUpBackend(opts);
   const seeds = runSeeds(valid.seed);
   const { train, test } = loadRunData(valid, seeds);
   if (train.size === 0) throw new Error(`dataset ${train.name} has no training examples`);
@@ -217,13 +220,13 @@ export async function runSpec(spec: RunSpec, opts: RunOptions): Promise<RunRecor
       orderRng.setState(ck.rngState);
       startEpoch = ck.epoch;
       globalStep = ck.globalStep;
-      record = { ...ck.record, backend, threads };
+      record = { ...ck.record, backend, threads, versions: { ...ck.record.versions, ...native } };
       priorWallSeconds = ck.record.wallSeconds;
     } else {
       record = newRecord(id, valid, {
         backend,
         threads,
-        versions: { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node },
+        versions: { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node, ...native },
       });
     }
     const wall = (): number => priorWallSeconds + (performance.now() - sessionStart) / 1000;

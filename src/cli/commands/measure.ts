@@ -11,6 +11,7 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber } from '../parsers.js';
 import { BACKENDS, DATASETS, validateSpec, checkBackendFlags } from '../specs.js';
+import { backendLine } from '../backend-line.js';
 import type { RunRecord, RunSpec } from '../../experiments/schema.js';
 import { MEASURE_RHO } from '../../experiments/measurement.js';
 
@@ -124,6 +125,7 @@ export function registerMeasure(program: Command): void {
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
         ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       });
+      process.stderr.write(`${backendLine(backend)}\n`);
       const tf = await import('@tensorflow/tfjs');
       const { loadModel } = await import('../../experiments/modelStore.js');
       const { loadRunData, runSeeds } = await import('../../experiments/runData.js');
