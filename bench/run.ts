@@ -1,8 +1,11 @@
 /**
  * `npm run bench`: median step time of SGD, SAM, ASAM, GSAM and Adaptive-GSAM on the report's MLP
- * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend and wasm thread count,
- * against the same SGD and SAM steps in PyTorch on the same machine, plus the peak memory of a
- * sharpness-aware step against an SGD step. Prints Markdown tables.
+ * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend (wasm; native, where the
+ * addon is built; cpu) and thread count, against the same SGD and SAM steps in PyTorch on the same
+ * machine, timed both as it comes and with glibc's allocator told to keep its memory (the tuned
+ * baseline, see ../shared/notes/baselines.md), plus the peak memory of a sharpness-aware step
+ * against an SGD step, the ratios the native kernels are measured by, and a profile of where a
+ * step's time goes (kernels against the tfjs engine's JavaScript). Prints Markdown tables.
  *
  * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
  * when it starts); rounds interleave the configurations and PyTorch. Within a child, after untimed
@@ -11,7 +14,7 @@
  * noise spreads over optimisers and backends; medians over all rounds.
  *
  * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (4, per round and optimiser)
- *          --threads 1,2 (wasm thread counts; default 1 and the available parallelism)
+ *          --threads 1,2 (wasm and native thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -22,6 +25,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendInfo } from '../src/backend/index.js';
+import { describeNative, nativeAddon } from '../src/backend/native.js';
+import { profileSteps, type StepProfile } from './kernel-profile.js';
 import { createCnn, createMlp } from '../src/models/index.js';
 import { ASAM, AdaptiveGSAM, GSAM, SAM } from '../src/optimizers/index.js';
 
@@ -32,8 +37,10 @@ const BATCH = 64;
 /** Untimed CNN steps per optimiser before timing. */
 const CNN_WARMUP = 2;
 
+type BenchBackend = 'wasm' | 'native' | 'cpu';
+
 interface WorkerJob {
-  backend: 'wasm' | 'cpu';
+  backend: BenchBackend;
   threads?: number;
   mlpSteps: number;
   cnnSteps: number;
@@ -44,6 +51,8 @@ interface WorkerJob {
   /** Round index (rotates the optimisers' order). */
   round: number;
   memory: boolean;
+  /** Whether to profile each model's SGD step (after the timed steps). */
+  profile: boolean;
 }
 
 interface WorkerRow {
@@ -60,6 +69,7 @@ interface WorkerRow {
 interface WorkerResult {
   info: BackendInfo;
   rows: WorkerRow[];
+  profiles: (StepProfile & { model: ModelName })[];
   wasmHeapBytes: number | null;
   /** Tensors still alive after everything the worker made was disposed (should be 0). */
   leakedTensors: number;
@@ -89,8 +99,9 @@ function median(xs: number[]): number {
 
 /** Runs in a child process: times the steps of one backend configuration. */
 async function worker(job: WorkerJob): Promise<WorkerResult> {
-  const info = await initBackend(job.backend === 'wasm' ? { backend: 'wasm', threads: job.threads } : { backend: 'cpu' });
+  const info = await initBackend(job.backend === 'cpu' ? { backend: 'cpu' } : { backend: job.backend, threads: job.threads });
   const rows: WorkerRow[] = [];
+  const profiles: WorkerResult['profiles'] = [];
   const tensorsAtStart = tf.memory().numTensors;
   const specs: { model: ModelName; steps: number; optimizers: OptimizerName[] }[] = [
     { model: 'MLP', steps: job.mlpSteps, optimizers: [...OPTIMIZERS] },
@@ -133,6 +144,8 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
         cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
       }
     }
+    const sgd = opts.find((o) => o.name === 'SGD');
+    if (job.profile && sgd != null) profiles.push({ model: spec.model, ...profileSteps(() => step(sgd.opt), PROFILE_STEPS[spec.model]) });
     for (const o of opts) {
       let peakExtraBytes: number | null = null;
       if (job.memory) {
@@ -147,7 +160,7 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
     model.dispose();
   }
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
-  return { info, rows, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
+  return { info, rows, profiles, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
 }
 
 interface Args {
@@ -172,7 +185,7 @@ function parseArgs(argv: string[]): Args {
     .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
     .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
     .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
-    .option('--threads <list>', 'wasm thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
+    .option('--threads <list>', 'wasm and native thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
       ...new Set([1, Math.min(8, os.availableParallelism())]),
     ])
     .option('--cpu-cnn <n>', 'CNN steps on the slow cpu backend (0 = skip)', int('--cpu-cnn', 0), 1)
@@ -182,9 +195,9 @@ function parseArgs(argv: string[]): Args {
   return opts;
 }
 
-function runProcess(cmd: string, args: string[]): Promise<string> {
+function runProcess(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -232,30 +245,113 @@ interface TorchResult {
 
 interface Config {
   label: string;
-  backend: 'wasm' | 'cpu';
+  backend: BenchBackend;
   threads?: number;
 }
 
+/**
+ * glibc's allocator told to keep freed memory (../shared/notes/baselines.md): without it PyTorch
+ * hands its large activation buffers back to the system every step and pays the page faults again.
+ */
+const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: '4294967296', MALLOC_TRIM_THRESHOLD_: '4294967296', MALLOC_TOP_PAD_: '1073741824' };
+
+/** The two ways PyTorch is timed: label prefix and environment. */
+const TORCH_VARIANTS = [
+  { label: 'torch', env: {} as Record<string, string> },
+  { label: 'torch tuned', env: TUNED_MALLOC },
+];
+
+/** Steps of the kernel profile (in round 1, after the timed steps). */
+const PROFILE_STEPS = { CNN: 6, MLP: 100 };
+
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+/**
+ * The ratios the native kernels are measured by (issue 14), of medians from this one run: the step
+ * against tuned PyTorch (target <= 1.0, goal 0.7; MLP <= 1.5) and as it comes, against the pure
+ * wasm step (<= 0.5), and SAM / SGD (<= 2.0).
+ */
+function targetLines(med: (key: string) => number | null, threads: number[], native: boolean, torch: boolean): string[] {
+  if (!native) return [];
+  const lines = ['', 'Native kernels against their targets (ratios of medians in this run):', ''];
+  lines.push('| ratio | target | ' + threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`).join(' | ') + ' |');
+  lines.push('|---|---:|' + threads.map(() => '---:|').join(''));
+  const row = (what: string, target: string, f: (t: number) => number | null): void => {
+    lines.push(`| ${what} | ${target} | ${threads.map((t) => { const v = f(t); return v == null ? '—' : v.toFixed(2); }).join(' | ')} |`);
+  };
+  const ratio = (a: string, b: string): number | null => {
+    const x = med(a);
+    const y = med(b);
+    return x != null && y != null ? x / y : null;
+  };
+  for (const opt of ['SGD', 'SAM']) {
+    if (torch) {
+      row(`CNN ${opt}: native / PyTorch tuned`, '≤ 1.0 (goal 0.7)', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`));
+      row(`CNN ${opt}: native / PyTorch as it comes`, '', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch ${t}t|${opt}`));
+    }
+    row(`CNN ${opt}: native / wasm`, '≤ 0.5', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|wasm ${t}t|${opt}`));
+  }
+  row('CNN SAM / SGD on native', '≤ 2.0', (t) => ratio(`CNN|native ${t}t|SAM`, `CNN|native ${t}t|SGD`));
+  if (torch) {
+    for (const opt of ['SGD', 'SAM']) {
+      row(`MLP ${opt}: native / PyTorch tuned`, '≤ 1.5', (t) => ratio(`MLP|native ${t}t|${opt}`, `MLP|torch tuned ${t}t|${opt}`));
+    }
+  }
+  row('MLP SGD: native / wasm', '', (t) => ratio(`MLP|native ${t}t|SGD`, `MLP|wasm ${t}t|SGD`));
+  return lines;
+}
+
+/** Where an SGD step's time goes, per profiled configuration: kernels (the largest by name) and the rest. */
+function profileLines(profiles: Map<string, WorkerResult['profiles']>): string[] {
+  const lines: string[] = [];
+  for (const [label, list] of profiles) {
+    for (const p of list) {
+      const engine = p.stepMs - p.kernelMs;
+      const pct = (ms: number): string => `${((100 * ms) / p.stepMs).toFixed(0)} %`;
+      lines.push('');
+      lines.push(
+        `Profile of a ${p.model} SGD step on ${label} (${p.steps} steps with every kernel timed, which adds ~0.1 us per call): ` +
+          `${fmt(p.stepMs)} ms per step, ${p.kernelCalls} kernel calls; kernels ${fmt(p.kernelMs)} ms (${pct(p.kernelMs)}), ` +
+          `the rest (tfjs engine and optimiser JavaScript) ${fmt(engine)} ms (${pct(engine)}).`,
+      );
+      lines.push('');
+      lines.push('| kernel | ms per step | share of the step | calls per step |');
+      lines.push('|---|---:|---:|---:|');
+      const top = p.kernels.slice(0, 10);
+      for (const k of top) lines.push(`| ${k.name} | ${fmt(k.ms)} | ${pct(k.ms)} | ${k.calls} |`);
+      const rest = p.kernels.slice(10);
+      if (rest.length > 0) {
+        const ms = rest.reduce((s, k) => s + k.ms, 0);
+        lines.push(`| ${rest.length} other kernels | ${fmt(ms)} | ${pct(ms)} | ${rest.reduce((s, k) => s + k.calls, 0)} |`);
+      }
+      lines.push(`| (not in a kernel) | ${fmt(engine)} | ${pct(engine)} | |`);
+    }
+  }
+  return lines;
+}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const self = fileURLToPath(import.meta.url);
+  const native = nativeAddon();
   const configs: Config[] = [
     ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
+    ...(native.available ? args.threads.map((t): Config => ({ label: `native ${t}t`, backend: 'native', threads: t })) : []),
     { label: 'cpu', backend: 'cpu' },
   ];
   const torch = args.torch ? await findTorch() : null;
   const started = Date.now();
   console.error(
     `bench: ${args.rounds} rounds; wasm threads ${args.threads.join(',')}; ` +
-      (torch ? `PyTorch ${torch.version} (${torch.python})` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)'),
+      (torch ? `PyTorch ${torch.version} (${torch.python}), as it comes and tuned` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)') +
+      `; ${describeNative(native, null)}${native.available ? '' : ' (native rows skipped)'}`,
   );
 
   const samples = new Map<string, number[]>(); // key: model|config|optimizer
   const memory = new Map<string, { peak: number | null; weights: number }>();
   const infos = new Map<string, BackendInfo>();
   const heap = new Map<string, number | null>();
+  const profiles = new Map<string, WorkerResult['profiles']>();
   const add = (key: string, xs: number[]): void => {
     samples.set(key, [...(samples.get(key) ?? []), ...xs]);
   };
@@ -273,11 +369,13 @@ async function main(): Promise<void> {
         mlpWarmup: args.mlpWarmup,
         round: r,
         memory: r === 0 && !cpu,
+        profile: r === 0 && c.backend !== 'cpu',
       };
       const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
       infos.set(c.label, res.info);
       if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
       if (res.wasmHeapBytes != null) heap.set(c.label, res.wasmHeapBytes);
+      if (res.profiles.length > 0) profiles.set(c.label, res.profiles);
       for (const row of res.rows) {
         add(`${row.model}|${c.label}|${row.optimizer}`, row.times);
         add(`cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
@@ -287,25 +385,21 @@ async function main(): Promise<void> {
     }
     if (torch) {
       for (const t of args.threads) {
-        const out = await runProcess(torch.python, [
-          torchScript(self),
-          '--threads',
-          String(t),
-          '--mlp-steps',
-          String(args.mlpSteps),
-          '--mlp-warmup',
-          String(args.mlpWarmup),
-          '--round',
-          String(r),
-          '--cnn-steps',
-          String(args.cnnSteps),
-        ]);
-        const res = lastJsonLine<TorchResult>(out);
-        for (const [model, byOpt] of Object.entries(res.results)) {
-          for (const [opt, xs] of Object.entries(byOpt)) add(`${model}|torch ${t}t|${opt}`, xs);
-        }
-        for (const [model, byOpt] of Object.entries(res.cpu)) {
-          for (const [opt, xs] of Object.entries(byOpt)) add(`cpu:${model}|torch ${t}t|${opt}`, xs);
+        // The order of the two variants alternates with the round.
+        for (const variant of r % 2 === 0 ? TORCH_VARIANTS : [...TORCH_VARIANTS].reverse()) {
+          const out = await runProcess(
+            torch.python,
+            [torchScript(self), '--threads', String(t), '--mlp-steps', String(args.mlpSteps), '--mlp-warmup', String(args.mlpWarmup), '--round', String(r), '--cnn-steps', String(args.cnnSteps)],
+            variant.env,
+          );
+          const res = lastJsonLine<TorchResult>(out);
+          const label = `${variant.label} ${t}t`;
+          for (const [model, byOpt] of Object.entries(res.results)) {
+            for (const [opt, xs] of Object.entries(byOpt)) add(`${model}|${label}|${opt}`, xs);
+          }
+          for (const [model, byOpt] of Object.entries(res.cpu)) {
+            for (const [opt, xs] of Object.entries(byOpt)) add(`cpu:${model}|${label}|${opt}`, xs);
+          }
         }
       }
       console.error(`  round ${r + 1}: PyTorch done (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -316,19 +410,26 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   lines.push(`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`);
   for (const [label, info] of infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
-  if (torch) lines.push(`- PyTorch ${torch.version} via ${torch.python}`);
+  if (torch) {
+    lines.push(
+      `- PyTorch ${torch.version} via ${torch.python}: "torch" as it comes, "torch tuned" with ` +
+        `${Object.entries(TUNED_MALLOC).map(([k, v]) => `${k}=${v}`).join(' ')} (glibc keeps freed memory; the baseline to beat)`,
+    );
+  }
   else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
   if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
   else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
   lines.push('');
-  lines.push('| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch same threads |');
-  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  if (!native.available) lines.push(`- native: ${describeNative(native, null).slice('native: '.length)}: rows skipped`);
+  lines.push('');
+  lines.push('| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch tuned, same threads | × PyTorch as it comes |');
+  lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const med = (key: string): number | null => {
     const xs = samples.get(key);
     return xs && xs.length > 0 ? median(xs) : null;
   };
   for (const model of ['MLP', 'CNN'] as ModelName[]) {
-    const labels = [...configs.map((c) => c.label), ...(torch ? args.threads.map((t) => `torch ${t}t`) : [])];
+    const labels = [...configs.map((c) => c.label), ...(torch ? TORCH_VARIANTS.flatMap((v) => args.threads.map((t) => `${v.label} ${t}t`)) : [])];
     for (const label of labels) {
       for (const opt of OPTIMIZERS) {
         const key = `${model}|${label}|${opt}`;
@@ -336,11 +437,14 @@ async function main(): Promise<void> {
         if (m == null) continue;
         const sgd = med(`${model}|${label}|SGD`);
         const threads = /(\d+)t$/.exec(label)?.[1];
-        const torchKey = label.startsWith('wasm') && threads ? `${model}|torch ${threads}t|${opt === 'SGD' ? 'SGD' : 'SAM'}` : null;
-        const tm = torchKey && (opt === 'SGD' || opt === 'SAM') ? med(torchKey) : null;
+        const ours = label.startsWith('wasm') || label.startsWith('native');
+        const vsTorch = (variant: string): string => {
+          const tm = ours && threads && (opt === 'SGD' || opt === 'SAM') ? med(`${model}|${variant} ${threads}t|${opt}`) : null;
+          return tm != null ? (m / tm).toFixed(2) : '';
+        };
         lines.push(
           `| ${model} | ${label} | ${opt} | ${fmt(m)} | ${fmt(Math.min(...samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${samples.get(key)!.length} | ${Math.round((BATCH * 1000) / m)} | ` +
-            `${sgd != null && opt !== 'SGD' ? (m / sgd).toFixed(2) : ''} | ${tm != null ? (m / tm).toFixed(2) : ''} |`,
+            `${sgd != null && opt !== 'SGD' ? (m / sgd).toFixed(2) : ''} | ${vsTorch('torch tuned')} | ${vsTorch('torch')} |`,
         );
       }
     }
@@ -365,6 +469,8 @@ async function main(): Promise<void> {
     );
   }
   for (const [label, bytes] of heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
+  lines.push(...targetLines(med, args.threads, native.available, torch != null));
+  lines.push(...profileLines(profiles));
   lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   console.log(lines.join('\n'));
 }

@@ -13,6 +13,7 @@
 #include <dnnl.hpp>
 
 #include "conv.h"
+#include "elementwise.h"
 #include "gemm.h"
 #include "pool.h"
 
@@ -160,6 +161,10 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
                              InstanceMethod("matMul", &NativeKernels::MatMul),
                              InstanceMethod("maxPool", &NativeKernels::MaxPool),
                              InstanceMethod("maxPoolGrad", &NativeKernels::MaxPoolGrad),
+                             InstanceMethod("relu", &NativeKernels::Relu),
+                             InstanceMethod("step", &NativeKernels::Step),
+                             InstanceMethod("binary", &NativeKernels::Binary),
+                             InstanceMethod("columnSums", &NativeKernels::ColumnSums),
                              InstanceMethod("cachedPrimitives", &NativeKernels::CachedPrimitives),
                              InstanceMethod("clearCache", &NativeKernels::ClearCache),
                          });
@@ -308,6 +313,60 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       const float* dy = Floats(info, heap, 2, g.n * g.oh * g.ow * g.c, k, "dy");
       float* dx = Floats(info, heap, 3, g.n * g.h * g.w * g.c, k, "dx");
       flatminima::MaxPoolGrad(g, x, dy, dx);
+      return info.Env().Undefined();
+    });
+  }
+
+  // relu(heap, x, y, n)
+  Napi::Value Relu(const Napi::CallbackInfo& info) {
+    const char* k = "relu";
+    return Guard(info, k, [&]() -> Napi::Value {
+      const Heap heap = HeapArg(info, k);
+      const int64_t n = NonNegative(info, 3, k, "n");
+      flatminima::Relu(Floats(info, heap, 1, n, k, "x"), Floats(info, heap, 2, n, k, "y"), n);
+      return info.Env().Undefined();
+    });
+  }
+
+  // step(heap, x, y, n, alpha)
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    const char* k = "step";
+    return Guard(info, k, [&]() -> Napi::Value {
+      const Heap heap = HeapArg(info, k);
+      const int64_t n = NonNegative(info, 3, k, "n");
+      if (info.Length() < 5 || !info[4].IsNumber()) throw Napi::TypeError::New(info.Env(), Where(k, "alpha") + " must be a number");
+      const float alpha = static_cast<float>(info[4].As<Napi::Number>().DoubleValue());
+      flatminima::Step(Floats(info, heap, 1, n, k, "x"), Floats(info, heap, 2, n, k, "y"), n, alpha);
+      return info.Env().Undefined();
+    });
+  }
+
+  // binary(heap, op 0 add | 1 sub | 2 mul | 3 div, a, b, y, rows, cols, rowBroadcast, swapped)
+  Napi::Value Binary(const Napi::CallbackInfo& info) {
+    const char* k = "binary";
+    return Guard(info, k, [&]() -> Napi::Value {
+      const Heap heap = HeapArg(info, k);
+      const int64_t op = Int(info, 1, k, "op");
+      if (op < 0 || op > 3) throw Napi::RangeError::New(info.Env(), Where(k, "op") + " must be 0 (add), 1 (sub), 2 (mul) or 3 (div)");
+      const int64_t rows = NonNegative(info, 5, k, "rows");
+      const int64_t cols = NonNegative(info, 6, k, "cols");
+      const bool row_broadcast = Int(info, 7, k, "rowBroadcast") != 0;
+      const float* a = Floats(info, heap, 2, rows * cols, k, "a");
+      const float* b = Floats(info, heap, 3, row_broadcast ? cols : rows * cols, k, "b");
+      float* y = Floats(info, heap, 4, rows * cols, k, "y");
+      flatminima::Binary(static_cast<BinaryOp>(op), a, b, y, rows, cols, row_broadcast, Int(info, 8, k, "swapped") != 0);
+      return info.Env().Undefined();
+    });
+  }
+
+  // columnSums(heap, x, y, rows, cols): y[c] = sum over r of x[r, c]
+  Napi::Value ColumnSums(const Napi::CallbackInfo& info) {
+    const char* k = "columnSums";
+    return Guard(info, k, [&]() -> Napi::Value {
+      const Heap heap = HeapArg(info, k);
+      const int64_t rows = NonNegative(info, 3, k, "rows");
+      const int64_t cols = NonNegative(info, 4, k, "cols");
+      flatminima::ColumnSums(Floats(info, heap, 1, rows * cols, k, "x"), Floats(info, heap, 2, cols, k, "y"), rows, cols);
       return info.Env().Undefined();
     });
   }

@@ -1,12 +1,14 @@
 /**
  * tfjs kernels for the wasm backend that run on the native addon (src/backend/native.ts): the
- * convolutions and their gradients, matrix products and max pooling, computed by oneDNN (or, for
- * pooling, by plain C++) IN PLACE on the wasm backend's memory: the inputs are read where the
- * backend holds them and the outputs written into tensors it allocated, no copies.
+ * convolutions and their gradients, matrix products, max pooling, and the element-wise kernels of
+ * large activations (bias add, ReLU and its gradient, bias-gradient sums), computed by oneDNN (or,
+ * for pooling and the element-wise ones, by plain C++) IN PLACE on the wasm backend's memory: the
+ * inputs are read where the backend holds them and the outputs written into tensors it allocated,
+ * no copies.
  *
  * Each kernel covers float32 NHWC data; anything else (NCHW, other dtypes, activations other than
- * linear/ReLU, broadcasts the addon does not take, pads oneDNN refuses) goes to flatminima's wasm
- * kernel of the same name, which is also what `--backend wasm` runs.
+ * linear/ReLU, broadcasts the addon does not take, pads oneDNN refuses, element-wise work on small
+ * tensors) goes to flatminima's wasm kernel of the same name, which is also what `--backend wasm` runs.
  */
 import * as tf from '@tensorflow/tfjs';
 import { WasmOps, type KernelArgs } from './kernels/ops.js';
@@ -17,6 +19,7 @@ import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul.js';
 import { maxPoolGradKernel } from './kernels/pool-sum.js';
 import { maxPoolKernel, pool2dInfo } from './kernels/max-pool.js';
 import { registerWasmTrainingKernels } from './kernels/register.js';
+import { addKernel, multiplyKernel, reluKernel, stepKernel, sumKernel } from './kernels/elementwise.js';
 import type { NativeAddon } from './native.js';
 
 type Kernel = (args: KernelArgs) => tf.TensorInfo;
@@ -295,6 +298,91 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   return dx;
 }
 
+/**
+ * Fewest elements for which an element-wise kernel runs natively. Smaller tensors (all of the MLP's)
+ * stay on the wasm routines: there the work is a few microseconds either way and the native rounding
+ * of sums would change results for no gain.
+ */
+export const NATIVE_ELEMENTWISE_MIN = 1 << 15;
+
+const ADD = 0;
+const MUL = 2;
+
+/** Relu / Step on the addon for large float32 tensors. */
+function unary(kind: 'relu' | 'step', fallback: Kernel): Kernel {
+  return (args) => {
+    const x = args.inputs.x!;
+    const n = sizeOf(x.shape);
+    if (x.dtype !== 'float32' || n < NATIVE_ELEMENTWISE_MIN) return fallback(args);
+    const ops = new WasmOps(args.backend);
+    const y = ops.empty(x.shape);
+    if (kind === 'relu') native().relu(heapOf(ops), ops.offset(x), ops.offset(y), n);
+    else native().step(heapOf(ops), ops.offset(x), ops.offset(y), n, (args.attrs.alpha as number | undefined) ?? 0);
+    return y;
+  };
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * How `small` broadcasts against `full` as a row: ones (or nothing) on the leading axes, then equal
+ * to `full` on the trailing ones; the length of that trailing block, or null for another broadcast.
+ */
+function rowBlock(small: number[], full: number[]): number | null {
+  const padded = [...new Array<number>(full.length - small.length).fill(1), ...small];
+  let i = full.length;
+  while (i > 0 && padded[i - 1] === full[i - 1]) i--;
+  if (!padded.slice(0, i).every((d) => d === 1)) return null;
+  return sizeOf(full.slice(i));
+}
+
+/** Add / Multiply on the addon for large float32 operands of the same shape, or a row broadcast (a bias). */
+function binary(op: number, fallback: Kernel): Kernel {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const n = sizeOf(shape);
+    if (n < NATIVE_ELEMENTWISE_MIN) return fallback(args);
+    const ops = new WasmOps(args.backend);
+    if (sameShape(a.shape, b.shape)) {
+      const y = ops.empty(shape);
+      native().binary(heapOf(ops), op, ops.offset(a), ops.offset(b), ops.offset(y), 1, n, 0, 0);
+      return y;
+    }
+    const aFull = sameShape(a.shape, shape);
+    if (!aFull && !sameShape(b.shape, shape)) return fallback(args);
+    const [full, small] = aFull ? [a, b] : [b, a];
+    const cols = rowBlock(small.shape, shape);
+    if (cols == null || cols === 0) return fallback(args);
+    const y = ops.empty(shape);
+    // Add and Multiply commute: the full operand always goes first.
+    native().binary(heapOf(ops), op, ops.offset(full), ops.offset(small), ops.offset(y), n / cols, cols, 1, 0);
+    return y;
+  };
+}
+
+/** Sum over a run of leading axes (a bias gradient) of a large float32 tensor on the addon. */
+function sum(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x!;
+  const rank = x.shape.length;
+  const n = sizeOf(x.shape);
+  if (x.dtype !== 'float32' || n < NATIVE_ELEMENTWISE_MIN) return sumKernel(args);
+  const axis = args.attrs.axis;
+  const list = axis == null ? [...Array(rank).keys()] : Array.isArray(axis) ? (axis as number[]) : [axis as number];
+  const axes = [...new Set(list.map((v) => (v < 0 ? v + rank : v)))].sort((p, q) => p - q);
+  // A run of leading axes that leaves some axis: rows = the reduced extent, cols = the rest.
+  if (axes.length === 0 || axes.length >= rank || !axes.every((v, i) => v === i)) return sumKernel(args);
+  const rows = sizeOf(x.shape.slice(0, axes.length));
+  const kept = x.shape.slice(axes.length);
+  const ops = new WasmOps(args.backend);
+  const y = ops.empty(args.attrs.keepDims === true ? [...new Array<number>(axes.length).fill(1), ...kept] : kept);
+  native().columnSums(heapOf(ops), ops.offset(x), ops.offset(y), rows, sizeOf(kept));
+  return y;
+}
+
 /** Our native kernels, by tfjs kernel name. */
 const NATIVE_KERNELS: Record<string, Kernel> = {
   Conv2D: forward('Conv2D', conv2dKernel),
@@ -305,6 +393,11 @@ const NATIVE_KERNELS: Record<string, Kernel> = {
   _FusedMatMul: (args) => matMul(args, true) ?? fusedMatMulKernel(args),
   MaxPool: maxPool,
   MaxPoolGrad: maxPoolGrad,
+  Relu: unary('relu', reluKernel),
+  Step: unary('step', stepKernel),
+  Add: binary(ADD, addKernel),
+  Multiply: binary(MUL, multiplyKernel),
+  Sum: sum,
 };
 
 /** Names of the kernels {@link registerNativeKernels} installs. */

@@ -58,6 +58,12 @@ export interface NativeAddon {
   ): void;
   maxPool(heap: Uint8Array, x: number, y: number, ...geometry: number[]): void;
   maxPoolGrad(heap: Uint8Array, x: number, dy: number, dx: number, ...geometry: number[]): void;
+  relu(heap: Uint8Array, x: number, y: number, n: number): void;
+  step(heap: Uint8Array, x: number, y: number, n: number, alpha: number): void;
+  /** op: 0 add, 1 sub, 2 mul, 3 div; b is [cols] when rowBroadcast (b op a when swapped), else [rows, cols] like a. */
+  binary(heap: Uint8Array, op: number, a: number, b: number, y: number, rows: number, cols: number, rowBroadcast: number, swapped: number): void;
+  /** y[c] = sum over r of x[r, c]. */
+  columnSums(heap: Uint8Array, x: number, y: number, rows: number, cols: number): void;
   /** Convolution primitives held in the addon's cache. */
   cachedPrimitives(): number;
   clearCache(): void;
@@ -128,6 +134,10 @@ export const NATIVE_ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'matMul',
   'maxPool',
   'maxPoolGrad',
+  'relu',
+  'step',
+  'binary',
+  'columnSums',
   'cachedPrimitives',
   'clearCache',
 ];

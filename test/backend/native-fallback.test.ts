@@ -43,6 +43,8 @@ function runNode(args: string[], env: Record<string, string>, timeoutMs = 120_00
 
 const cli = (args: string[], env: Record<string, string>): Promise<Ran> => runNode(['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], env);
 const OFF = { FLATMINIMA_NATIVE: '0' };
+// The build tests run as if the variable were unset, also in CI's pass with the addon turned off.
+const ON = { FLATMINIMA_NATIVE: '1' };
 const TINY_RUN = ['--dataset', 'moons', '--n', '120', '--epochs', '1', '--batch-size', '32', '--measure', '0'];
 
 describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
@@ -115,14 +117,14 @@ describe("the install step's build (native/build.mjs --optional)", () => {
 
   test('no compiler: one warning, exit 0, and a note the loader reports', async () => {
     const { script, buildDir } = scratchBuild();
-    const r = await runNode([script, '--optional'], { CXX: '/nonexistent/c++' });
+    const r = await runNode([script, '--optional'], { CXX: '/nonexistent/c++', ...ON });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /flatminima: the optional native kernels were not built: no C\+\+ compiler found \(tried CXX=\/nonexistent\/c\+\+\)\. Everything works on the wasm kernels/);
     const note = JSON.parse(readFileSync(join(buildDir, 'status.json'), 'utf8')) as { built: boolean; reason: string };
     assert.equal(note.built, false);
     assert.deepEqual(findNativeAddon({ buildDirs: [buildDir], env: {} }), { available: false, reason: 'not built (no C++ compiler found (tried CXX=/nonexistent/c++))' });
     // Without --optional (npx flatminima build-native) the same is a failure.
-    const strict = await runNode([script], { CXX: '/nonexistent/c++' });
+    const strict = await runNode([script], { CXX: '/nonexistent/c++', ...ON });
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /native kernels not built: no C\+\+ compiler found/);
   });
@@ -134,11 +136,11 @@ describe("the install step's build (native/build.mjs --optional)", () => {
     const cxx = join(buildDir, '..', 'fake-c++');
     writeFileSync(cxx, '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "fake c++ 1.0"; exit 0; fi\necho "probe.cc:1:10: fatal error: dnnl.hpp: No such file or directory" >&2\nexit 1\n');
     chmodSync(cxx, 0o755);
-    const r = await runNode([script, '--optional'], { CXX: cxx });
+    const r = await runNode([script, '--optional'], { CXX: cxx, ...ON });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /were not built: no libdnnl found\./);
     assert.deepEqual(findNativeAddon({ buildDirs: [buildDir], env: {} }), { available: false, reason: 'not built (no libdnnl found)' });
-    const strict = await runNode([script], { CXX: cxx });
+    const strict = await runNode([script], { CXX: cxx, ...ON });
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /fatal error: dnnl\.hpp: No such file or directory/);
   });

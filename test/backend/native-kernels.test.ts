@@ -322,6 +322,80 @@ describe('native BatchMatMul / _FusedMatMul', { skip: SKIP_NATIVE }, () => {
   });
 });
 
+describe('native element-wise kernels (large activations)', { skip: SKIP_NATIVE }, () => {
+  // Above NATIVE_ELEMENTWISE_MIN elements, with NaN and infinities among the values.
+  const shape: [number, number, number, number] = [4, 26, 26, 32];
+  const special = (seed: number): Float32Array => {
+    const v = uniform(sizeOf(shape), seed, -2, 2);
+    v[5] = NaN;
+    v[77] = Infinity;
+    v[300] = -Infinity;
+    v[1001] = 0;
+    return v;
+  };
+
+  test('Relu, Step (alpha 0 and 0.3), and the ReLU gradient through tf.grad', async () => {
+    const xv = special(50);
+    const rv = uniform(sizeOf(shape), 51);
+    const fn = (): tf.Tensor[] => {
+      const x = tf.tensor4d(xv, shape);
+      const r = tf.tensor4d(rv, shape);
+      return [tf.relu(x), tf.step(x), tf.step(x, 0.3), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), r)))(x)];
+    };
+    await assertNativeMatchesCpu(fn, 'relu/step', ['relu', 'step', 'binary'], 0);
+  });
+
+  test('Add and Multiply: same shapes, a bias row on either side, a [1,1,1,C] bias', async () => {
+    const av = special(52);
+    const bv = uniform(sizeOf(shape), 53);
+    const biasv = uniform(32, 54);
+    const fn = (): tf.Tensor[] => {
+      const a = tf.tensor4d(av, shape);
+      const b = tf.tensor4d(bv, shape);
+      const bias = tf.tensor1d(biasv);
+      return [
+        tf.add(a, b),
+        tf.mul(a, b),
+        tf.add(a, bias),
+        tf.add(bias, a),
+        tf.mul(bias.reshape([1, 1, 1, 32]), a),
+        tf.add(a, tf.tensor2d(uniform(26 * 32, 55), [26, 32])),
+      ];
+    };
+    // One rounding per element: equal to cpu exactly.
+    await assertNativeMatchesCpu(fn, 'add/mul', ['binary'], 0);
+  });
+
+  test('Sum over leading axes (bias gradients), keepDims; other reductions on the wasm kernel', async () => {
+    const xv = uniform(sizeOf(shape), 56);
+    const fn = (): tf.Tensor[] => {
+      const x = tf.tensor4d(xv, shape);
+      return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1, 2], true), tf.sum(x, [1, 0]), tf.sum(x, -4), tf.sum(x), tf.sum(x, [1, 2])];
+    };
+    await assertNativeMatchesCpu(fn, 'sum', ['columnSums']);
+    // Columns holding NaN or an infinity sum to NaN / that infinity, the others as before.
+    const nan = special(57);
+    const sums = (): tf.Tensor[] => [tf.sum(tf.tensor4d(nan, shape), [0, 1, 2])];
+    const [native] = await runOn('wasm', sums);
+    const [cpu] = await runOn('cpu', sums);
+    assert.deepEqual([native![5], native![13], native![12]], [NaN, Infinity, -Infinity]);
+    const finite = (v: Float32Array): Float32Array => v.filter((_, c) => c !== 5 && c !== 12 && c !== 13);
+    assertClose(finite(native!), finite(cpu!), 'finite column sums');
+    assert.deepEqual(Array.from(native!).map(Number.isFinite), Array.from(cpu!).map(Number.isFinite));
+  });
+
+  test('small tensors and other broadcasts stay on the wasm kernels', async () => {
+    const before = { ...calls };
+    const fn = (): tf.Tensor[] => {
+      const small = tf.tensor2d(uniform(64 * 32, 58), [64, 32]);
+      const big = tf.tensor4d(uniform(sizeOf(shape), 59), shape);
+      return [tf.relu(small), tf.add(small, small), tf.sum(small, 0), tf.add(big, tf.tensor4d(uniform(4 * 26, 60), [4, 26, 1, 1]))];
+    };
+    await assertNativeMatchesCpu(fn, 'wasm element-wise', []);
+    for (const f of ['relu', 'binary', 'columnSums']) assert.equal(calls[f], before[f], `${f} ran on the addon`);
+  });
+});
+
 describe('the addon rejects bad arguments before touching memory', { skip: SKIP_NATIVE }, () => {
   test('heap type, offsets outside the heap or misaligned, bad geometry, bad thread counts', () => {
     const addon = builtAddon();
