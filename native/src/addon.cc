@@ -5,6 +5,8 @@
 // against the array's bounds before anything runs.
 #include <napi.h>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cmath>
 #include <cstdint>
@@ -131,6 +133,31 @@ PoolGeometry PoolArgs(const Napi::CallbackInfo& info, size_t first, const char* 
   return g;
 }
 
+// Asynchronous signals held back on this thread while it runs oneDNN code. oneDNN's generated f32
+// GEMM kernels (up to 3.11.1; Debian ships 2.x) point the stack register into the heap while they
+// run, so a signal handled on that thread meanwhile writes its frame over heap memory
+// (uxlfoundation/oneDNN#4845, fixed by #4855): in Node, a CPU profile (SIGPROF), Ctrl-C (SIGINT) or a
+// terminal resize (SIGWINCH) during a product or a gemm-based convolution corrupted the heap. Held
+// signals are delivered on return; process-wide ones go to another thread meanwhile. The OpenMP
+// threads oneDNN starts inherit the mask of the thread that starts them (this one, inside a
+// kernel), so they never take signals at all. Signals raised by the code itself (SIGSEGV, ...) stay
+// unblocked so that a real fault still reports as one.
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t all;
+    sigfillset(&all);
+    for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT}) sigdelset(&all, s);
+    pthread_sigmask(SIG_BLOCK, &all, &previous_);
+  }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
 const char* IsaName(dnnl::cpu_isa isa) {
   switch (isa) {
     case dnnl::cpu_isa::sse41: return "sse41";
@@ -220,7 +247,9 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       float* bias = Floats(info, heap, 3, g.co, k, "bias", true);
       float* y = Floats(info, heap, 4, g.n * g.oh * g.ow * g.co, k, "y");
       const bool relu = Int(info, 22, k, "relu") != 0;
-      conv_.Forward(g, LayoutArg(info, 23, k), x, w, bias, relu, y);
+      const Layout layout = LayoutArg(info, 23, k);
+      const SignalsHeld held;
+      conv_.Forward(g, layout, x, w, bias, relu, y);
       return info.Env().Undefined();
     });
   }
@@ -234,7 +263,9 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       float* dy = Floats(info, heap, 1, g.n * g.oh * g.ow * g.co, k, "dy");
       float* w = Floats(info, heap, 2, g.kh * g.kw * g.ci * g.co, k, "filter");
       float* dx = Floats(info, heap, 3, g.n * g.h * g.w * g.ci, k, "dx");
-      conv_.BackwardData(g, LayoutArg(info, 21, k), dy, w, dx);
+      const Layout layout = LayoutArg(info, 21, k);
+      const SignalsHeld held;
+      conv_.BackwardData(g, layout, dy, w, dx);
       return info.Env().Undefined();
     });
   }
@@ -249,7 +280,9 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       float* dy = Floats(info, heap, 2, g.n * g.oh * g.ow * g.co, k, "dy");
       float* dw = Floats(info, heap, 3, g.kh * g.kw * g.ci * g.co, k, "dw");
       float* dbias = Floats(info, heap, 4, g.co, k, "dbias", true);
-      conv_.BackwardWeights(g, LayoutArg(info, 22, k), x, dy, dw, dbias);
+      const Layout layout = LayoutArg(info, 22, k);
+      const SignalsHeld held;
+      conv_.BackwardWeights(g, layout, x, dy, dw, dbias);
       return info.Env().Undefined();
     });
   }
@@ -285,7 +318,9 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       float* c = Floats(info, heap, 3, s.batch * s.m * s.n, k, "c");
       const BiasMode bias_mode = static_cast<BiasMode>(mode);
       const float* bias = Floats(info, heap, 4, bias_mode == BiasMode::PerColumn ? s.n : 1, k, "bias", bias_mode == BiasMode::None);
-      flatminima::MatMul(s, a, b, c, bias, bias_mode, Int(info, 6, k, "relu") != 0);
+      const bool relu = Int(info, 6, k, "relu") != 0;
+      const SignalsHeld held;
+      flatminima::MatMul(s, a, b, c, bias, bias_mode, relu);
       return info.Env().Undefined();
     });
   }

@@ -210,6 +210,14 @@ function biasMode(bias: tf.TensorInfo | undefined, n: number): number | null {
   return null;
 }
 
+/**
+ * Products of at most this many multiply-adds (all of the MLP's) stay on the wasm kernels' small
+ * SIMD routine, which is as fast there: the addon's call holds signals back around oneDNN (see
+ * native/src/addon.cc), two system calls that cost ~2.5 us on the 2-core dev machine, against
+ * 0.6-1.3 us for sgemm itself and 0.6-3.5 us for the wasm routine at m64 k2..32 n32.
+ */
+export const NATIVE_MATMUL_MIN_MACS = 1 << 16;
+
 /** C = op(A) op(B) (+ bias) (then ReLU) through the addon's sgemm, or null where it does not apply. */
 function matMul(args: KernelArgs, fused: boolean): tf.TensorInfo | null {
   const { inputs, attrs } = args;
@@ -224,6 +232,7 @@ function matMul(args: KernelArgs, fused: boolean): tf.TensorInfo | null {
   const [br, bc] = b.shape.slice(-2) as [number, number];
   const [m, k, n] = [ta ? ac : ar, ta ? ar : ac, tb ? br : bc];
   if ((tb ? bc : br) !== k) return null; // mismatched inner dims: the fallback reports them
+  if (plan.count * m * k * n <= limits.matMulMinMacs) return null;
   const mode = fused ? biasMode(bias, n) : BIAS_NONE;
   if (mode == null) return null;
   const ops = new WasmOps(args.backend);
@@ -305,6 +314,37 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
  */
 export const NATIVE_ELEMENTWISE_MIN = 1 << 15;
 
+/** The sizes from which the matrix products and the element-wise kernels run natively. */
+export interface NativeSizeLimits {
+  /** Products of more multiply-adds than this run natively (default {@link NATIVE_MATMUL_MIN_MACS}). */
+  matMulMinMacs: number;
+  /** Element-wise kernels of at least this many elements run natively (default {@link NATIVE_ELEMENTWISE_MIN}). */
+  elementwiseMin: number;
+}
+
+const limits: NativeSizeLimits = { matMulMinMacs: NATIVE_MATMUL_MIN_MACS, elementwiseMin: NATIVE_ELEMENTWISE_MIN };
+
+/**
+ * Changes which sizes run natively, for tests (0 and 0: every size, to check the native kernels on
+ * small shapes too) and benchmarks; {@link resetNativeSizeLimits} restores the defaults.
+ * @throws RangeError for a limit that is not a non-negative integer.
+ */
+export function setNativeSizeLimits(next: Partial<NativeSizeLimits>): void {
+  for (const [key, value] of Object.entries(next)) {
+    if (key !== 'matMulMinMacs' && key !== 'elementwiseMin') throw new RangeError(`setNativeSizeLimits: unknown limit '${key}'`);
+    if (!Number.isInteger(value) || (value as number) < 0) {
+      throw new RangeError(`setNativeSizeLimits: ${key} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    }
+  }
+  Object.assign(limits, next);
+}
+
+/** Restores the default size limits. */
+export function resetNativeSizeLimits(): void {
+  limits.matMulMinMacs = NATIVE_MATMUL_MIN_MACS;
+  limits.elementwiseMin = NATIVE_ELEMENTWISE_MIN;
+}
+
 const ADD = 0;
 const MUL = 2;
 
@@ -313,7 +353,7 @@ function unary(kind: 'relu' | 'step', fallback: Kernel): Kernel {
   return (args) => {
     const x = args.inputs.x!;
     const n = sizeOf(x.shape);
-    if (x.dtype !== 'float32' || n < NATIVE_ELEMENTWISE_MIN) return fallback(args);
+    if (x.dtype !== 'float32' || n === 0 || n < limits.elementwiseMin) return fallback(args);
     const ops = new WasmOps(args.backend);
     const y = ops.empty(x.shape);
     if (kind === 'relu') native().relu(heapOf(ops), ops.offset(x), ops.offset(y), n);
@@ -345,7 +385,7 @@ function binary(op: number, fallback: Kernel): Kernel {
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = sizeOf(shape);
-    if (n < NATIVE_ELEMENTWISE_MIN) return fallback(args);
+    if (n === 0 || n < limits.elementwiseMin) return fallback(args);
     const ops = new WasmOps(args.backend);
     if (sameShape(a.shape, b.shape)) {
       const y = ops.empty(shape);
@@ -369,7 +409,7 @@ function sum(args: KernelArgs): tf.TensorInfo {
   const x = args.inputs.x!;
   const rank = x.shape.length;
   const n = sizeOf(x.shape);
-  if (x.dtype !== 'float32' || n < NATIVE_ELEMENTWISE_MIN) return sumKernel(args);
+  if (x.dtype !== 'float32' || n === 0 || n < limits.elementwiseMin) return sumKernel(args);
   const axis = args.attrs.axis;
   const list = axis == null ? [...Array(rank).keys()] : Array.isArray(axis) ? (axis as number[]) : [axis as number];
   const axes = [...new Set(list.map((v) => (v < 0 ? v + rank : v)))].sort((p, q) => p - q);

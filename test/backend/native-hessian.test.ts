@@ -5,11 +5,11 @@
  * heavy kernels of both passes on the addon; and sigma_max and the trace agree with cpu.
  * Skipped where the addon is not built.
  */
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { registerNativeKernels } from '../../src/backend/native-kernels.js';
+import { registerNativeKernels, resetNativeSizeLimits, setNativeSizeLimits } from '../../src/backend/native-kernels.js';
 import { hessianVectorProduct, measureSharpness, modelObjective, type Objective } from '../../src/sharpness/index.js';
 import { fingerprint, relErr } from '../sharpness/helpers.js';
 import { examples, exampleTensors, hessian64, tinyCnn, tinyCnnLoss64 } from '../sharpness/tinyModels.js';
@@ -42,6 +42,11 @@ function hessianByProducts(obj: Objective): { h: number[][]; methods: Set<string
 }
 
 describe('second-order measures through the native kernels', { skip: SKIP_NATIVE }, () => {
+  // The tiny models' products and activations are far below the sizes that run natively by default:
+  // all of them on the addon here, so that every kernel of both passes is the native one.
+  before(() => setNativeSizeLimits({ matMulMinMacs: 0, elementwiseMin: 0 }));
+  after(resetNativeSizeLimits);
+
   test('tiny CNN: exact Hessian-vector products on native match a float64 finite-difference Hessian', async () => {
     await initBackend({ backend: 'native', threads: 1 });
     const counting = countingAddon(builtAddon());
@@ -64,7 +69,7 @@ describe('second-order measures through the native kernels', { skip: SKIP_NATIVE
     assert.ok(err < 1e-4, `max |H_native - H_fd| / max |H| = ${err}`);
     // The products ran on the addon (the one conv layer reads the examples, so no input gradient
     // of a convolution is needed here; the next test has one).
-    for (const f of ['conv2d', 'conv2dBackpropFilter', 'maxPool', 'maxPoolGrad', 'matMul']) {
+    for (const f of ['conv2d', 'conv2dBackpropFilter', 'maxPool', 'maxPoolGrad', 'matMul', 'relu', 'step', 'binary', 'columnSums']) {
       assert.ok(counting.calls[f]! > 0, `${f} was not called`);
     }
     original.forEach((w, i) => assert.deepEqual(Float32Array.from(obj.vars[i]!.dataSync()), w));

@@ -8,7 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { registerNativeKernels, setNativeConvLayout, type NativeConvLayout } from '../../src/backend/native-kernels.js';
+import {
+  registerNativeKernels,
+  resetNativeSizeLimits,
+  setNativeConvLayout,
+  setNativeSizeLimits,
+  type NativeConvLayout,
+} from '../../src/backend/native-kernels.js';
 import { assertClose, runOn, sizeOf, uniform } from './helpers.js';
 import { COL2IM_SHAPES, COL2IM_STRIDES, CONV_SHAPES, MATMUL_SHAPES, PADS, POOL_CONFIGS, POOL_INPUTS, STRIDES, type Pad } from './kernel-grid.js';
 import { SKIP_NATIVE, builtAddon, countingAddon, requireNativeWhereAsked, type CallCounts } from './native-helpers.js';
@@ -256,6 +262,10 @@ describe('native MaxPool / MaxPoolGrad', { skip: SKIP_NATIVE }, () => {
 });
 
 describe('native BatchMatMul / _FusedMatMul', { skip: SKIP_NATIVE }, () => {
+  // Every size on the addon here (by default the MLP's small products stay on the wasm kernel; the
+  // last test checks that split).
+  before(() => setNativeSizeLimits({ matMulMinMacs: 0 }));
+  after(resetNativeSizeLimits);
   const shapes: [number[], number[], boolean, boolean][] = [
     ...MATMUL_SHAPES,
     [[64, 1600], [1600, 128], false, false], // the report CNN's dense layer
@@ -307,6 +317,18 @@ describe('native BatchMatMul / _FusedMatMul', { skip: SKIP_NATIVE }, () => {
       ];
     };
     await assertNativeMatchesCpu(fn, 'fused', ['matMul']);
+  });
+
+  test('by default MLP-sized products stay on the wasm kernel and larger ones run natively', async () => {
+    resetNativeSizeLimits();
+    try {
+      const before = calls.matMul!;
+      await assertNativeMatchesCpu(() => [tf.matMul(tf.tensor2d(uniform(64 * 32, 61), [64, 32]), tf.tensor2d(uniform(32 * 32, 62), [32, 32]))], 'm64 k32 n32', []);
+      assert.equal(calls.matMul, before, 'a 64x32x32 product ran on the addon');
+      await assertNativeMatchesCpu(() => [tf.matMul(tf.tensor2d(uniform(64 * 64, 63), [64, 64]), tf.tensor2d(uniform(64 * 32, 64), [64, 32]))], 'm64 k64 n32', ['matMul']);
+    } finally {
+      setNativeSizeLimits({ matMulMinMacs: 0 });
+    }
   });
 
   test('empty products: k = 0 gives zeros (plus the bias), m = 0 an empty result', async () => {
