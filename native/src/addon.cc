@@ -226,11 +226,18 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
     return o;
   }
 
-  // setThreads(n): the OpenMP thread count of this (the calling) thread's parallel regions.
+  // setThreads(n): the OpenMP thread count of this (the calling) thread's parallel regions. The
+  // threads are started here, with signals held (see SignalsHeld): they inherit that mask, so none
+  // of them ever takes a signal, whichever kernel runs first.
   Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     const int64_t n = Positive(info, 0, "setThreads", "threads");
     if (n > 1024) throw Napi::RangeError::New(info.Env(), "flatminima native setThreads: threads must be <= 1024");
     omp_set_num_threads(static_cast<int>(n));
+    const SignalsHeld held;
+#pragma omp parallel
+    {
+      // nothing: the team is started, and stays for later regions
+    }
     return info.Env().Undefined();
   }
 
