@@ -247,6 +247,8 @@ interface Config {
   label: string;
   backend: BenchBackend;
   threads?: number;
+  /** Extra environment of the worker process. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -341,6 +343,11 @@ async function main(): Promise<void> {
   const configs: Config[] = [
     ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
     ...(native.available ? args.threads.map((t): Config => ({ label: `native ${t}t`, backend: 'native', threads: t })) : []),
+    // The native kernels' threads wait passively by default (src/backend/native.ts); libgomp's own
+    // default, spinning, for comparison (faster on idle cores, much slower on busy ones).
+    ...(native.available
+      ? args.threads.filter((t) => t > 1).map((t): Config => ({ label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } }))
+      : []),
     { label: 'cpu', backend: 'cpu' },
   ];
   const torch = args.torch ? await findTorch() : null;
@@ -375,7 +382,7 @@ async function main(): Promise<void> {
         memory: r === 0 && !cpu,
         profile: r === 0 && c.backend !== 'cpu',
       };
-      const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
+      const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], c.env));
       infos.set(c.label, res.info);
       if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
       if (res.wasmHeapBytes != null) heap.set(c.label, res.wasmHeapBytes);
@@ -440,7 +447,7 @@ async function main(): Promise<void> {
         const m = med(key);
         if (m == null) continue;
         const sgd = med(`${model}|${label}|SGD`);
-        const threads = /(\d+)t$/.exec(label)?.[1];
+        const threads = /(\d+)t\b/.exec(label)?.[1];
         const ours = label.startsWith('wasm') || label.startsWith('native');
         const vsTorch = (variant: string): string => {
           const tm = ours && threads && (opt === 'SGD' || opt === 'SAM') ? med(`${model}|${variant} ${threads}t|${opt}`) : null;

@@ -6,6 +6,12 @@
  *
  * `FLATMINIMA_NATIVE=0` in the environment turns the addon off (it is then neither loaded nor
  * built); unset or `1` leaves it on.
+ *
+ * The addon's threads are OpenMP's (Debian's oneDNN is built on libgomp). Unless the environment
+ * says otherwise, they wait passively (`OMP_WAIT_POLICY=PASSIVE`): libgomp's default spins at every
+ * barrier, which collapses when other processes share the cores. On the 2-core dev machine at load
+ * 7-8, the report CNN's 2-thread SGD step took a median 213-320 ms spinning and 29-99 ms waiting
+ * passively (1 thread: 40-53 ms).
  */
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -162,11 +168,29 @@ export function findNativeAddon(opts: FindNativeOptions = {}): NativeStatus {
   const path = dirs.map((d) => `${d}/Release/${NATIVE_ADDON_FILE}`).find((p) => existsSync(p));
   if (path == null) return { available: false, reason: notBuiltReason(dirs) };
   try {
-    const addon = asAddon(createRequire(import.meta.url)(path), path);
+    const addon = asAddon(loadWithWaitPolicy(path), path);
     return { available: true, addon, path, version: addon.version() };
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
     return { available: false, reason: `failed to load (${msg})` };
+  }
+}
+
+/** The OpenMP wait policy the addon's threads get when the environment sets none. */
+export const DEFAULT_OMP_WAIT_POLICY = 'PASSIVE';
+
+/**
+ * Loads the addon with OMP_WAIT_POLICY set for libgomp, which reads it once, when it is loaded along
+ * with the addon; the variable is removed again afterwards so that child processes (e.g. the
+ * bench's PyTorch baseline) see the environment as it was.
+ */
+function loadWithWaitPolicy(path: string): unknown {
+  const set = process.env.OMP_WAIT_POLICY === undefined;
+  if (set) process.env.OMP_WAIT_POLICY = DEFAULT_OMP_WAIT_POLICY;
+  try {
+    return createRequire(import.meta.url)(path);
+  } finally {
+    if (set) delete process.env.OMP_WAIT_POLICY;
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { wasmTrainingKernelsRegistered } from '../../src/backend/kernels/register.js';
@@ -16,6 +17,7 @@ import { AdaptiveGSAM, SAM } from '../../src/optimizers/index.js';
 import { assertClose, uniform } from './helpers.js';
 import { CNN_BATCH, CNN_INPUT, initialWeights, trainSteps } from './fixtures/cnn-steps.js';
 import { SKIP_NATIVE, builtAddon, countingAddon, requireNativeWhereAsked } from './native-helpers.js';
+import { ROOT } from '../cli/helpers.js';
 
 requireNativeWhereAsked();
 
@@ -126,6 +128,24 @@ describe('training on the native kernels', { skip: SKIP_NATIVE }, () => {
     w2.weights.forEach((w, i) => assertClose(w, w1.weights[i]!, `weight ${i}, 2 vs 1 threads`, 1e-4));
     await initBackend({ backend: 'native', threads: 1 });
     assert.equal(addon.threads(), 1);
+  });
+
+  test("the addon's OpenMP threads wait passively unless OMP_WAIT_POLICY says otherwise, and the variable is not left set", async () => {
+    // OMP_DISPLAY_ENV makes libgomp print the settings it read when it was loaded (with the addon).
+    const load = "import('./src/backend/native.ts').then((m) => { m.nativeAddon(); process.stdout.write(String(process.env.OMP_WAIT_POLICY)); })";
+    const { OMP_WAIT_POLICY: _, ...unset } = process.env;
+    const run = (policy?: string): { stdout: string; stderr: string } => {
+      const env = { ...unset, OMP_DISPLAY_ENV: 'TRUE', ...(policy === undefined ? {} : { OMP_WAIT_POLICY: policy }) };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', load], { cwd: ROOT, env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return { stdout: r.stdout, stderr: r.stderr };
+    };
+    const byDefault = run();
+    assert.match(byDefault.stderr, /OMP_WAIT_POLICY = 'PASSIVE'/);
+    assert.equal(byDefault.stdout, 'undefined');
+    const asked = run('ACTIVE');
+    assert.match(asked.stderr, /OMP_WAIT_POLICY = 'ACTIVE'/);
+    assert.equal(asked.stdout, 'ACTIVE');
   });
 
   test('backend wasm after native runs the pure wasm kernels again, and native after wasm the native ones', async () => {
