@@ -222,10 +222,8 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
     } else {
       const why = status.available ? 'not available' : status.reason;
       if (backend === 'native') {
-        throw new Error(
-          `backend 'native' requested but unavailable: the native kernels are ${why}; ` +
-            'build them with `npx flatminima build-native` (needs oneDNN, Debian libdnnl-dev, and g++), or use backend wasm',
-        );
+        const remedy = loader?.nativeRemedy(status) ?? 'run in Node';
+        throw new Error(`backend 'native' requested but unavailable: the native kernels are ${why}; ${remedy}, or use backend wasm`);
       }
       nativeLine = `native: ${why}`;
     }

@@ -214,6 +214,14 @@ export function nativeVersionTag(): string {
   return `${v.major}.${v.minor}.${v.patch} ${v.isa}`;
 }
 
+/** What to do about an unavailable addon, for messages: turn it back on, or build it. */
+export function nativeRemedy(status: NativeStatus): string {
+  if (status.available) return '';
+  return status.reason.startsWith('disabled')
+    ? `unset ${NATIVE_ENV} (or set it to 1)`
+    : 'build them with `npx flatminima build-native` (needs oneDNN, Debian libdnnl-dev, and g++)';
+}
+
 /** `oneDNN 2.6.3` */
 export function oneDnnVersion(v: NativeVersion): string {
   return `oneDNN ${v.major}.${v.minor}.${v.patch}`;

@@ -9,7 +9,7 @@ import { OPTIMIZER_DEFAULTS } from '../experiments/optimizerFactory.js';
 import { DATASET_DEFAULTS } from '../experiments/runData.js';
 import { ValidationError, parseRunSpec } from '../experiments/validate.js';
 import { UsageError } from './errors.js';
-import { nativeAddon } from '../backend/native.js';
+import { nativeAddon, nativeRemedy } from '../backend/native.js';
 import {
   momentumCoefficient,
   nonNegativeInt,
@@ -167,10 +167,7 @@ export function checkBackendFlags(flags: { backend?: string; threads?: number })
       throw new UsageError(`--backend native: ${(err as Error).message}`);
     }
     if (!status.available) {
-      throw new UsageError(
-        `--backend native: the native kernels are ${status.reason}; build them with \`npx flatminima build-native\` ` +
-          '(needs oneDNN, Debian libdnnl-dev, and g++), or use --backend wasm',
-      );
+      throw new UsageError(`--backend native: the native kernels are ${status.reason}; ${nativeRemedy(status)}, or use --backend wasm`);
     }
   }
 }

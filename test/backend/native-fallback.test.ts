@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeNative, findNativeAddon, nativeDisabled } from '../../src/backend/native.js';
+import { describeNative, findNativeAddon, nativeDisabled, nativeRemedy } from '../../src/backend/native.js';
 import { ROOT, removeTempDirs, tempDir } from '../cli/helpers.js';
 import { NATIVE, SKIP_NATIVE } from './native-helpers.js';
 
@@ -65,14 +65,14 @@ describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
     assert.match(out.auto.reason, /native: disabled \(FLATMINIMA_NATIVE=0\); using wasm/);
     // The wasm training kernel, not a native one, is registered for Conv2D.
     assert.equal(out.registered, 'conv2dKernel');
-    assert.match(out.nativeError ?? '', /backend 'native' requested but unavailable: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); build them with `npx flatminima build-native`/);
+    assert.match(out.nativeError ?? '', /backend 'native' requested but unavailable: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use backend wasm/);
   });
 
   test('the CLI: --backend native exits 2 with the reason; auto trains on wasm and prints the backend line', async () => {
     const results = tempDir('native-off');
     const refused = await cli(['train', ...TINY_RUN, '--results', results, '--backend', 'native'], OFF);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); build them with `npx flatminima build-native`/);
+    assert.match(refused.stderr, /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use --backend wasm/);
     const auto = await cli(['train', ...TINY_RUN, '--results', results], OFF);
     assert.equal(auto.code, 0, auto.stderr);
     assert.match(auto.stderr, /backend: wasm, 1 thread; native: disabled \(FLATMINIMA_NATIVE=0\)/);
@@ -96,6 +96,7 @@ describe('the loader reports an absent or broken addon', () => {
     const status = findNativeAddon({ buildDirs: [empty, noted], env: {} });
     assert.deepEqual(status, { available: false, reason: 'not built (no libdnnl found)' });
     assert.equal(describeNative(status, 1), 'native: not built (no libdnnl found)');
+    assert.equal(nativeRemedy(status), 'build them with `npx flatminima build-native` (needs oneDNN, Debian libdnnl-dev, and g++)');
     const broken = tempDir('native-broken');
     mkdirSync(join(broken, 'Release'));
     writeFileSync(join(broken, 'Release', 'flatminima_native.node'), 'not a shared object');
