@@ -53,14 +53,15 @@ const BLOCKED = 1;
 
 /**
  * Which memory layout oneDNN works in for a convolution: its own blocked layout (reordering the
- * NHWC / HWIO buffers in and out) once there are enough channels to fill its vectors, else the
- * tfjs buffers as they are. Measured on the report CNN's conv2 (64x13x13x32 -> 64, 1 thread, AVX-512),
- * reorders included, ms plain -> blocked: forward 3.5 -> 1.4, backward data 2.0 -> 1.8, backward
- * weights 2.4 -> 1.8.
+ * NHWC / HWIO buffers in and out), or the tfjs buffers as they are. Measured at 1 thread on the
+ * 2-core dev machine (AVX-512), reorders included, CPU ms plain -> blocked (forward, backward data,
+ * backward weights): the report CNN's conv1 (64x28x28x1 -> 32) 0.42 -> 0.26, 1.4 -> 2.7, 0.52 -> 0.36;
+ * conv2 (64x13x13x32 -> 64) 3.5 -> 1.4, 1.9 -> 1.6, 2.3 -> 1.7; 64x13x13x8 -> 16 0.40 -> 0.14,
+ * 0.36 -> 0.23, 0.31 -> 0.23. So blocked, except for the backward data of very few input channels.
  */
-function layoutFor(ci: number, co: number): number {
+function layoutFor(kind: 'forward' | 'data' | 'weights', ci: number): number {
   if (layoutMode !== 'auto') return layoutMode === 'blocked' ? BLOCKED : PLAIN;
-  return ci >= 16 && co >= 16 ? BLOCKED : PLAIN;
+  return kind === 'data' && ci < 8 ? PLAIN : BLOCKED;
 }
 
 /** How the convolutions choose their layout: per shape (see layoutFor), or always one of the two. */
@@ -147,7 +148,7 @@ function forward(kernelName: 'Conv2D' | 'FusedConv2D', fallback: Kernel): Kernel
     const ops = new WasmOps(args.backend);
     const y = ops.empty(info.outShape);
     const relu = fused && attrs.activation === 'relu' ? 1 : 0;
-    native().conv2d(heapOf(ops), ops.offset(x), ops.offset(filter), bias == null ? -1 : ops.offset(bias), ops.offset(y), ...convArgs(g, ...pads), relu, layoutFor(g.ci, g.co));
+    native().conv2d(heapOf(ops), ops.offset(x), ops.offset(filter), bias == null ? -1 : ops.offset(bias), ops.offset(y), ...convArgs(g, ...pads), relu, layoutFor('forward', g.ci));
     return y;
   };
 }
@@ -163,7 +164,7 @@ function backpropInput(args: KernelArgs): tf.TensorInfo {
   if (pads == null || sizeOf(dy.shape) === 0 || g.n * g.h * g.w * g.ci === 0) return conv2dBackpropInputKernel(args);
   const ops = new WasmOps(args.backend);
   const dx = ops.empty([g.n, g.h, g.w, g.ci]);
-  native().conv2dBackpropInput(heapOf(ops), ops.offset(dy), ops.offset(filter), ops.offset(dx), ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor(g.ci, g.co));
+  native().conv2dBackpropInput(heapOf(ops), ops.offset(dy), ops.offset(filter), ops.offset(dx), ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor('data', g.ci));
   return dx;
 }
 
@@ -179,7 +180,7 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo {
   if (pads == null || sizeOf(dy.shape) === 0 || sizeOf(x.shape) === 0) return conv2dBackpropFilterKernel(args);
   const ops = new WasmOps(args.backend);
   const dw = ops.empty(filterShape);
-  native().conv2dBackpropFilter(heapOf(ops), ops.offset(x), ops.offset(dy), ops.offset(dw), -1, ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor(g.ci, g.co));
+  native().conv2dBackpropFilter(heapOf(ops), ops.offset(x), ops.offset(dy), ops.offset(dw), -1, ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor('weights', g.ci));
   return dw;
 }
 
