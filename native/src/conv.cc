@@ -49,11 +49,13 @@ std::unique_ptr<ConvRunner::Entry> ConvRunner::Create(int kind, const ConvGeomet
   const Descs d = DescsOf(g, layout);
   auto entry = std::make_unique<Entry>();
   auto add = [&](int id, bool output, const memory::desc& user_md, const memory::desc& inner_md) {
-    Arg a{id, output, memory(user_md, engine_, DNNL_MEMORY_NONE), {}, {}};
+    Arg a{id, output, memory(user_md, engine_, DNNL_MEMORY_NONE), {}, {}, 0};
     if (inner_md == user_md) {
       a.inner = a.user;
     } else {
-      a.inner = memory(inner_md, engine_);
+      // Its buffer is lent from the scratch area at each execution (see Run).
+      a.inner = memory(inner_md, engine_, DNNL_MEMORY_NONE);
+      a.inner_bytes = inner_md.get_size();
       a.reorder = output ? dnnl::primitive(dnnl::reorder(a.inner, a.user)) : dnnl::primitive(dnnl::reorder(a.user, a.inner));
     }
     entry->exec_args[id] = a.inner;
@@ -110,12 +112,36 @@ ConvRunner::Entry& ConvRunner::Get(int kind, const ConvGeometry& g, Layout layou
   const Key key{kind, static_cast<int64_t>(layout), bias, relu, omp_get_max_threads(), g.n, g.h, g.w, g.ci, g.kh, g.kw, g.co,
                 g.oh, g.ow, g.sh, g.sw, g.dh, g.dw, g.pt, g.pb, g.pl, g.pr, 0};
   auto it = cache_.find(key);
-  if (it == cache_.end()) it = cache_.emplace(key, Create(kind, g, layout, bias, relu)).first;
+  if (it == cache_.end()) {
+    if (cache_.size() >= kCapacity) {
+      auto oldest = cache_.begin();
+      for (auto c = cache_.begin(); c != cache_.end(); ++c) {
+        if (c->second->last_used < oldest->second->last_used) oldest = c;
+      }
+      cache_.erase(oldest);
+    }
+    it = cache_.emplace(key, Create(kind, g, layout, bias, relu)).first;
+  }
+  it->second->last_used = ++clock_;
   return *it->second;
 }
 
 void ConvRunner::Run(Entry& e, const std::vector<void*>& pointers) {
   for (size_t i = 0; i < e.args.size(); i++) e.args[i].user.set_data_handle(pointers[i]);
+  // The blocked-layout buffers, one after another in the scratch area, each 64-byte aligned.
+  constexpr size_t kAlign = 64;
+  size_t needed = 0;
+  for (const Arg& a : e.args) needed += (a.inner_bytes + kAlign - 1) / kAlign * kAlign;
+  if (needed + kAlign > scratch_bytes_) {
+    scratch_.reset(new uint8_t[needed + kAlign]);
+    scratch_bytes_ = needed + kAlign;
+  }
+  uint8_t* at = scratch_.get() + (kAlign - reinterpret_cast<uintptr_t>(scratch_.get()) % kAlign) % kAlign;
+  for (Arg& a : e.args) {
+    if (a.inner_bytes == 0) continue;
+    a.inner.set_data_handle(at);
+    at += (a.inner_bytes + kAlign - 1) / kAlign * kAlign;
+  }
   for (Arg& a : e.args) {
     if (!a.output && a.reorder) a.reorder.execute(stream_, {{DNNL_ARG_FROM, a.user}, {DNNL_ARG_TO, a.inner}});
   }

@@ -25,8 +25,10 @@ struct ConvGeometry {
 // directly; 'blocked' lets oneDNN choose (format_tag::any) and reorders in and out of it.
 enum class Layout : int64_t { Plain = 0, Blocked = 1 };
 
-// Runs and caches convolution primitives. One per addon instance; not thread-safe (the wasm
-// backend calls kernels from one thread).
+// Runs and caches convolution primitives (the least recently used beyond kCapacity are dropped).
+// The buffers of the blocked layouts are not per primitive: one scratch area, as large as the
+// largest execution needs, is lent to each execution in turn. One per addon instance; not
+// thread-safe (the wasm backend calls kernels from one thread).
 class ConvRunner {
  public:
   explicit ConvRunner(const dnnl::engine& engine);
@@ -41,7 +43,14 @@ class ConvRunner {
   // The implementation oneDNN picked for a primitive (e.g. "gemm:jit"), creating it if needed.
   std::string Implementation(int kind, const ConvGeometry& g, Layout layout);
   size_t CachedPrimitives() const { return cache_.size(); }
-  void Clear() { cache_.clear(); }
+  void Clear() {
+    cache_.clear();
+    scratch_.reset();
+    scratch_bytes_ = 0;
+  }
+
+  // Most primitives kept.
+  static constexpr size_t kCapacity = 128;
 
  private:
   // One primitive argument: the memory over the caller's buffer and, when oneDNN works in
@@ -52,12 +61,14 @@ class ConvRunner {
     dnnl::memory user;
     dnnl::memory inner;  // == user when no reorder is needed
     dnnl::primitive reorder;  // user -> inner (input) or inner -> user (output); empty if none
+    size_t inner_bytes;  // bytes of `inner` in the scratch area (0 when inner == user)
   };
   struct Entry {
     dnnl::primitive primitive;
     std::vector<Arg> args;
     std::unordered_map<int, dnnl::memory> exec_args;
     std::string implementation;
+    uint64_t last_used;
   };
   using Key = std::array<int64_t, 23>;
 
@@ -68,6 +79,9 @@ class ConvRunner {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::map<Key, std::unique_ptr<Entry>> cache_;
+  uint64_t clock_ = 0;
+  std::unique_ptr<uint8_t[]> scratch_;
+  size_t scratch_bytes_ = 0;
 };
 
 }  // namespace flatminima
