@@ -148,8 +148,11 @@ describe('training on the native kernels', { skip: SKIP_NATIVE }, () => {
     assert.equal(asked.stdout, 'ACTIVE');
   });
 
-  test('backend wasm after native runs the pure wasm kernels again, and native after wasm the native ones', async () => {
+  test('backend wasm after native runs the pure wasm kernels again (bit for bit), and native after wasm the native ones', async () => {
+    await initBackend({ backend: 'wasm', threads: 1 });
+    const wasmBefore = trainSteps(start, 2);
     const native = await initBackend({ backend: 'native', threads: 1 });
+    const onNative = trainSteps(start, 2);
     assert.deepEqual(native.nativeKernels, [...NATIVE_KERNEL_NAMES]);
     assert.ok(nativeKernelsRegistered());
     assert.equal(native.name, 'native');
@@ -160,6 +163,10 @@ describe('training on the native kernels', { skip: SKIP_NATIVE }, () => {
     assert.equal(wasm.native, "native: not used (backend 'wasm')");
     assert.ok(wasmTrainingKernelsRegistered());
     assert.ok(!nativeKernelsRegistered());
+    const wasmAfter = trainSteps(start, 2);
+    wasmAfter.weights.forEach((w, i) => assert.deepEqual(w, wasmBefore.weights[i], `weight ${i} on wasm changed after native ran`));
+    // The native run differs in rounding only (not vacuous: the comparison above is exact).
+    onNative.weights.forEach((w, i) => assertClose(w, wasmBefore.weights[i]!, `weight ${i} native vs wasm`, 1e-4));
     await initBackend({ backend: 'native', threads: 1 });
     assert.ok(nativeKernelsRegistered());
   });
