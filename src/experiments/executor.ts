@@ -10,13 +10,13 @@ import type { BackendChoice, Progress } from './runner.js';
 import type { RunRecord, RunSpec } from './schema.js';
 
 /** Backends a run may ask for. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'native'];
 
 /** How runs execute on one machine: shared by the local pool and by queue workers. */
 export interface ExecutionOptions {
   /** Runs at once on this machine (default: its number of cores). */
   jobs?: number;
-  /** wasm threads per run, 1..{@link MAX_WASM_THREADS} (default: the cores shared among the jobs). */
+  /** wasm (or native kernel) threads per run, 1..{@link MAX_WASM_THREADS} (default: the cores shared among the jobs). */
   threads?: number;
   /** Backend of every run (default 'auto'). */
   backend?: BackendChoice;
@@ -63,9 +63,9 @@ export function resolveExecution(
   if (!isPositiveInt(checkpointEvery)) {
     throw new RangeError(`${name('checkpointEvery')} must be a whole number >= 1 (epochs), got ${JSON.stringify(opts.checkpointEvery)}`);
   }
-  const usesThreads = backend === 'auto' || backend === 'wasm';
+  const usesThreads = backend === 'auto' || backend === 'wasm' || backend === 'native';
   if (opts.threads !== undefined) {
-    if (!usesThreads) throw new RangeError(`${name('threads')} applies to backend wasm or auto, not ${backend}`);
+    if (!usesThreads) throw new RangeError(`${name('threads')} applies to backend wasm, native or auto, not ${backend}`);
     if (!isPositiveInt(opts.threads) || opts.threads > MAX_WASM_THREADS) {
       throw new RangeError(`${name('threads')} must be a whole number from 1 to ${MAX_WASM_THREADS} (the wasm backend's limit), got ${JSON.stringify(opts.threads)}`);
     }

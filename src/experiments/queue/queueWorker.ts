@@ -204,7 +204,7 @@ export class QueueWorker {
       redis: this.opts.redis.settings,
       queue: this.queue,
       modelTtlSeconds: this.opts.modelTtlSeconds ?? MODEL_TTL_SECONDS,
-      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm') ? { threads: this.threads } : {}),
+      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm' || run.backend === 'native') ? { threads: this.threads } : {}),
       ...(this.opts.checkpointDir !== undefined ? { checkpointDir: this.opts.checkpointDir } : {}),
     };
     child.send(req);
