@@ -216,7 +216,7 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
           reason: (backend === 'auto' ? `auto: ${skipped.join('; ')}; using` : 'requested:') + ` wasm with native kernels (${line.slice('native: '.length)})`,
         };
       } catch (e) {
-        if (backend === 'native') throw new Error(`backend 'native' requested but failed to start: ${message(e)}`);
+        if (backend === 'native') throw new Error(`backend 'native' requested but failed to start: ${message(e)}`, { cause: e });
         nativeLine = `native: failed to start (${message(e)})`;
       }
     } else {

@@ -16,7 +16,7 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu',
 export interface ExecutionOptions {
   /** Runs at once on this machine (default: its number of cores). */
   jobs?: number;
-  /** wasm (or native kernel) threads per run, 1..{@link MAX_WASM_THREADS} (default: the cores shared among the jobs). */
+  /** wasm (or native kernel) threads per run, 1..8 (`MAX_WASM_THREADS`; default: the cores shared among the jobs). */
   threads?: number;
   /** Backend of every run (default 'auto'). */
   backend?: BackendChoice;
@@ -77,18 +77,45 @@ export function resolveExecution(
 /** What an executor says while it works. */
 export type ExecutorEvent =
   /** The run was already complete (or diverged) in the results: not run again. */
-  | { type: 'skipped'; runId: string; record: RunRecord }
+  | {
+      /** What happened. */
+      type: 'skipped';
+      /** The run's id. */
+      runId: string;
+      /** Its record as found in the results. */
+      record: RunRecord;
+    }
   /** The run started (or resumed from its checkpoint) on `worker`. */
-  | { type: 'started'; runId: string; spec: RunSpec; worker: string }
+  | {
+      /** What happened. */
+      type: 'started';
+      /** The run's id. */
+      runId: string;
+      /** The run's spec. */
+      spec: RunSpec;
+      /** Who runs it: `local` for the local pool, else the queue worker's name. */
+      worker: string;
+    }
   /** A training step of a running run (throttled by the executor). */
-  | { type: 'progress'; progress: Progress }
+  | {
+      /** What happened. */
+      type: 'progress';
+      /** Where the run is. */
+      progress: Progress;
+    }
   /** The run ended: complete, diverged, or stopped on an error (`record.error`). */
-  | { type: 'finished'; record: RunRecord };
+  | {
+      /** What happened. */
+      type: 'finished';
+      /** The run's final record. */
+      record: RunRecord;
+    };
 
 /** Options of one {@link Executor.run}. */
 export interface ExecuteOptions {
   /** Where the records (and, for the local pool, checkpoints and models) go. */
   resultsDir: string;
+  /** Called with each {@link ExecutorEvent} as the runs go. */
   onEvent?: (event: ExecutorEvent) => void;
 }
 
@@ -104,6 +131,7 @@ export interface Executor {
   /** What happens to the runs when the caller is interrupted (Ctrl-C), for its message; absent for
    * an executor whose runs stop with it (they resume when the same command runs again). */
   readonly interruptNote?: string;
+  /** Runs `specs` (see the contract above) and returns their records in spec order. */
   run(specs: readonly RunSpec[], opts: ExecuteOptions): Promise<RunRecord[]>;
   /** Frees what the executor holds (connections, processes). */
   close(): Promise<void>;

@@ -17,19 +17,28 @@ const MASK = '***';
 
 /** How to reach Redis: plain data (no functions), so it can be sent to a child process. */
 export interface RedisSettings {
+  /** Host name or address. */
   host: string;
+  /** TCP port (default 6379). */
   port: number;
+  /** Database number (the URL's path; default 0). */
   db: number;
+  /** ACL user name, when the URL names one. */
   username?: string;
+  /** Password, when the URL has one (never printed: see `display`). */
   password?: string;
   /** Present for `rediss://`: TLS with the server's name checked against its certificate. */
-  tls?: { servername: string };
+  tls?: {
+    /** The name the server's certificate must carry. */
+    servername: string;
+  };
   /** The URL with the password masked: the only form that may be printed or stored. */
   display: string;
 }
 
 /** A parsed Redis URL: its settings, its display form, and a redactor for its password. */
 export interface RedisTarget {
+  /** The connection settings (plain data). */
   readonly settings: RedisSettings;
   /** The URL with the password masked (same as `settings.display`). */
   readonly display: string;

@@ -25,8 +25,9 @@ import { downloadModel } from './modelTransfer.js';
 
 /** Options of a {@link QueueExecutor}. */
 export interface QueueExecutorOptions {
+  /** The Redis the queue lives on. */
   redis: RedisTarget;
-  /** Queue name (default {@link DEFAULT_QUEUE}); workers must take the same. */
+  /** Queue name (default `flatminima-runs`); workers must take the same. */
   queue?: string;
   /** Backend of every run, carried in the job (default 'auto'). */
   backend?: BackendChoice;
@@ -59,7 +60,12 @@ export interface CollectResult {
   /** Per spec, in spec order: its record (complete, diverged, or failed with `error`), or null while it has not finished. */
   records: (RunRecord | null)[];
   /** The runs without a record yet and the state of their job ('waiting', 'active', 'delayed', ... or 'not submitted'). */
-  pending: { runId: string; state: string }[];
+  pending: {
+    /** The run's id. */
+    runId: string;
+    /** Its job's state in the queue. */
+    state: string;
+  }[];
 }
 
 /** The runs of a call: validated specs, their ids in spec order, and each run once. */

@@ -36,8 +36,9 @@ import { RedisCheckpointStore } from './redisCheckpointStore.js';
 
 /** Options of {@link QueueWorker.start}. */
 export interface QueueWorkerOptions {
+  /** The Redis the queue lives on. */
   redis: RedisTarget;
-  /** Queue name (default {@link DEFAULT_QUEUE}). */
+  /** Queue name (default `flatminima-runs`). */
   queue?: string;
   /** This worker's name in logs, progress and the jobs it takes (default `<host>-<pid>`). */
   name?: string;
