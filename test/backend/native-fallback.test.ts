@@ -77,6 +77,10 @@ describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
     assert.equal(auto.code, 0, auto.stderr);
     assert.match(auto.stderr, /backend: wasm, 1 thread; native: disabled \(FLATMINIMA_NATIVE=0\)/);
     assert.match(auto.stdout, /on backend wasm, 1 thread/);
+    // A sweep on the local pool is refused the same way, before any run starts.
+    const sweep = await cli(['sweep', '--set', 'dataset.name=moons', '--grid', 'optimizer.rho=0.05', '--seeds', '1', '--results', results, '--backend', 'native', '--dry-run'], OFF);
+    assert.equal(sweep.code, 2, sweep.stderr);
+    assert.match(sweep.stderr, /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\)/);
   });
 
   test('a bad FLATMINIMA_NATIVE value is rejected with what is allowed', () => {
