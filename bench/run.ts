@@ -1,8 +1,11 @@
 /**
  * `npm run bench`: median step time of SGD, SAM, ASAM, GSAM and Adaptive-GSAM on the report's MLP
- * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend and wasm thread count,
- * against the same SGD and SAM steps in PyTorch on the same machine, plus the peak memory of a
- * sharpness-aware step against an SGD step. Prints Markdown tables.
+ * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend (wasm; native, where the
+ * addon is built; cpu) and thread count, against the same SGD and SAM steps in PyTorch on the same
+ * machine, timed both as it comes and with glibc's allocator told to keep its memory (the tuned
+ * baseline, see ../shared/notes/baselines.md), plus the peak memory of a sharpness-aware step
+ * against an SGD step, the ratios the native kernels are measured by, and a profile of where a
+ * step's time goes (kernels against the tfjs engine's JavaScript). Prints Markdown tables.
  *
  * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
  * when it starts); rounds interleave the configurations and PyTorch. Within a child, after untimed
@@ -11,7 +14,7 @@
  * noise spreads over optimisers and backends; medians over all rounds.
  *
  * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (4, per round and optimiser)
- *          --threads 1,2 (wasm thread counts; default 1 and the available parallelism)
+ *          --threads 1,2 (wasm and native thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -22,6 +25,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, type BackendInfo } from '../src/backend/index.js';
+import { describeNative, nativeAddon, type NativeStatus } from '../src/backend/native.js';
+import { profileSteps, type StepProfile } from './kernel-profile.js';
 import { createCnn, createMlp } from '../src/models/index.js';
 import { ASAM, AdaptiveGSAM, GSAM, SAM } from '../src/optimizers/index.js';
 
@@ -32,8 +37,10 @@ const BATCH = 64;
 /** Untimed CNN steps per optimiser before timing. */
 const CNN_WARMUP = 2;
 
+type BenchBackend = 'wasm' | 'native' | 'cpu';
+
 interface WorkerJob {
-  backend: 'wasm' | 'cpu';
+  backend: BenchBackend;
   threads?: number;
   mlpSteps: number;
   cnnSteps: number;
@@ -44,6 +51,8 @@ interface WorkerJob {
   /** Round index (rotates the optimisers' order). */
   round: number;
   memory: boolean;
+  /** Whether to profile each model's SGD step (after the timed steps). */
+  profile: boolean;
 }
 
 interface WorkerRow {
@@ -57,9 +66,13 @@ interface WorkerRow {
   weightBytes: number;
 }
 
+/** A profiled SGD step of one model. */
+type ModelProfile = StepProfile & { model: ModelName };
+
 interface WorkerResult {
   info: BackendInfo;
   rows: WorkerRow[];
+  profiles: ModelProfile[];
   wasmHeapBytes: number | null;
   /** Tensors still alive after everything the worker made was disposed (should be 0). */
   leakedTensors: number;
@@ -96,8 +109,9 @@ interface ModelJob {
 
 /** Runs in a child process: times the steps of one backend configuration. */
 async function worker(job: WorkerJob): Promise<WorkerResult> {
-  const info = await initBackend(job.backend === 'wasm' ? { backend: 'wasm', threads: job.threads } : { backend: 'cpu' });
+  const info = await initBackend(job.backend === 'cpu' ? { backend: 'cpu' } : { backend: job.backend, threads: job.threads });
   const rows: WorkerRow[] = [];
+  const profiles: ModelProfile[] = [];
   const tensorsAtStart = tf.memory().numTensors;
   const specs: ModelJob[] = [
     { model: 'MLP', steps: job.mlpSteps, optimizers: [...OPTIMIZERS] },
@@ -105,14 +119,19 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
   ];
   for (const spec of specs) {
     if (spec.steps <= 0 || spec.optimizers.length === 0) continue;
-    rows.push(...(await benchModel(job, spec)));
+    const bench = await benchModel(job, spec);
+    rows.push(...bench.rows);
+    if (bench.profile !== null) profiles.push(bench.profile);
   }
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
-  return { info, rows, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
+  return { info, rows, profiles, wasmHeapBytes: wasm ? wasm.HEAPU8.length : null, leakedTensors: tf.memory().numTensors - tensorsAtStart };
 }
 
-/** Times `spec.optimizers` on one model and batch: warm-up, timed steps, then one profiled step each. */
-async function benchModel(job: WorkerJob, spec: ModelJob): Promise<WorkerRow[]> {
+/**
+ * Times `spec.optimizers` on one model and batch: warm-up, timed steps, then (when the job asks)
+ * the kernel profile of SGD steps, then one memory-profiled step each.
+ */
+async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: WorkerRow[]; profile: ModelProfile | null }> {
   const rows: WorkerRow[] = [];
   const model = spec.model === 'MLP' ? createMlp({ seed: 0 }) : createCnn({ seed: 0 });
   const { x, y } = tf.tidy(() => {
@@ -149,6 +168,8 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<WorkerRow[]> 
       cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
     }
   }
+  const sgd = opts.find((o) => o.name === 'SGD');
+  const profile = job.profile && sgd != null ? { model: spec.model, ...profileSteps(() => step(sgd.opt), PROFILE_STEPS[spec.model]) } : null;
   for (const o of opts) {
     let peakExtraBytes: number | null = null;
     if (job.memory) {
@@ -161,7 +182,7 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<WorkerRow[]> 
   }
   tf.dispose([x, y]);
   model.dispose();
-  return rows;
+  return { rows, profile };
 }
 
 interface Args {
@@ -186,7 +207,7 @@ function parseArgs(argv: string[]): Args {
     .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
     .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
     .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
-    .option('--threads <list>', 'wasm thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
+    .option('--threads <list>', 'wasm and native thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
       ...new Set([1, Math.min(8, os.availableParallelism())]),
     ])
     .option('--cpu-cnn <n>', 'CNN steps on the slow cpu backend (0 = skip)', int('--cpu-cnn', 0), 1)
@@ -196,9 +217,9 @@ function parseArgs(argv: string[]): Args {
   return opts;
 }
 
-function runProcess(cmd: string, args: string[]): Promise<string> {
+function runProcess(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -246,9 +267,26 @@ interface TorchResult {
 
 interface Config {
   label: string;
-  backend: 'wasm' | 'cpu';
+  backend: BenchBackend;
   threads?: number;
+  /** Extra environment of the worker process. */
+  env?: Record<string, string>;
 }
+
+/**
+ * glibc's allocator told to keep freed memory (../shared/notes/baselines.md): without it PyTorch
+ * hands its large activation buffers back to the system every step and pays the page faults again.
+ */
+const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: '4294967296', MALLOC_TRIM_THRESHOLD_: '4294967296', MALLOC_TOP_PAD_: '1073741824' };
+
+/** The two ways PyTorch is timed: label prefix and environment. */
+const TORCH_VARIANTS = [
+  { label: 'torch', env: {} as Record<string, string> },
+  { label: 'torch tuned', env: TUNED_MALLOC },
+];
+
+/** Steps of the kernel profile (in round 1, after the timed steps). */
+const PROFILE_STEPS = { CNN: 6, MLP: 100 };
 
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
@@ -258,15 +296,26 @@ interface Measurements {
   memory: Map<string, { peak: number | null; weights: number }>;
   infos: Map<string, BackendInfo>;
   heap: Map<string, number | null>;
+  /** The profiled SGD steps, by configuration label (round 0, not the cpu backend). */
+  profiles: Map<string, ModelProfile[]>;
 }
 
 function addSamples(m: Measurements, key: string, xs: number[]): void {
   m.samples.set(key, [...(m.samples.get(key) ?? []), ...xs]);
 }
 
-/** The tfjs configurations to time: wasm at each thread count, then cpu. */
-function benchConfigs(args: Args): Config[] {
-  return [...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })), { label: 'cpu', backend: 'cpu' }];
+/** The tfjs configurations to time: wasm at each thread count, native (where built) likewise, then cpu. */
+function benchConfigs(args: Args, native: NativeStatus): Config[] {
+  return [
+    ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
+    ...(native.available ? args.threads.map((t): Config => ({ label: `native ${t}t`, backend: 'native', threads: t })) : []),
+    // The native kernels' threads wait passively by default (src/backend/native.ts); libgomp's own
+    // default, spinning, for comparison (faster on idle cores, much slower on busy ones).
+    ...(native.available
+      ? args.threads.filter((t) => t > 1).map((t): Config => ({ label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } }))
+      : []),
+    { label: 'cpu', backend: 'cpu' },
+  ];
 }
 
 /** The job of configuration `c` in round `r` (the slow cpu CNN and the memory profile run in round 0 only). */
@@ -282,16 +331,18 @@ function workerJob(args: Args, c: Config, r: number): WorkerJob {
     mlpWarmup: args.mlpWarmup,
     round: r,
     memory: r === 0 && !cpu,
+    profile: r === 0 && !cpu,
   };
 }
 
 /** Runs configuration `c`'s worker process for round `r` and adds what it measured. */
 async function runWorkerRound(self: string, args: Args, c: Config, r: number, m: Measurements): Promise<void> {
   const job = workerJob(args, c, r);
-  const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)]));
+  const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], c.env));
   m.infos.set(c.label, res.info);
   if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
   if (res.wasmHeapBytes != null) m.heap.set(c.label, res.wasmHeapBytes);
+  if (res.profiles.length > 0) m.profiles.set(c.label, res.profiles);
   for (const row of res.rows) {
     addSamples(m, `${row.model}|${c.label}|${row.optimizer}`, row.times);
     addSamples(m, `cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
@@ -299,35 +350,33 @@ async function runWorkerRound(self: string, args: Args, c: Config, r: number, m:
   }
 }
 
-/** Runs the PyTorch baseline for round `r` at each thread count and adds its times. */
+/**
+ * Runs the PyTorch baseline for round `r` at each thread count, as it comes and tuned (the order of
+ * the two alternates with the round), and adds its times.
+ */
 async function runTorchRound(self: string, torch: { python: string }, args: Args, r: number, m: Measurements): Promise<void> {
   for (const t of args.threads) {
-    const out = await runProcess(torch.python, [
-      torchScript(self),
-      '--threads',
-      String(t),
-      '--mlp-steps',
-      String(args.mlpSteps),
-      '--mlp-warmup',
-      String(args.mlpWarmup),
-      '--round',
-      String(r),
-      '--cnn-steps',
-      String(args.cnnSteps),
-    ]);
-    const res = lastJsonLine<TorchResult>(out);
-    for (const [model, byOpt] of Object.entries(res.results)) {
-      for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `${model}|torch ${t}t|${opt}`, xs);
-    }
-    for (const [model, byOpt] of Object.entries(res.cpu)) {
-      for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `cpu:${model}|torch ${t}t|${opt}`, xs);
+    for (const variant of r % 2 === 0 ? TORCH_VARIANTS : [...TORCH_VARIANTS].reverse()) {
+      const out = await runProcess(
+        torch.python,
+        [torchScript(self), '--threads', String(t), '--mlp-steps', String(args.mlpSteps), '--mlp-warmup', String(args.mlpWarmup), '--round', String(r), '--cnn-steps', String(args.cnnSteps)],
+        variant.env,
+      );
+      const res = lastJsonLine<TorchResult>(out);
+      const label = `${variant.label} ${t}t`;
+      for (const [model, byOpt] of Object.entries(res.results)) {
+        for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `${model}|${label}|${opt}`, xs);
+      }
+      for (const [model, byOpt] of Object.entries(res.cpu)) {
+        for (const [opt, xs] of Object.entries(byOpt)) addSamples(m, `cpu:${model}|${label}|${opt}`, xs);
+      }
     }
   }
 }
 
 /** All rounds: each configuration's worker, then PyTorch, interleaved round by round. */
 async function runRounds(self: string, args: Args, configs: Config[], torch: { python: string } | null, started: number): Promise<Measurements> {
-  const m: Measurements = { samples: new Map(), memory: new Map(), infos: new Map(), heap: new Map() };
+  const m: Measurements = { samples: new Map(), memory: new Map(), infos: new Map(), heap: new Map(), profiles: new Map() };
   const elapsed = (): string => ((Date.now() - started) / 1000).toFixed(0);
   for (let r = 0; r < args.rounds; r++) {
     for (const c of configs) {
@@ -342,28 +391,39 @@ async function runRounds(self: string, args: Args, configs: Config[], torch: { p
   return m;
 }
 
-/** The lines above the tables: machine, backends as initialised, PyTorch, the cpu CNN. */
-function setupLines(args: Args, torch: { python: string; version: string } | null, m: Measurements): string[] {
+/** The lines above the tables: machine, backends as initialised, PyTorch (both ways), the cpu CNN, the native addon. */
+function setupLines(args: Args, torch: { python: string; version: string } | null, native: NativeStatus, m: Measurements): string[] {
   const lines = [`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`];
   for (const [label, info] of m.infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
-  if (torch) lines.push(`- PyTorch ${torch.version} via ${torch.python}`);
-  else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
+  if (torch) {
+    lines.push(
+      `- PyTorch ${torch.version} via ${torch.python}: "torch" as it comes, "torch tuned" with ` +
+        `${Object.entries(TUNED_MALLOC).map(([k, v]) => `${k}=${v}`).join(' ')} (glibc keeps freed memory; the baseline to beat)`,
+    );
+  } else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
   if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
   else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
+  if (!native.available) lines.push(`- native: ${describeNative(native, null).slice('native: '.length)}: rows skipped`);
   return lines;
 }
 
-/** The step-time table: one row per model, configuration and optimiser that has samples. */
+/** The median of the samples under `key`, or null when there are none. */
+function medianOf(m: Measurements, key: string): number | null {
+  const xs = m.samples.get(key);
+  return xs && xs.length > 0 ? median(xs) : null;
+}
+
+/**
+ * The step-time table: one row per model, configuration and optimiser that has samples; our SGD and
+ * SAM rows against PyTorch at the same threads, tuned and as it comes.
+ */
 function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measurements): string[] {
   const lines = [
-    '| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch same threads |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch tuned, same threads | × PyTorch as it comes |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const med = (key: string): number | null => {
-    const xs = m.samples.get(key);
-    return xs && xs.length > 0 ? median(xs) : null;
-  };
-  const labels = [...configs.map((c) => c.label), ...(torch ? args.threads.map((t) => `torch ${t}t`) : [])];
+  const med = (key: string): number | null => medianOf(m, key);
+  const labels = [...configs.map((c) => c.label), ...(torch ? TORCH_VARIANTS.flatMap((v) => args.threads.map((t) => `${v.label} ${t}t`)) : [])];
   for (const model of ['MLP', 'CNN'] as ModelName[]) {
     for (const label of labels) {
       for (const opt of OPTIMIZERS) {
@@ -371,12 +431,16 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
         const ms = med(key);
         if (ms == null) continue;
         const sgd = med(`${model}|${label}|SGD`);
-        const threads = /(\d+)t$/.exec(label)?.[1];
-        const torchKey = label.startsWith('wasm') && threads ? `${model}|torch ${threads}t|${opt === 'SGD' ? 'SGD' : 'SAM'}` : null;
-        const tm = torchKey && (opt === 'SGD' || opt === 'SAM') ? med(torchKey) : null;
+        // "native 2t spinning" has its thread count inside the label.
+        const threads = /(\d+)t\b/.exec(label)?.[1];
+        const ours = label.startsWith('wasm') || label.startsWith('native');
+        const vsTorch = (variant: string): string => {
+          const tm = ours && threads && (opt === 'SGD' || opt === 'SAM') ? med(`${model}|${variant} ${threads}t|${opt}`) : null;
+          return tm != null ? (ms / tm).toFixed(2) : '';
+        };
         lines.push(
           `| ${model} | ${label} | ${opt} | ${fmt(ms)} | ${fmt(Math.min(...m.samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${m.samples.get(key)!.length} | ${Math.round((BATCH * 1000) / ms)} | ` +
-            `${sgd != null && opt !== 'SGD' ? (ms / sgd).toFixed(2) : ''} | ${tm != null ? (ms / tm).toFixed(2) : ''} |`,
+            `${sgd != null && opt !== 'SGD' ? (ms / sgd).toFixed(2) : ''} | ${vsTorch('torch tuned')} | ${vsTorch('torch')} |`,
         );
       }
     }
@@ -403,9 +467,77 @@ function memoryTable(m: Measurements): string[] {
   return lines;
 }
 
+/**
+ * The ratios the native kernels are measured by (issue 14), of medians from this one run: the step
+ * against tuned PyTorch (target <= 1.0, goal 0.7; MLP <= 1.5) and as it comes, against the pure
+ * wasm step (<= 0.5), and SAM / SGD (<= 2.0).
+ */
+function targetLines(m: Measurements, threads: number[], native: boolean, torch: boolean): string[] {
+  if (!native) return [];
+  const lines = ['', 'Native kernels against their targets (ratios of medians in this run):', ''];
+  lines.push('| ratio | target | ' + threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`).join(' | ') + ' |');
+  lines.push('|---|---:|' + threads.map(() => '---:|').join(''));
+  const row = (what: string, target: string, f: (t: number) => number | null): void => {
+    lines.push(`| ${what} | ${target} | ${threads.map((t) => { const v = f(t); return v == null ? '—' : v.toFixed(2); }).join(' | ')} |`);
+  };
+  const ratio = (a: string, b: string): number | null => {
+    const x = medianOf(m, a);
+    const y = medianOf(m, b);
+    return x != null && y != null ? x / y : null;
+  };
+  for (const opt of ['SGD', 'SAM']) {
+    if (torch) {
+      row(`CNN ${opt}: native / PyTorch tuned`, '≤ 1.0 (goal 0.7)', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`));
+      row(`CNN ${opt}: native / PyTorch as it comes`, '', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch ${t}t|${opt}`));
+    }
+    row(`CNN ${opt}: native / wasm`, '≤ 0.5', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|wasm ${t}t|${opt}`));
+  }
+  row('CNN SAM / SGD on native', '≤ 2.0', (t) => ratio(`CNN|native ${t}t|SAM`, `CNN|native ${t}t|SGD`));
+  if (torch) {
+    for (const opt of ['SGD', 'SAM']) {
+      row(`MLP ${opt}: native / PyTorch tuned`, '≤ 1.5', (t) => ratio(`MLP|native ${t}t|${opt}`, `MLP|torch tuned ${t}t|${opt}`));
+    }
+  }
+  row('MLP SGD: native / wasm', '', (t) => ratio(`MLP|native ${t}t|SGD`, `MLP|wasm ${t}t|SGD`));
+  return lines;
+}
+
+/** Where an SGD step's time goes, per profiled configuration: kernels (the largest by name) and the rest. */
+function profileLines(profiles: Map<string, ModelProfile[]>): string[] {
+  const lines: string[] = [];
+  for (const [label, list] of profiles) {
+    for (const p of list) {
+      const engine = p.stepMs - p.kernelMs;
+      const engineCpu = p.stepCpuMs - p.kernelCpuMs;
+      const pct = (ms: number, of: number): string => `${((100 * ms) / of).toFixed(0)} %`;
+      lines.push('');
+      lines.push(
+        `Profile of a ${p.model} SGD step on ${label} (${p.steps} steps with every kernel timed, which adds ~1 us per call): ` +
+          `${fmt(p.stepMs)} ms per step (CPU ${fmt(p.stepCpuMs)} ms), ${p.kernelCalls} kernel calls; kernels ${fmt(p.kernelMs)} ms ` +
+          `(${pct(p.kernelMs, p.stepMs)}; CPU ${pct(p.kernelCpuMs, p.stepCpuMs)}), the rest (tfjs engine and optimiser JavaScript) ` +
+          `${fmt(engine)} ms (${pct(engine, p.stepMs)}; CPU ${fmt(engineCpu)} ms, ${pct(engineCpu, p.stepCpuMs)}).`,
+      );
+      lines.push('');
+      lines.push('| kernel | ms per step | share | CPU ms per step | CPU share | calls per step |');
+      lines.push('|---|---:|---:|---:|---:|---:|');
+      const row = (name: string, ms: number, cpuMs: number, calls: string): void => {
+        lines.push(`| ${name} | ${fmt(ms)} | ${pct(ms, p.stepMs)} | ${fmt(cpuMs)} | ${pct(cpuMs, p.stepCpuMs)} | ${calls} |`);
+      };
+      for (const k of p.kernels.slice(0, 10)) row(k.name, k.ms, k.cpuMs, String(k.calls));
+      const rest = p.kernels.slice(10);
+      if (rest.length > 0) {
+        const sum = (f: (k: (typeof rest)[number]) => number): number => rest.reduce((s, k) => s + f(k), 0);
+        row(`${rest.length} other kernels`, sum((k) => k.ms), sum((k) => k.cpuMs), String(sum((k) => k.calls)));
+      }
+      row('(not in a kernel)', engine, engineCpu, '');
+    }
+  }
+  return lines;
+}
+
 /** The whole printed report (Markdown). */
-function formatReport(args: Args, configs: Config[], torch: { python: string; version: string } | null, m: Measurements, started: number): string {
-  const lines = [...setupLines(args, torch, m), '', ...stepTimeTable(args, configs, torch, m), ''];
+function formatReport(args: Args, configs: Config[], torch: { python: string; version: string } | null, native: NativeStatus, m: Measurements, started: number): string {
+  const lines = [...setupLines(args, torch, native, m), '', ...stepTimeTable(args, configs, torch, m), ''];
   lines.push(
     'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
       '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
@@ -413,6 +545,8 @@ function formatReport(args: Args, configs: Config[], torch: { python: string; ve
   );
   lines.push('', ...memoryTable(m));
   for (const [label, bytes] of m.heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
+  lines.push(...targetLines(m, args.threads, native.available, torch != null));
+  lines.push(...profileLines(m.profiles));
   lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   return lines.join('\n');
 }
@@ -420,15 +554,17 @@ function formatReport(args: Args, configs: Config[], torch: { python: string; ve
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const self = fileURLToPath(import.meta.url);
-  const configs = benchConfigs(args);
+  const native = nativeAddon();
+  const configs = benchConfigs(args, native);
   const torch = args.torch ? await findTorch() : null;
   const started = Date.now();
   console.error(
     `bench: ${args.rounds} rounds; wasm threads ${args.threads.join(',')}; ` +
-      (torch ? `PyTorch ${torch.version} (${torch.python})` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)'),
+      (torch ? `PyTorch ${torch.version} (${torch.python}), as it comes and tuned` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)') +
+      `; ${describeNative(native, null)}${native.available ? '' : ' (native rows skipped)'}`,
   );
   const m = await runRounds(self, args, configs, torch, started);
-  console.log(formatReport(args, configs, torch, m, started));
+  console.log(formatReport(args, configs, torch, native, m, started));
 }
 
 if (process.argv[2] === '--worker') {

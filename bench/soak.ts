@@ -3,7 +3,7 @@
  * tensors, tensor bytes and wasm heap from after a warm-up step to the end. A flat line is the
  * target (issue 6); the tests check the same on a small budget.
  *
- * Usage: node dist/bench/soak.js [--steps 2000] [--backend wasm|cpu]
+ * Usage: node dist/bench/soak.js [--steps 2000] [--backend wasm|native|cpu]
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -16,7 +16,9 @@ const { values } = parseArgs({
 });
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}`);
-if (values.backend !== 'wasm' && values.backend !== 'cpu') throw new Error(`--backend must be wasm or cpu, got ${values.backend}`);
+if (values.backend !== 'wasm' && values.backend !== 'native' && values.backend !== 'cpu') {
+  throw new Error(`--backend must be wasm, native or cpu, got ${values.backend}`);
+}
 
 const info = await initBackend({ backend: values.backend });
 const makers: [string, () => tf.Optimizer][] = [

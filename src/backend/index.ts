@@ -1,5 +1,6 @@
 /**
  * Backend selection: `tfjs-node` when the user has it installed, else the `wasm` backend with
+ * flatminima's native oneDNN kernels (the optional addon, Node only), else the `wasm` backend with
  * flatminima's training kernels (threaded in Node), else the stock `cpu` backend.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -7,38 +8,53 @@ import type * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './kernels/register.js';
 import { assertPinnedVersions } from './wasm-internals.js';
 import { MAX_WASM_THREADS } from './limits.js';
+import { NATIVE_KERNEL_NAMES, registerNativeKernels } from './native-kernels.js';
 
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNEL_NAMES } from './kernels/register.js';
 export { PINNED_TFJS_VERSION } from './wasm-internals.js';
+export { NATIVE_KERNEL_NAMES } from './native-kernels.js';
 
-/** A tfjs backend flatminima can run on. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * A backend flatminima can run on. 'native' is tfjs's 'wasm' backend with the heavy kernels on the
+ * native oneDNN addon (tf.getBackend() says 'wasm'); 'wasm' is the same backend with only the
+ * WebAssembly kernels.
+ */
+export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
 
 /** What {@link initBackend} chose. */
 export interface BackendInfo {
   /** The active tfjs backend. */
   name: BackendName;
-  /** Threads of the wasm backend; null for the other backends. */
+  /** Threads of the wasm backend, or of the native kernels (OpenMP) for 'native'; null for the others. */
   threads: number | null;
   /** Kernels flatminima registered for this backend (empty for 'tensorflow' and 'cpu'). */
   trainingKernels: string[];
+  /** Of those, the kernels that run on the native addon ('native' only; empty otherwise). */
+  nativeKernels: string[];
+  /**
+   * The native kernels in words: `native: oneDNN 2.6.3 (avx512_core), 1 thread` when in use, else
+   * why not, e.g. `native: not built (no libdnnl found)`.
+   */
+  native: string;
   /** Why this backend, in words (what was tried and why it was passed over). */
   reason: string;
 }
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
-  /** 'auto' (default): tensorflow if importable, else wasm, else cpu. */
+  /** 'auto' (default): tensorflow if importable, else native, else wasm, else cpu. */
   backend?: 'auto' | BackendName;
   /**
-   * wasm threads, 1..MAX_WASM_THREADS; default 1. More pay off only for conv-heavy models on
-   * otherwise idle cores (in Node, > 1 loads the threaded-SIMD build from disk).
+   * wasm threads, or the native kernels' threads, 1..MAX_WASM_THREADS; default 1. More pay off
+   * only for conv-heavy models on otherwise idle cores (for wasm in Node, > 1 loads the
+   * threaded-SIMD build from disk; the native kernels run the single-threaded wasm build beside
+   * their own OpenMP threads).
    */
   threads?: number;
 }
 
 /** Values accepted for `backend`. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 
 export { MAX_WASM_THREADS };
 
@@ -68,7 +84,7 @@ function validate(opts: unknown): { backend: 'auto' | BackendName; threads: numb
       throw new Error(`threads must be an integer from 1 to ${MAX_WASM_THREADS}; got ${JSON.stringify(threads)}`);
     }
     if (backend === 'cpu' || backend === 'tensorflow') {
-      throw new Error(`threads applies to backend 'wasm' (or 'auto' when it picks wasm), not '${backend}'`);
+      throw new Error(`threads applies to backend 'wasm' or 'native' (or 'auto' when it picks one of them), not '${backend}'`);
     }
   }
   return { backend: backend as 'auto' | BackendName, threads: threads as number | undefined };
@@ -140,6 +156,16 @@ async function initWasm(threads: number): Promise<void> {
   if (actual !== threads) throw new Error(`the wasm backend runs ${actual} threads; ${threads} were asked for`);
 }
 
+/** The addon's loader, in Node only (the addon is a Node module; the loader imports node:fs). */
+async function nativeLoader(): Promise<typeof import('./native.js') | null> {
+  return isNode ? await import('./native.js') : null;
+}
+
+/** The native line for a backend that does not use the addon. */
+function nativeNotUsed(backend: BackendName): string {
+  return `native: not used (backend '${backend}')`;
+}
+
 /**
  * Chooses and activates the tfjs backend. 'auto' tries tfjs-node (only if the user installed it),
  * then wasm with flatminima's training kernels, then cpu, and says why in `reason`. An explicitly
@@ -158,12 +184,50 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
         name: 'tensorflow',
         threads: null,
         trainingKernels: [],
+        nativeKernels: [],
+        native: nativeNotUsed('tensorflow'),
         reason: (backend === 'auto' ? 'auto: @tensorflow/tfjs-node is installed' : 'requested') + note,
       };
     } catch (e) {
       if (backend === 'tensorflow') throw new Error(`backend 'tensorflow' requested but unavailable: ${message(e)}`);
       skipped.push(`tensorflow: ${message(e)}`);
     }
+  }
+
+  let nativeLine: string | null = null;
+  if (backend === 'native' || backend === 'auto') {
+    const n = threads ?? DEFAULT_WASM_THREADS;
+    const loader = await nativeLoader();
+    const status = loader?.nativeAddon() ?? { available: false as const, reason: 'not available outside Node' };
+    if (status.available && loader != null) {
+      try {
+        // The native kernels bring their own threads: the wasm build beside them is the single-threaded one.
+        await initWasm(1);
+        status.addon.setThreads(n);
+        if (status.addon.threads() !== n) throw new Error(`the native kernels run ${status.addon.threads()} threads; ${n} were asked for`);
+        const trainingKernels = registerNativeKernels(status.addon);
+        const line = loader.describeNative(status, n);
+        return {
+          name: 'native',
+          threads: n,
+          trainingKernels,
+          nativeKernels: [...NATIVE_KERNEL_NAMES],
+          native: line,
+          reason: (backend === 'auto' ? `auto: ${skipped.join('; ')}; using` : 'requested:') + ` wasm with native kernels (${line.slice('native: '.length)})`,
+        };
+      } catch (e) {
+        if (backend === 'native') throw new Error(`backend 'native' requested but failed to start: ${message(e)}`, { cause: e });
+        nativeLine = `native: failed to start (${message(e)})`;
+      }
+    } else {
+      const why = status.available ? 'not available' : status.reason;
+      if (backend === 'native') {
+        const remedy = loader?.nativeRemedy(status) ?? 'run in Node';
+        throw new Error(`backend 'native' requested but unavailable: the native kernels are ${why}; ${remedy}, or use backend wasm`);
+      }
+      nativeLine = `native: ${why}`;
+    }
+    skipped.push(nativeLine);
   }
 
   if (backend === 'wasm' || backend === 'auto') {
@@ -174,6 +238,8 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
         name: 'wasm',
         threads: n,
         trainingKernels: registerWasmTrainingKernels(),
+        nativeKernels: [],
+        native: nativeLine ?? nativeNotUsed('wasm'),
         reason:
           (backend === 'auto' ? `auto: ${skipped.join('; ')}; using wasm` : 'requested') +
           ` with flatminima training kernels, ${n} thread${n === 1 ? '' : 's'}` +
@@ -190,6 +256,8 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
     name: 'cpu',
     threads: null,
     trainingKernels: [],
+    nativeKernels: [],
+    native: nativeLine ?? nativeNotUsed('cpu'),
     reason: backend === 'auto' ? `auto: ${skipped.join('; ')}; using the stock cpu backend` : 'requested',
   };
 }

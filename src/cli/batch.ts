@@ -11,12 +11,13 @@ import { formatMarkdownTable, toCsv, toJson } from '../report/tables.js';
 import { EXIT_INTERRUPTED } from './errors.js';
 import type { AnalyzeOptions } from '../analysis/index.js';
 import { createProgressView } from './progress.js';
+import { plannedBackendLine } from './backend-line.js';
 
 /** Options for {@link runBatch}. */
 export interface BatchOptions {
   resultsDir: string;
   jobs: number;
-  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+  backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'native';
   threads?: number;
 }
 
@@ -26,7 +27,9 @@ export { threadsPerJob } from '../experiments/executor.js';
 export async function runBatch(specs: RunSpec[], opts: BatchOptions): Promise<RunRecord[]> {
   const { runMany } = await import('../experiments/pool.js');
   const backend = opts.backend ?? 'auto';
-  const threads = opts.threads ?? (backend === 'auto' || backend === 'wasm' ? threadsPerJob(Math.min(opts.jobs, specs.length)) : undefined);
+  const threads =
+    opts.threads ?? (backend === 'auto' || backend === 'wasm' || backend === 'native' ? threadsPerJob(Math.min(opts.jobs, specs.length)) : undefined);
+  process.stderr.write(`  ${plannedBackendLine(backend, threads ?? null)}\n`);
   const view = createProgressView({ lineEveryMs: 30_000 });
   // Ctrl-C reaches the worker processes too (same process group); their checkpoints stay. A worker
   // whose parent is gone some other way (killed alone) stops too, on its IPC 'disconnect'.

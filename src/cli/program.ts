@@ -11,6 +11,7 @@ import { registerReport } from './commands/report.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerWorker } from './commands/worker.js';
+import { registerBuildNative } from './commands/build-native.js';
 import { packageVersion } from '../util/version.js';
 
 /** Builds the program (exported so tests and embedders can inspect it without running it). */
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerMeasure(program);
   registerReport(program);
   registerAnalyze(program);
+  registerBuildNative(program);
   return program;
 }
 

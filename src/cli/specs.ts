@@ -17,6 +17,7 @@ import {
 import { METHODS, SPEC_FIELDS, fieldFlag, methodsTaking, type SpecField } from '../optimizers/index.js';
 import { ValidationError, parseRunSpec } from '../experiments/validate.js';
 import { UsageError } from './errors.js';
+import { nativeAddon, nativeRemedy } from '../backend/native.js';
 import {
   momentumCoefficient,
   nonNegativeInt,
@@ -39,7 +40,7 @@ export {
   type OptimizerName,
 } from '../experiments/defaults.js';
 /** Backends `--backend` accepts. */
-export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+export const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'native'] as const;
 
 /** The optimiser-setting flags: one per field of the method table, named as the field (commander camel-cases `--looksam-alpha` back to `looksamAlpha`). */
 export type OptimizerFlags = Partial<Omit<OptimizerSpec, 'name'>>;
@@ -125,8 +126,8 @@ export function addRunOptions(cmd: Command): Command {
     .option('--measure-layers', "with --measure: also each layer variable's top Hessian eigenvalue and trace")
     .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
-    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else wasm, else cpu)').choices(BACKENDS))
-    .option('--threads <count>', 'wasm threads', threadCount);
+    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else native, else wasm, else cpu)').choices(BACKENDS))
+    .option('--threads <count>', 'wasm (or native kernel) threads', threadCount);
 }
 
 /** Whether `path` is an existing directory. */
@@ -138,10 +139,24 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** --threads only means something for the wasm backend (or auto, which may pick it). */
+/**
+ * --threads only means something for the wasm and native backends (or auto, which may pick them);
+ * --backend native needs the native addon built.
+ */
 export function checkBackendFlags(flags: { backend?: string; threads?: number }): void {
   if (flags.threads !== undefined && (flags.backend === 'cpu' || flags.backend === 'tensorflow')) {
-    throw new UsageError(`--threads applies to --backend wasm or auto, not ${flags.backend}`);
+    throw new UsageError(`--threads applies to --backend wasm, native or auto, not ${flags.backend}`);
+  }
+  if (flags.backend === 'native') {
+    let status: ReturnType<typeof nativeAddon>;
+    try {
+      status = nativeAddon();
+    } catch (err) {
+      throw new UsageError(`--backend native: ${(err as Error).message}`);
+    }
+    if (!status.available) {
+      throw new UsageError(`--backend native: the native kernels are ${status.reason}; ${nativeRemedy(status)}, or use --backend wasm`);
+    }
   }
 }
 

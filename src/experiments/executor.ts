@@ -10,13 +10,13 @@ import type { BackendChoice, Progress } from './runner.js';
 import type { RunRecord, RunSpec } from './schema.js';
 
 /** Backends a run may ask for. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'native'];
 
 /** How runs execute on one machine: shared by the local pool and by queue workers. */
 export interface ExecutionOptions {
   /** Runs at once on this machine (default: its number of cores). */
   jobs?: number;
-  /** wasm threads per run, 1..`MAX_WASM_THREADS` (the wasm backend's limit) (default: the cores shared among the jobs). */
+  /** wasm (or native kernel) threads per run, 1..8 (`MAX_WASM_THREADS`; default: the cores shared among the jobs). */
   threads?: number;
   /** Backend of every run (default 'auto'). */
   backend?: BackendChoice;
@@ -63,9 +63,9 @@ export function resolveExecution(
   if (!isPositiveInt(checkpointEvery)) {
     throw new RangeError(`${name('checkpointEvery')} must be a whole number >= 1 (epochs), got ${JSON.stringify(opts.checkpointEvery)}`);
   }
-  const usesThreads = backend === 'auto' || backend === 'wasm';
+  const usesThreads = backend === 'auto' || backend === 'wasm' || backend === 'native';
   if (opts.threads !== undefined) {
-    if (!usesThreads) throw new RangeError(`${name('threads')} applies to backend wasm or auto, not ${backend}`);
+    if (!usesThreads) throw new RangeError(`${name('threads')} applies to backend wasm, native or auto, not ${backend}`);
     if (!isPositiveInt(opts.threads) || opts.threads > MAX_WASM_THREADS) {
       throw new RangeError(`${name('threads')} must be a whole number from 1 to ${MAX_WASM_THREADS} (the wasm backend's limit), got ${JSON.stringify(opts.threads)}`);
     }
@@ -82,7 +82,7 @@ export type ExecutorEvent =
       type: 'skipped';
       /** The run's id. */
       runId: string;
-      /** Its record in the results. */
+      /** Its record as found in the results. */
       record: RunRecord;
     }
   /** The run started (or resumed from its checkpoint) on `worker`. */
@@ -91,16 +91,16 @@ export type ExecutorEvent =
       type: 'started';
       /** The run's id. */
       runId: string;
-      /** Its spec. */
+      /** The run's spec. */
       spec: RunSpec;
-      /** Where it runs (a pool slot, a queue worker). */
+      /** Who runs it: `local` for the local pool, else the queue worker's name. */
       worker: string;
     }
   /** A training step of a running run (throttled by the executor). */
   | {
       /** What happened. */
       type: 'progress';
-      /** The step reached. */
+      /** Where the run is. */
       progress: Progress;
     }
   /** The run ended: complete, diverged, or stopped on an error (`record.error`). */
@@ -115,7 +115,7 @@ export type ExecutorEvent =
 export interface ExecuteOptions {
   /** Where the records (and, for the local pool, checkpoints and models) go. */
   resultsDir: string;
-  /** Called on each run's events (skipped, started, progress, finished). */
+  /** Called with each {@link ExecutorEvent} as the runs go. */
   onEvent?: (event: ExecutorEvent) => void;
 }
 
@@ -131,7 +131,7 @@ export interface Executor {
   /** What happens to the runs when the caller is interrupted (Ctrl-C), for its message; absent for
    * an executor whose runs stop with it (they resume when the same command runs again). */
   readonly interruptNote?: string;
-  /** Runs `specs` (see the contract above) and returns their records, in spec order. */
+  /** Runs `specs` (see the contract above) and returns their records in spec order. */
   run(specs: readonly RunSpec[], opts: ExecuteOptions): Promise<RunRecord[]>;
   /** Frees what the executor holds (connections, processes). */
   close(): Promise<void>;

@@ -18,7 +18,7 @@ export class LocalPoolExecutor implements Executor {
     this.description = `local pool: ${jobs} run${jobs === 1 ? '' : 's'} at once${each}`;
   }
 
-  /** Runs `specs` in the local pool and returns their records, in spec order (see {@link Executor.run}). */
+  /** Runs `specs` in the local worker pool; see {@link Executor.run}. */
   async run(specs: readonly RunSpec[], opts: ExecuteOptions): Promise<RunRecord[]> {
     const { jobs, threads, backend, checkpointEvery } = this.execution;
     return runMany([...specs], {

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, type BackendName } from '../backend/index.js';
+import { nativeVersionTag } from '../backend/native.js';
 import { toTensors, type Dataset } from '../data/index.js';
 import { exampleLosses, type ExampleLossClosure } from '../optimizers/index.js';
 import { measureSharpness, modelObjective } from '../sharpness/index.js';
@@ -244,10 +245,20 @@ async function loadMatchingCheckpoint(run: RunContext): Promise<CheckpointData |
   return checkpoint?.data ?? null;
 }
 
+/** What a run ran on: the backend, its threads, and the versions the backend adds to the record's. */
+interface RunEnvironment {
+  backend: string;
+  threads: number | null;
+  /** `{ oneDNN: ... }` on the native kernels, else empty. */
+  native: Record<string, string>;
+}
+
 /** Initialises the requested backend (src/backend) and reports what is in use. */
-async function setUpBackend(opts: RunOptions): Promise<{ backend: string; threads: number | null }> {
+async function setUpBackend(opts: RunOptions): Promise<RunEnvironment> {
   const info = await initBackend({ backend: opts.backend ?? 'auto', ...(opts.threads !== undefined ? { threads: opts.threads } : {}) });
-  return { backend: info.name, threads: info.threads };
+  // The native kernels' oneDNN and the instruction set it runs on decide float rounding: the record names them.
+  const native: Record<string, string> = info.name === 'native' ? { oneDNN: nativeVersionTag() } : {};
+  return { backend: info.name, threads: info.threads, native };
 }
 
 /** Stage "prepare data": loads (or generates) and splits the spec's data. */
@@ -287,19 +298,20 @@ async function resumeOrStart(
   run: RunContext,
   trainer: Trainer,
   checkpoint: CheckpointData | null,
-  env: { backend: string; threads: number | null },
+  env: RunEnvironment,
   sessionStart: number,
 ): Promise<RunState> {
   const clock = (prior: number) => (): number => prior + (performance.now() - sessionStart) / 1000;
+  const { backend, threads, native } = env;
   if (checkpoint === null) {
-    const versions = { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node };
-    const record = newRecord(run.id, run.spec, { ...env, versions });
+    const versions = { flatminima: packageVersion(), '@tensorflow/tfjs': tf.version.tfjs, node: process.versions.node, ...native };
+    const record = newRecord(run.id, run.spec, { backend, threads, versions });
     return { record, epoch: 0, globalStep: 0, lastCheckpointEpoch: 0, partial: null, wall: clock(0) };
   }
   await restoreCheckpoint(trainer.model, trainer.built, checkpoint);
   trainer.orderRng.setState(checkpoint.rngState);
   return {
-    record: { ...checkpoint.record, ...env },
+    record: { ...checkpoint.record, backend, threads, versions: { ...checkpoint.record.versions, ...native } },
     epoch: checkpoint.epoch,
     globalStep: checkpoint.globalStep,
     lastCheckpointEpoch: checkpoint.epoch,

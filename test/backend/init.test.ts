@@ -14,6 +14,7 @@ import {
 } from '../../src/backend/index.js';
 import { WASM_BUILDING_BLOCKS, wasmTrainingKernelsRegistered } from '../../src/backend/kernels/register.js';
 import { hasStockKernel } from '../../src/backend/kernels/ops.js';
+import { nativeAddon } from '../../src/backend/native.js';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -27,7 +28,7 @@ function installed(pkg: string): boolean {
 
 describe('initBackend option validation', () => {
   const bad: [unknown, RegExp][] = [
-    [{ backend: 'gpu' }, /backend must be one of 'auto', 'tensorflow', 'wasm', 'cpu'; got "gpu"/],
+    [{ backend: 'gpu' }, /backend must be one of 'auto', 'tensorflow', 'native', 'wasm', 'cpu'; got "gpu"/],
     [{ backend: 3 }, /backend must be one of/],
     [{ threads: 0 }, /threads must be an integer from 1 to 8; got 0/],
     [{ threads: 1.5 }, /threads must be an integer from 1 to 8; got 1.5/],
@@ -49,14 +50,17 @@ describe('backend choice', () => {
     await assert.rejects(initBackend({ backend: 'tensorflow' }), /backend 'tensorflow' requested but unavailable: @tensorflow\/tfjs-node is not installed/);
   });
 
-  test('auto falls back to wasm with the training kernels and says why', { skip: installed('@tensorflow/tfjs-node') }, async () => {
+  // Where the native addon is built, auto takes it (test/backend/native-fallback.test.ts checks the
+  // fall back to wasm without it, in a process where it is turned off).
+  test('auto falls back to wasm (or native, where built) with the training kernels and says why', { skip: installed('@tensorflow/tfjs-node') }, async () => {
+    const native = nativeAddon().available;
     const info = await initBackend({ threads: 1 });
-    assert.equal(info.name, 'wasm');
+    assert.equal(info.name, native ? 'native' : 'wasm');
     assert.equal(info.threads, 1);
     assert.equal(tf.getBackend(), 'wasm');
     assert.deepEqual([...info.trainingKernels].sort(), [...WASM_TRAINING_KERNEL_NAMES].sort());
     assert.match(info.reason, /tensorflow: @tensorflow\/tfjs-node is not installed/);
-    assert.ok(wasmTrainingKernelsRegistered());
+    assert.equal(wasmTrainingKernelsRegistered(), !native);
   });
 
   test('wasm defaults to one thread', async () => {
@@ -67,7 +71,14 @@ describe('backend choice', () => {
 
   test('cpu on request', async () => {
     const info = await initBackend({ backend: 'cpu' });
-    assert.deepEqual(info, { name: 'cpu', threads: null, trainingKernels: [], reason: 'requested' });
+    assert.deepEqual(info, {
+      name: 'cpu',
+      threads: null,
+      trainingKernels: [],
+      nativeKernels: [],
+      native: "native: not used (backend 'cpu')",
+      reason: 'requested',
+    });
     assert.equal(tf.getBackend(), 'cpu');
   });
 

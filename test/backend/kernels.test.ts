@@ -13,38 +13,13 @@ import { col2imFor, col2imSimdError } from '../../src/backend/kernels/col2im-sim
 import { wasmMemoryOf } from '../../src/backend/wasm-internals.js';
 import { WasmOps } from '../../src/backend/kernels/ops.js';
 import { assertSameOnBoth, runOn, assertClose, sizeOf, uniform } from './helpers.js';
+import { COL2IM_SHAPES, COL2IM_STRIDES, CONV_SHAPES, MATMUL_SHAPES, PADS, POOL_CONFIGS, POOL_INPUTS, STRIDES } from './kernel-grid.js';
 
 before(async () => {
   const info = await initBackend({ backend: 'wasm', threads: 1 });
   assert.equal(info.name, 'wasm');
 });
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
-
-const PADS: Pad[] = [
-  'same',
-  'valid',
-  1,
-  [
-    [0, 0],
-    [2, 1],
-    [0, 3],
-    [0, 0],
-  ],
-];
-const STRIDES: (number | [number, number])[] = [1, 2, 3, [2, 1]];
-// [batch, height, width, inChannels, kh, kw, outChannels]: direct / im2col (kh*kw*Ci <= 27) and swapped-conv
-// paths, 1x1 kernels (stride > kernel), non-square images and kernels.
-const CONV_SHAPES: [number, number, number, number, number, number, number][] = [
-  [2, 9, 9, 1, 3, 3, 4],
-  [1, 10, 8, 3, 2, 3, 5],
-  [3, 9, 10, 8, 3, 3, 4],
-  [2, 7, 7, 5, 1, 1, 3],
-  // The direct SIMD dW routine (kh*kw*Ci <= 27, Co % 4 == 0): pairs of channel vectors plus a last
-  // single one, patch sizes that are and are not multiples of 4.
-  [2, 9, 9, 1, 3, 3, 12],
-  [2, 8, 7, 2, 2, 2, 8],
-];
 
 describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
   for (const [n, h, w, ci, kh, kw, co] of CONV_SHAPES) {
@@ -118,30 +93,8 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
 });
 
 describe('MaxPoolGrad', () => {
-  const inputs: Record<string, (size: number, seed: number) => Float32Array> = {
-    'both signs': (s, seed) => uniform(s, seed),
-    'all negative': (s, seed) => uniform(s, seed, -2, -1),
-    'tiny negative (below FLT_MIN)': (s, seed) => uniform(s, seed, -1, -0.5).map((v) => v * 1e-39),
-    // Values from {-1, 0, 1}: many ties; the gradient must go to the FIRST maximum like cpu.
-    ties: (s, seed) => uniform(s, seed, -1.5, 1.5).map((v) => Math.round(v)),
-  };
-  const configs: [number[], number | [number, number], number | [number, number], 'same' | 'valid' | number][] = [
-    [[2, 8, 8, 3], 2, 2, 'valid'],
-    [[2, 9, 9, 4], 3, 2, 'same'],
-    [[1, 9, 7, 5], 2, 3, 'same'],
-    [[3, 6, 6, 2], 3, 1, 'valid'],
-    [[2, 7, 9, 8], [3, 2], [1, 2], 1],
-    [[2, 6, 6, 32], 2, 2, 'valid'],
-    // Non-overlapping windows (stride >= window) with Ci % 4 == 0 (the SIMD routine), with
-    // padding, gaps between windows and positions in no window.
-    [[2, 5, 5, 12], 2, 2, 'valid'],
-    [[2, 7, 9, 8], 2, 3, 'same'],
-    [[1, 9, 7, 4], [2, 3], [2, 3], 'same'],
-    [[2, 8, 7, 4], [3, 2], [3, 2], 'valid'],
-    [[2, 7, 7, 4], 2, 2, 1],
-  ];
-  for (const [xs, filterSize, strides, pad] of configs) {
-    for (const [kind, gen] of Object.entries(inputs)) {
+  for (const [xs, filterSize, strides, pad] of POOL_CONFIGS) {
+    for (const [kind, gen] of Object.entries(POOL_INPUTS)) {
       const name = `x[${xs}] pool ${JSON.stringify(filterSize)} stride ${JSON.stringify(strides)} pad ${pad}, ${kind}`;
       test(name, async () => {
         const xv = gen(sizeOf(xs), 7);
@@ -203,18 +156,7 @@ describe('MaxPoolGrad', () => {
 });
 
 describe('BatchMatMul / _FusedMatMul', () => {
-  const shapes: [number[], number[], boolean, boolean][] = [
-    [[5, 7], [7, 3], false, false],
-    [[7, 5], [7, 3], true, false],
-    [[5, 7], [3, 7], false, true],
-    [[7, 5], [3, 7], true, true],
-    [[64, 40], [64, 12], true, false], // dense dW: x^T dy
-    [[64, 12], [40, 12], false, true], // dense dX: dy W^T
-    [[64, 3], [64, 100], true, false], // picks the swapped form
-    [[1, 7, 5], [1, 3, 7], true, true],
-    [[2, 7, 5], [2, 7, 3], true, false], // batched: stock fallback
-  ];
-  for (const [as, bs, ta, tb] of shapes) {
+  for (const [as, bs, ta, tb] of MATMUL_SHAPES) {
     const name = `a[${as}]${ta ? 'ᵀ' : ''} b[${bs}]${tb ? 'ᵀ' : ''}`;
     test(name, async () => {
       const av = uniform(sizeOf(as), 10);
@@ -360,16 +302,8 @@ describe('Conv2DBackpropInput as GEMM + col2im (Ci % 4 == 0)', () => {
     assertClose(got, want, 'col2im', 1e-6);
   });
 
-  // [batch, height, width, inChannels (multiple of 4), kh, kw, outChannels]
-  const SHAPES: [number, number, number, number, number, number, number][] = [
-    [2, 9, 9, 4, 3, 3, 5],
-    [1, 10, 8, 8, 2, 3, 1],
-    [3, 7, 9, 12, 4, 2, 3],
-    [2, 6, 6, 4, 1, 1, 6],
-  ];
-  const STRIDES2: (number | [number, number])[] = [1, 2, 3, [2, 1], [1, 3]];
-  for (const [n, h, w, ci, kh, kw, co] of SHAPES) {
-    for (const strides of STRIDES2) {
+  for (const [n, h, w, ci, kh, kw, co] of COL2IM_SHAPES) {
+    for (const strides of COL2IM_STRIDES) {
       for (const pad of PADS) {
         const name = `x[${n},${h},${w},${ci}] k${kh}x${kw}->${co} stride ${JSON.stringify(strides)} pad ${JSON.stringify(pad)}`;
         test(name, async () => {

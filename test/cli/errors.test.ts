@@ -70,7 +70,7 @@ const cases: [string[], RegExp[]][] = [
   [['train', '--spec', join(dir, 'missing.json')], [/--spec .*missing\.json: cannot read the file/]],
   [['train', '--spec', notJson], [/--spec .*broken\.json: not valid JSON/]],
   [['reproduce', '--seeds', '-2'], [/--seeds/, /whole number >= 1/]],
-  [['compare', '--backend', 'cpu', '--threads', '2'], [/--threads applies to --backend wasm or auto, not cpu/]],
+  [['compare', '--backend', 'cpu', '--threads', '2'], [/--threads applies to --backend wasm, native or auto, not cpu/]],
 ];
 
 function checkUsageError(args: string[], patterns: RegExp[], r: { code: number | null; stdout: string | null; stderr: string }): void {

@@ -176,7 +176,7 @@ test('execution options: threads default to the shared cores capped at the wasm 
   assert.deepEqual(resolveExecution({ jobs: 2 }, { cores: 64 }), { jobs: 2, threads: 8, backend: 'auto', checkpointEvery: 1 });
   assert.deepEqual(resolveExecution({ backend: 'cpu' }, { cores: 4 }), { jobs: 4, threads: undefined, backend: 'cpu', checkpointEvery: 1 });
   assert.throws(() => resolveExecution({ threads: 9 }), (e: unknown) => e instanceof RangeError && /threads must be a whole number from 1 to 8 .*got 9/.test(e.message));
-  assert.throws(() => resolveExecution({ threads: 2, backend: 'cpu' }), /threads applies to backend wasm or auto, not cpu/);
+  assert.throws(() => resolveExecution({ threads: 2, backend: 'cpu' }), /threads applies to backend wasm, native or auto, not cpu/);
   assert.throws(() => resolveExecution({ jobs: 0 }, { names: { jobs: '--jobs' } }), /^RangeError: --jobs must be a whole number >= 1, got 0$/);
 });
 

@@ -3,11 +3,13 @@
  * repository, the tarball installed into an empty project with npm (from the local cache where it
  * can), and then, in that project: an example runs against the installed package, its types check
  * against the published .d.ts files, and bundling only `import 'flatminima'` keeps the modules that
- * register things at import (package.json `sideEffects`).
+ * register things at import (package.json `sideEffects`). The tarball carries the native addon's
+ * sources, and installing it builds the addon where this repository's own build succeeded (oneDNN
+ * and a compiler present), unless FLATMINIMA_NATIVE=0 skips it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -28,6 +30,10 @@ test('npm pack, install the tarball into an empty project, run and type-check an
   for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'tsconfig.json', 'tsconfig.build.json'])
     copyFileSync(join(root, f), join(copy, f));
   cpSync(join(root, 'src'), join(copy, 'src'), { recursive: true });
+  // The addon's sources and build script, not its build (native/build/).
+  mkdirSync(join(copy, 'native'));
+  for (const f of ['binding.gyp', 'build.mjs']) copyFileSync(join(root, 'native', f), join(copy, 'native', f));
+  cpSync(join(root, 'native', 'src'), join(copy, 'native', 'src'), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'), 'dir');
   const packed = await exec(npm, ['pack', '--json', '--pack-destination', tmp], { cwd: copy, maxBuffer: 64 * 1024 * 1024 });
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
@@ -42,11 +48,16 @@ test('npm pack, install the tarball into an empty project, run and type-check an
     'dist/src/node.js',
     'dist/src/wasm-kernels.js',
     'dist/src/cli/main.js',
+    'native/binding.gyp',
+    'native/build.mjs',
+    'native/src/addon.cc',
   ]) {
     assert.ok(files.includes(f), `the tarball holds ${f}`);
   }
   assert.deepEqual(
-    files.filter((f) => !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(f)),
+    files.filter(
+      (f) => !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|native\/(binding\.gyp|build\.mjs|src\/[\w-]+\.(cc|h))|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(f),
+    ),
     [],
     'nothing else',
   );
@@ -58,6 +69,14 @@ test('npm pack, install the tarball into an empty project, run and type-check an
     cwd: app,
     maxBuffer: 64 * 1024 * 1024,
   });
+
+  // The install step (native/build.mjs --optional) built the addon where this repository's build did.
+  const status = join(app, 'node_modules', 'flatminima', 'native', 'build', 'status.json');
+  if (process.env.FLATMINIMA_NATIVE === '0') assert.ok(!existsSync(status), 'FLATMINIMA_NATIVE=0: the install step skips the build');
+  else if (existsSync(join(root, 'native', 'build', 'Release', 'flatminima_native.node'))) {
+    assert.ok(existsSync(status), 'the install step ran native/build.mjs');
+    assert.equal((JSON.parse(readFileSync(status, 'utf8')) as { built: boolean; reason: string }).reason, 'built');
+  }
 
   // The example, unchanged, against the installed package (tsx from this repository runs the .ts).
   copyFileSync(join(root, 'examples', 'custom-loop.ts'), join(app, 'custom-loop.ts'));

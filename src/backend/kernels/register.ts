@@ -65,22 +65,28 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
 export const WASM_TRAINING_KERNEL_NAMES: readonly string[] = Object.keys(TRAINING_KERNELS);
 
 let registered = false;
+/** The stock setup function of each kernel we replace, captured at the first registration. */
+const stockSetup = new Map<string, tf.KernelConfig['setupFunc']>();
 
 /**
- * Installs the training kernels for backend 'wasm' (idempotent). The wasm backend package must
- * have been imported (it registers the stock kernels). Returns the installed kernel names.
+ * Installs the training kernels for backend 'wasm' (idempotent; also puts them back where other
+ * kernels, e.g. the native ones of src/backend/native-kernels.ts, replaced them). The wasm backend
+ * package must have been imported (it registers the stock kernels). Returns the installed kernel names.
  */
 export function registerWasmTrainingKernels(): string[] {
-  if (registered) return [...WASM_TRAINING_KERNEL_NAMES];
-  for (const name of WASM_BUILDING_BLOCKS) captureStockKernel(name);
+  if (!registered) {
+    for (const name of WASM_BUILDING_BLOCKS) captureStockKernel(name);
+    for (const name of Object.keys(TRAINING_KERNELS)) stockSetup.set(name, tf.getKernel(name, 'wasm')?.setupFunc);
+    registered = true;
+  }
   for (const [name, kernelFunc] of Object.entries(TRAINING_KERNELS)) {
-    const stock = tf.getKernel(name, 'wasm');
-    if (stock != null) tf.unregisterKernel(name, 'wasm');
+    const current = tf.getKernel(name, 'wasm');
+    if (current?.kernelFunc === kernelFunc) continue;
+    if (current != null) tf.unregisterKernel(name, 'wasm');
     // The stock setupFunc binds the C function the stock kernelFunc calls (our fallback path);
     // tfjs runs setup functions when a backend instance starts, so keep it on our config.
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: stock?.setupFunc });
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc, setupFunc: stockSetup.get(name) });
   }
-  registered = true;
   return [...WASM_TRAINING_KERNEL_NAMES];
 }
 

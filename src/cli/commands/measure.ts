@@ -13,6 +13,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { nonNegativeInt, nonNegativeNumber, openUnitInterval, positiveInt, positiveNumber, threadCount } from '../parsers.js';
 import { BACKENDS, DATASETS, validateSpec, checkBackendFlags } from '../specs.js';
+import { backendLine } from '../backend-line.js';
 import type { RunRecord, RunSpec } from '../../experiments/schema.js';
 import type { SavedModelMeasurement } from '../../experiments/measureModel.js';
 import { MEASURE_RHO } from '../../experiments/measurement.js';
@@ -228,6 +229,7 @@ export function registerMeasure(program: Command): void {
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
         ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
       });
+      process.stderr.write(`${backendLine(backend)}\n`);
       const { measureSavedModel } = await import('../../experiments/measureModel.js');
       let result: SavedModelMeasurement;
       try {

@@ -12,7 +12,7 @@ import { basename, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from '../errors.js';
 import { nonNegativeInt, openUnitInterval, positiveInt, threadCount } from '../parsers.js';
-import { BACKENDS } from '../specs.js';
+import { BACKENDS, checkBackendFlags } from '../specs.js';
 import { describeSpec } from '../format.js';
 import { SweepProgress } from '../sweepProgress.js';
 import { addQueueOptions, queueExecutorFrom, submitOrCollect, type QueueFlags } from '../queueRun.js';
@@ -189,7 +189,7 @@ export function registerSweep(program: Command): void {
     .option('--validation-fraction <f>', 'share of the training part held out for validation (default 0.1)', openUnitInterval)
     .option('--no-select', 'no validation split and no selection')
     .option('--jobs <count>', `parallel runs (default: number of cores, here ${availableParallelism()})`, positiveInt)
-    .option('--threads <count>', 'wasm threads per run (1-8)', threadCount)
+    .option('--threads <count>', 'wasm (or native kernel) threads per run (1-8)', threadCount)
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKENDS))
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
     .option('--dry-run', 'print the runs the sweep would do and exit')
@@ -201,6 +201,8 @@ export function registerSweep(program: Command): void {
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
         ...(flags.checkpointEvery !== undefined ? { checkpointEvery: flags.checkpointEvery } : {}),
       });
+      // --backend native on the local pool needs the addon here (a queue's runs need it on the workers).
+      if (queue === null) checkBackendFlags({ backend: flags.backend });
       let executor: Executor;
       try {
         executor = queue ?? new LocalPoolExecutor({

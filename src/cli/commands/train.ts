@@ -12,6 +12,7 @@ import { nonNegativeInt } from '../parsers.js';
 import { OPTIMIZERS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
 import { createProgressView } from '../progress.js';
 import { describeSpec, formatRecordSummary } from '../format.js';
+import { backendLine } from '../backend-line.js';
 import type { RunRecord, RunSpec } from '../../experiments/schema.js';
 import type { Progress } from '../../experiments/runner.js';
 
@@ -126,8 +127,14 @@ export function registerTrain(program: Command): void {
     const { runSpec, runId } = await import('../../experiments/runner.js');
     const id = runId(spec);
     const runPath = join(resultsDir, id);
+    // Started here to print what runs (runSpec starts the same backend again, which is cheap).
+    const { initBackend } = await import('../../backend/index.js');
+    const backend = await initBackend({
+      ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+      ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    });
     process.stderr.write(
-      `run ${id}\n  ${describeSpec(spec)}\n  results ${runPath}\n` +
+      `run ${id}\n  ${describeSpec(spec)}\n  ${backendLine(backend)}\n  results ${runPath}\n` +
         `  (Ctrl-C stops it; \`${resumeCommand(runPath, flags)}\` continues from the last finished epoch)\n`,
     );
 

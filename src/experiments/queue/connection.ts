@@ -17,19 +17,19 @@ const MASK = '***';
 
 /** How to reach Redis: plain data (no functions), so it can be sent to a child process. */
 export interface RedisSettings {
-  /** The server's host name or address. */
+  /** Host name or address. */
   host: string;
-  /** Its port (default 6379). */
+  /** TCP port (default 6379). */
   port: number;
-  /** The database number (default 0). */
+  /** Database number (the URL's path; default 0). */
   db: number;
-  /** The user name, when the URL gives one. */
+  /** ACL user name, when the URL names one. */
   username?: string;
-  /** The password, when the URL gives one (never printed: see `display`). */
+  /** Password, when the URL has one (never printed: see `display`). */
   password?: string;
   /** Present for `rediss://`: TLS with the server's name checked against its certificate. */
   tls?: {
-    /** The name the certificate must carry. */
+    /** The name the server's certificate must carry. */
     servername: string;
   };
   /** The URL with the password masked: the only form that may be printed or stored. */
@@ -38,7 +38,7 @@ export interface RedisSettings {
 
 /** A parsed Redis URL: its settings, its display form, and a redactor for its password. */
 export interface RedisTarget {
-  /** The connection settings. */
+  /** The connection settings (plain data). */
   readonly settings: RedisSettings;
   /** The URL with the password masked (same as `settings.display`). */
   readonly display: string;

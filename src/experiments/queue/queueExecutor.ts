@@ -25,9 +25,9 @@ import { downloadModel } from './modelTransfer.js';
 
 /** Options of a {@link QueueExecutor}. */
 export interface QueueExecutorOptions {
-  /** The Redis server the queue lives on (a parsed URL). */
+  /** The Redis the queue lives on. */
   redis: RedisTarget;
-  /** Queue name (default `DEFAULT_QUEUE`, 'flatminima-runs'); workers must take the same. */
+  /** Queue name (default `flatminima-runs`); workers must take the same. */
   queue?: string;
   /** Backend of every run, carried in the job (default 'auto'). */
   backend?: BackendChoice;
@@ -61,9 +61,9 @@ export interface CollectResult {
   records: (RunRecord | null)[];
   /** The runs without a record yet and the state of their job ('waiting', 'active', 'delayed', ... or 'not submitted'). */
   pending: {
-    /** The run's id (its job's id). */
+    /** The run's id. */
     runId: string;
-    /** Its job's state. */
+    /** Its job's state in the queue. */
     state: string;
   }[];
 }

@@ -36,9 +36,9 @@ import { RedisCheckpointStore } from './redisCheckpointStore.js';
 
 /** Options of {@link QueueWorker.start}. */
 export interface QueueWorkerOptions {
-  /** The Redis server the queue lives on (a parsed URL). */
+  /** The Redis the queue lives on. */
   redis: RedisTarget;
-  /** Queue name (default `DEFAULT_QUEUE`, 'flatminima-runs'). */
+  /** Queue name (default `flatminima-runs`). */
   queue?: string;
   /** This worker's name in logs, progress and the jobs it takes (default `<host>-<pid>`). */
   name?: string;
@@ -205,7 +205,7 @@ export class QueueWorker {
       redis: this.opts.redis.settings,
       queue: this.queue,
       modelTtlSeconds: this.opts.modelTtlSeconds ?? MODEL_TTL_SECONDS,
-      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm') ? { threads: this.threads } : {}),
+      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm' || run.backend === 'native') ? { threads: this.threads } : {}),
       ...(this.opts.checkpointDir !== undefined ? { checkpointDir: this.opts.checkpointDir } : {}),
     };
     child.send(req);

@@ -24,7 +24,7 @@ return 1`;
 export class RedisCheckpointStore implements CheckpointStore {
   /**
    * @param client a connected ioredis client.
-   * @param queue the queue's name (keys are `checkpointKey(queue, runId)`).
+   * @param queue the queue's name (keys are `flatminima:<queue>:checkpoint:<runId>`).
    * @param where the server as it may be shown (a masked URL), for messages.
    */
   constructor(
