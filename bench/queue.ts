@@ -45,7 +45,8 @@ const int = (name: 'runs' | 'n' | 'epochs' | 'rounds'): number => {
 const [runs, n, epochs, rounds] = [int('runs'), int('n'), int('epochs'), int('rounds')];
 if (values.backend !== 'cpu' && values.backend !== 'wasm') throw new RangeError(`--backend must be cpu or wasm, got ${values.backend}`);
 const backend = values.backend;
-if (values.fsync !== 'always' && values.fsync !== 'everysec') throw new RangeError(`--fsync must be always or everysec (Redis appendfsync), got ${values.fsync}`);
+if (values.fsync !== 'always' && values.fsync !== 'everysec')
+  throw new RangeError(`--fsync must be always or everysec (Redis appendfsync), got ${values.fsync}`);
 const fsync = values.fsync;
 if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
   console.error('bench:queue needs redis-server on the PATH (Debian: apt-get install redis-server)');
@@ -58,13 +59,18 @@ if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) 
  * the queue adds shows as CPU, wherever it runs.
  */
 function cpuSeconds(pid: number | 'self'): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   // After the ')' that ends the command name, field 14 of proc(5) (utime) is index 11.
   const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
   return ticks / 100; // USER_HZ is 100 on Linux
 }
 
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -108,20 +114,30 @@ const specs: RunSpec[] = Array.from({ length: runs }, (_, i) => ({
   measureExamples: 0,
 }));
 
-console.log(`queue benchmark: ${runs} moons runs (n=${n}, ${epochs} epochs, batch 32, SAM/GSAM), backend ${backend}, Redis appendfsync ${fsync}`);
+console.log(
+  `queue benchmark: ${runs} moons runs (n=${n}, ${epochs} epochs, batch 32, SAM/GSAM), backend ${backend}, Redis appendfsync ${fsync}`,
+);
 console.log(`load average at start: ${load()}`);
 
 // The queue's side: redis-server (append-only file fsynced on every write by default, as the README advises) and
 // 2 workers of concurrency 1, started before any timing (idle, they cost next to nothing).
 const port = await freePort();
 const redisDir = mkdtempSync(join(tmpdir(), 'fm-bench-redis-'));
-const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', fsync], { stdio: ['ignore', 'pipe', 'pipe'] });
+const redis = spawn(
+  'redis-server',
+  ['--port', String(port), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', fsync],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
 await printed(redis, 'Ready to accept connections');
 const url = `redis://127.0.0.1:${port}`;
 const target = parseRedisUrl(url);
 const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const workers = ['bench-w1', 'bench-w2'].map((name) =>
-  spawn(process.execPath, [main, 'worker', '--redis', url, '--concurrency', '1', '--name', name, ...(backend === 'wasm' ? ['--threads', '1'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  spawn(
+    process.execPath,
+    [main, 'worker', '--redis', url, '--concurrency', '1', '--name', name, ...(backend === 'wasm' ? ['--threads', '1'] : [])],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  ),
 );
 await Promise.all(workers.map((w, i) => printed(w, `worker bench-w${i + 1}: `)));
 const client = createRedisClient(target);
@@ -148,10 +164,14 @@ let queueCpu = 0;
 async function localPhase(): Promise<number> {
   const cpu0 = cpuSeconds('self');
   const t0 = performance.now();
-  const records = await new LocalPoolExecutor({ jobs: 2, backend, ...(backend === 'wasm' ? { threads: 1 } : {}) }).run(specs, { resultsDir: tempDir('fm-bench-local-') });
+  const records = await new LocalPoolExecutor({ jobs: 2, backend, ...(backend === 'wasm' ? { threads: 1 } : {}) }).run(specs, {
+    resultsDir: tempDir('fm-bench-local-'),
+  });
   const ms = performance.now() - t0;
   localCpu += cpuSeconds('self') - cpu0;
-  console.log(`local pool (2 at once): ${seconds(ms)}, ${((runs / ms) * 60_000).toFixed(2)} runs/min; training ${seconds(training(records))} a run, ${seconds(beyond(ms, records))} beyond it per run and lane; load ${load()}`);
+  console.log(
+    `local pool (2 at once): ${seconds(ms)}, ${((runs / ms) * 60_000).toFixed(2)} runs/min; training ${seconds(training(records))} a run, ${seconds(beyond(ms, records))} beyond it per run and lane; load ${load()}`,
+  );
   return ms;
 }
 
@@ -171,17 +191,24 @@ async function queuePhase(): Promise<number> {
   const commandsBefore = await commands();
   const backAt = new Map<string, number>();
   const exec = new QueueExecutor({ redis: target, backend, log: () => {} });
-  const processes = (): number => cpuSeconds('self') + cpuSeconds(redis.pid as number) + workers.reduce((sum, w) => sum + cpuSeconds(w.pid as number), 0);
+  const processes = (): number =>
+    cpuSeconds('self') + cpuSeconds(redis.pid as number) + workers.reduce((sum, w) => sum + cpuSeconds(w.pid as number), 0);
   const cpu1 = processes();
   const t1 = performance.now();
-  const records = await exec.run(specs, { resultsDir: tempDir('fm-bench-queue-'), onEvent: (e) => e.type === 'finished' && backAt.set(e.record.runId, Date.now()) });
+  const records = await exec.run(specs, {
+    resultsDir: tempDir('fm-bench-queue-'),
+    onEvent: (e) => e.type === 'finished' && backAt.set(e.record.runId, Date.now()),
+  });
   const ms = performance.now() - t1;
   queueCpu += processes() - cpu1; // each job's runner process has exited (and been reaped) before its job completes
   await exec.close();
   queueCommands += (await commands()) - commandsBefore;
   queueMsTotal += ms;
-  for (const [name, calls] of await commandStats()) commandTotals.set(name, (commandTotals.get(name) ?? 0) + calls - (statsBefore.get(name) ?? 0));
-  console.log(`queue (2 workers x 1):  ${seconds(ms)}, ${((runs / ms) * 60_000).toFixed(2)} runs/min; training ${seconds(training(records))} a run, ${seconds(beyond(ms, records))} beyond it per run and lane; load ${load()}`);
+  for (const [name, calls] of await commandStats())
+    commandTotals.set(name, (commandTotals.get(name) ?? 0) + calls - (statsBefore.get(name) ?? 0));
+  console.log(
+    `queue (2 workers x 1):  ${seconds(ms)}, ${((runs / ms) * 60_000).toFixed(2)} runs/min; training ${seconds(training(records))} a run, ${seconds(beyond(ms, records))} beyond it per run and lane; load ${load()}`,
+  );
   // Per-job overhead from BullMQ's own timestamps (ms since the epoch, all on this machine).
   const jobs = await Promise.all(specs.map((s) => Job.fromId(queue, runId(s))));
   for (const [i, job] of jobs.entries()) {
@@ -206,7 +233,9 @@ for (let r = 0; r < rounds; r++) {
     localMs += await localPhase();
   }
 }
-console.log(`throughput ratio queue / local pool: ${(localMs / queueMs).toFixed(3)} over ${rounds} round${rounds === 1 ? '' : 's'} (target >= 0.9)`);
+console.log(
+  `throughput ratio queue / local pool: ${(localMs / queueMs).toFixed(3)} over ${rounds} round${rounds === 1 ? '' : 's'} (target >= 0.9)`,
+);
 console.log(
   `CPU seconds per run: local pool ${(localCpu / (runs * rounds)).toFixed(2)}, queue ${(queueCpu / (runs * rounds)).toFixed(2)} ` +
     `(workers, their job runners, redis-server and the submitter): CPU-bound throughput ratio ${(localCpu / queueCpu).toFixed(3)}`,
@@ -215,13 +244,31 @@ console.log(`enqueue (or worker free) to start: ${range(pickups)}`);
 console.log(`job time beyond the run's training time (child process start, backend init, data, model upload): ${range(jobBeyondTraining)}`);
 console.log(`result back (job completed to record and model written locally): ${range(back)}`);
 const jobsRun = runs * rounds;
-console.log(`Redis commands: ${queueCommands} for ${jobsRun} jobs, ${(queueCommands / jobsRun).toFixed(0)} per job; ${(queueCommands / (queueMsTotal / 1000)).toFixed(1)} per second with 2 runs going`);
-const top = [...commandTotals].filter(([, c]) => c > 0).sort((a, b) => b[1] - a[1]).slice(0, 8);
-console.log(`  by command (INFO commandstats, commands inside BullMQ's Lua scripts included): ${top.map(([name, calls]) => `${name} ${calls}`).join(', ')}`);
+console.log(
+  `Redis commands: ${queueCommands} for ${jobsRun} jobs, ${(queueCommands / jobsRun).toFixed(0)} per job; ${(queueCommands / (queueMsTotal / 1000)).toFixed(1)} per second with 2 runs going`,
+);
+const top = [...commandTotals]
+  .filter(([, c]) => c > 0)
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, 8);
+console.log(
+  `  by command (INFO commandstats, commands inside BullMQ's Lua scripts included): ${top.map(([name, calls]) => `${name} ${calls}`).join(', ')}`,
+);
 console.log(`load average at end: ${load()}`);
 
 await queue.close();
 await closeRedisClient(client);
-await Promise.all(workers.map((w) => new Promise((resolve) => { w.once('exit', resolve); w.kill('SIGTERM'); })));
-await new Promise((resolve) => { redis.once('exit', resolve); redis.kill('SIGTERM'); });
+await Promise.all(
+  workers.map(
+    (w) =>
+      new Promise((resolve) => {
+        w.once('exit', resolve);
+        w.kill('SIGTERM');
+      }),
+  ),
+);
+await new Promise((resolve) => {
+  redis.once('exit', resolve);
+  redis.kill('SIGTERM');
+});
 for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -135,7 +135,8 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
   const rows: WorkerRow[] = [];
   const model = spec.model === 'MLP' ? createMlp({ seed: 0 }) : createCnn({ seed: 0 });
   const { x, y } = tf.tidy(() => {
-    const x = spec.model === 'MLP' ? tf.randomNormal([BATCH, 2], 0, 1, 'float32', 1) : tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 1);
+    const x =
+      spec.model === 'MLP' ? tf.randomNormal([BATCH, 2], 0, 1, 'float32', 1) : tf.randomUniform([BATCH, 28, 28, 1], 0, 1, 'float32', 1);
     const classes = spec.model === 'MLP' ? 2 : 10;
     const y = tf.oneHot(tf.randomUniform([BATCH], 0, classes, 'int32', 2), classes).toFloat();
     return { x, y };
@@ -169,7 +170,8 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
     }
   }
   const sgd = opts.find((o) => o.name === 'SGD');
-  const profile = job.profile && sgd != null ? { model: spec.model, ...profileSteps(() => step(sgd.opt), PROFILE_STEPS[spec.model]) } : null;
+  const profile =
+    job.profile && sgd != null ? { model: spec.model, ...profileSteps(() => step(sgd.opt), PROFILE_STEPS[spec.model]) } : null;
   for (const o of opts) {
     let peakExtraBytes: number | null = null;
     if (job.memory) {
@@ -177,7 +179,14 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
       const p = await tf.profile(() => step(o.opt));
       peakExtraBytes = p.peakBytes - before;
     }
-    rows.push({ model: spec.model, optimizer: o.name, times: times.get(o.name)!, cpuTimes: cpuTimes.get(o.name)!, peakExtraBytes, weightBytes });
+    rows.push({
+      model: spec.model,
+      optimizer: o.name,
+      times: times.get(o.name)!,
+      cpuTimes: cpuTimes.get(o.name)!,
+      peakExtraBytes,
+      weightBytes,
+    });
     o.opt.dispose();
   }
   tf.dispose([x, y]);
@@ -197,19 +206,27 @@ interface Args {
 
 /** The bench's flags, parsed with commander (validated; `--help` lists them). */
 function parseArgs(argv: string[]): Args {
-  const int = (flag: string, min: number, max = Infinity) => (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be an integer from ${min}${max < Infinity ? ` to ${max}` : ''}; got ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int =
+    (flag: string, min: number, max = Infinity) =>
+    (v: string): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max)
+        throw new InvalidArgumentError(
+          `${flag} must be an integer from ${min}${max < Infinity ? ` to ${max}` : ''}; got ${JSON.stringify(v)}`,
+        );
+      return n;
+    };
   const opts = new Command('bench')
     .option('--rounds <n>', 'interleaved rounds', int('--rounds', 1), 3)
     .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
     .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
     .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
-    .option('--threads <list>', 'wasm and native thread counts, comma-separated (1-8)', (v: string) => v.split(',').map(int('--threads', 1, 8)), [
-      ...new Set([1, Math.min(8, os.availableParallelism())]),
-    ])
+    .option(
+      '--threads <list>',
+      'wasm and native thread counts, comma-separated (1-8)',
+      (v: string) => v.split(',').map(int('--threads', 1, 8)),
+      [...new Set([1, Math.min(8, os.availableParallelism())])],
+    )
     .option('--cpu-cnn <n>', 'CNN steps on the slow cpu backend (0 = skip)', int('--cpu-cnn', 0), 1)
     .option('--no-torch', 'skip the PyTorch baseline')
     .parse(argv, { from: 'user' })
@@ -230,7 +247,11 @@ function runProcess(cmd: string, args: string[], env: Record<string, string> = {
 }
 
 function lastJsonLine<T>(out: string): T {
-  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = out
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (line == null) throw new Error(`no JSON result in output: ${out.slice(-500)}`);
   return JSON.parse(line) as T;
 }
@@ -312,7 +333,9 @@ function benchConfigs(args: Args, native: NativeStatus): Config[] {
     // The native kernels' threads wait passively by default (src/backend/native.ts); libgomp's own
     // default, spinning, for comparison (faster on idle cores, much slower on busy ones).
     ...(native.available
-      ? args.threads.filter((t) => t > 1).map((t): Config => ({ label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } }))
+      ? args.threads
+          .filter((t) => t > 1)
+          .map((t): Config => ({ label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } }))
       : []),
     { label: 'cpu', backend: 'cpu' },
   ];
@@ -338,7 +361,9 @@ function workerJob(args: Args, c: Config, r: number): WorkerJob {
 /** Runs configuration `c`'s worker process for round `r` and adds what it measured. */
 async function runWorkerRound(self: string, args: Args, c: Config, r: number, m: Measurements): Promise<void> {
   const job = workerJob(args, c, r);
-  const res = lastJsonLine<WorkerResult>(await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], c.env));
+  const res = lastJsonLine<WorkerResult>(
+    await runProcess(process.execPath, [...process.execArgv, self, '--worker', JSON.stringify(job)], c.env),
+  );
   m.infos.set(c.label, res.info);
   if (res.leakedTensors !== 0) console.error(`  warning: ${c.label} worker leaked ${res.leakedTensors} tensors`);
   if (res.wasmHeapBytes != null) m.heap.set(c.label, res.wasmHeapBytes);
@@ -346,7 +371,8 @@ async function runWorkerRound(self: string, args: Args, c: Config, r: number, m:
   for (const row of res.rows) {
     addSamples(m, `${row.model}|${c.label}|${row.optimizer}`, row.times);
     addSamples(m, `cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
-    if (row.peakExtraBytes != null) m.memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
+    if (row.peakExtraBytes != null)
+      m.memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
   }
 }
 
@@ -359,7 +385,19 @@ async function runTorchRound(self: string, torch: { python: string }, args: Args
     for (const variant of r % 2 === 0 ? TORCH_VARIANTS : [...TORCH_VARIANTS].reverse()) {
       const out = await runProcess(
         torch.python,
-        [torchScript(self), '--threads', String(t), '--mlp-steps', String(args.mlpSteps), '--mlp-warmup', String(args.mlpWarmup), '--round', String(r), '--cnn-steps', String(args.cnnSteps)],
+        [
+          torchScript(self),
+          '--threads',
+          String(t),
+          '--mlp-steps',
+          String(args.mlpSteps),
+          '--mlp-warmup',
+          String(args.mlpWarmup),
+          '--round',
+          String(r),
+          '--cnn-steps',
+          String(args.cnnSteps),
+        ],
         variant.env,
       );
       const res = lastJsonLine<TorchResult>(out);
@@ -375,7 +413,13 @@ async function runTorchRound(self: string, torch: { python: string }, args: Args
 }
 
 /** All rounds: each configuration's worker, then PyTorch, interleaved round by round. */
-async function runRounds(self: string, args: Args, configs: Config[], torch: { python: string } | null, started: number): Promise<Measurements> {
+async function runRounds(
+  self: string,
+  args: Args,
+  configs: Config[],
+  torch: { python: string } | null,
+  started: number,
+): Promise<Measurements> {
   const m: Measurements = { samples: new Map(), memory: new Map(), infos: new Map(), heap: new Map(), profiles: new Map() };
   const elapsed = (): string => ((Date.now() - started) / 1000).toFixed(0);
   for (let r = 0; r < args.rounds; r++) {
@@ -393,14 +437,22 @@ async function runRounds(self: string, args: Args, configs: Config[], torch: { p
 
 /** The lines above the tables: machine, backends as initialised, PyTorch (both ways), the cpu CNN, the native addon. */
 function setupLines(args: Args, torch: { python: string; version: string } | null, native: NativeStatus, m: Measurements): string[] {
-  const lines = [`Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`];
-  for (const [label, info] of m.infos) lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
+  const lines = [
+    `Step times, batch ${BATCH}, median over ${args.rounds} interleaved rounds (${os.cpus().length} logical CPUs, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.versions.node}).`,
+  ];
+  for (const [label, info] of m.infos)
+    lines.push(`- ${label}: ${info.name}${info.threads != null ? `, ${info.threads} thread(s)` : ''}; ${info.reason}`);
   if (torch) {
     lines.push(
       `- PyTorch ${torch.version} via ${torch.python}: "torch" as it comes, "torch tuned" with ` +
-        `${Object.entries(TUNED_MALLOC).map(([k, v]) => `${k}=${v}`).join(' ')} (glibc keeps freed memory; the baseline to beat)`,
+        `${Object.entries(TUNED_MALLOC)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')} (glibc keeps freed memory; the baseline to beat)`,
     );
-  } else lines.push(`- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`);
+  } else
+    lines.push(
+      `- PyTorch: ${args.torch ? 'not found (no /tmp/torchenv and no torch for /usr/bin/python3): rows skipped' : 'skipped (--no-torch)'}`,
+    );
   if (args.cpuCnn === 0) lines.push('- cpu backend CNN: skipped (--cpu-cnn 0; one step takes ~25 s)');
   else lines.push(`- cpu backend CNN: SGD only, ${args.cpuCnn} step(s) without warm-up (one step takes ~25 s)`);
   if (!native.available) lines.push(`- native: ${describeNative(native, null).slice('native: '.length)}: rows skipped`);
@@ -423,7 +475,10 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const med = (key: string): number | null => medianOf(m, key);
-  const labels = [...configs.map((c) => c.label), ...(torch ? TORCH_VARIANTS.flatMap((v) => args.threads.map((t) => `${v.label} ${t}t`)) : [])];
+  const labels = [
+    ...configs.map((c) => c.label),
+    ...(torch ? TORCH_VARIANTS.flatMap((v) => args.threads.map((t) => `${v.label} ${t}t`)) : []),
+  ];
   for (const model of ['MLP', 'CNN'] as ModelName[]) {
     for (const label of labels) {
       for (const opt of OPTIMIZERS) {
@@ -478,7 +533,14 @@ function targetLines(m: Measurements, threads: number[], native: boolean, torch:
   lines.push('| ratio | target | ' + threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`).join(' | ') + ' |');
   lines.push('|---|---:|' + threads.map(() => '---:|').join(''));
   const row = (what: string, target: string, f: (t: number) => number | null): void => {
-    lines.push(`| ${what} | ${target} | ${threads.map((t) => { const v = f(t); return v == null ? '—' : v.toFixed(2); }).join(' | ')} |`);
+    lines.push(
+      `| ${what} | ${target} | ${threads
+        .map((t) => {
+          const v = f(t);
+          return v == null ? '—' : v.toFixed(2);
+        })
+        .join(' | ')} |`,
+    );
   };
   const ratio = (a: string, b: string): number | null => {
     const x = medianOf(m, a);
@@ -487,7 +549,9 @@ function targetLines(m: Measurements, threads: number[], native: boolean, torch:
   };
   for (const opt of ['SGD', 'SAM']) {
     if (torch) {
-      row(`CNN ${opt}: native / PyTorch tuned`, '≤ 1.0 (goal 0.7)', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`));
+      row(`CNN ${opt}: native / PyTorch tuned`, '≤ 1.0 (goal 0.7)', (t) =>
+        ratio(`CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`),
+      );
       row(`CNN ${opt}: native / PyTorch as it comes`, '', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch ${t}t|${opt}`));
     }
     row(`CNN ${opt}: native / wasm`, '≤ 0.5', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|wasm ${t}t|${opt}`));
@@ -527,7 +591,12 @@ function profileLines(profiles: Map<string, ModelProfile[]>): string[] {
       const rest = p.kernels.slice(10);
       if (rest.length > 0) {
         const sum = (f: (k: (typeof rest)[number]) => number): number => rest.reduce((s, k) => s + f(k), 0);
-        row(`${rest.length} other kernels`, sum((k) => k.ms), sum((k) => k.cpuMs), String(sum((k) => k.calls)));
+        row(
+          `${rest.length} other kernels`,
+          sum((k) => k.ms),
+          sum((k) => k.cpuMs),
+          String(sum((k) => k.calls)),
+        );
       }
       row('(not in a kernel)', engine, engineCpu, '');
     }
@@ -536,15 +605,23 @@ function profileLines(profiles: Map<string, ModelProfile[]>): string[] {
 }
 
 /** The whole printed report (Markdown). */
-function formatReport(args: Args, configs: Config[], torch: { python: string; version: string } | null, native: NativeStatus, m: Measurements, started: number): string {
+function formatReport(
+  args: Args,
+  configs: Config[],
+  torch: { python: string; version: string } | null,
+  native: NativeStatus,
+  m: Measurements,
+  started: number,
+): string {
   const lines = [...setupLines(args, torch, native, m), '', ...stepTimeTable(args, configs, torch, m), ''];
   lines.push(
     'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
       '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
-      'sensitive than wall time to other load; with 2 threads it includes the pool\'s spinning).',
+      "sensitive than wall time to other load; with 2 threads it includes the pool's spinning).",
   );
   lines.push('', ...memoryTable(m));
-  for (const [label, bytes] of m.heap) if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
+  for (const [label, bytes] of m.heap)
+    if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
   lines.push(...targetLines(m, args.threads, native.available, torch != null));
   lines.push(...profileLines(m.profiles));
   lines.push(`\nTotal bench time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
@@ -560,7 +637,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.error(
     `bench: ${args.rounds} rounds; wasm threads ${args.threads.join(',')}; ` +
-      (torch ? `PyTorch ${torch.version} (${torch.python}), as it comes and tuned` : args.torch ? 'no PyTorch found: skipped' : 'PyTorch skipped (--no-torch)') +
+      (torch
+        ? `PyTorch ${torch.version} (${torch.python}), as it comes and tuned`
+        : args.torch
+          ? 'no PyTorch found: skipped'
+          : 'PyTorch skipped (--no-torch)') +
       `; ${describeNative(native, null)}${native.available ? '' : ' (native rows skipped)'}`,
   );
   const m = await runRounds(self, args, configs, torch, started);

@@ -45,7 +45,9 @@ for (const [name, make] of makers) {
   for (let s = 0; s < steps; s++) opt.minimize(loss, true)?.dispose();
   const ms = (performance.now() - t0) / steps;
   const after = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, heap: heap() };
-  console.log(`| ${name} | ${steps} | ${after.tensors - before.tensors} | ${after.bytes - before.bytes} | ${after.heap - before.heap} | ${ms.toFixed(2)} |`);
+  console.log(
+    `| ${name} | ${steps} | ${after.tensors - before.tensors} | ${after.bytes - before.bytes} | ${after.heap - before.heap} | ${ms.toFixed(2)} |`,
+  );
   opt.dispose();
   model.dispose();
   tf.dispose([x, y]);

@@ -42,11 +42,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const int = (flag: string, min: number) => (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
-    return n;
-  };
+  const int =
+    (flag: string, min: number) =>
+    (v: string): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
+      return n;
+    };
   const unit = (v: string): number => {
     const n = Number(v);
     if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`--tol must be a number strictly between 0 and 1; got ${JSON.stringify(v)}`);
@@ -109,7 +111,10 @@ function productSeconds(obj: Objective): { seconds: number; cpuSeconds: number }
 
 /** Writes the weights (tfjs layout), examples (NHWC) and labels for the PyTorch side: a JSON header line, then float32 data. */
 function writeExchange(file: string, model: tf.LayersModel, x: tf.Tensor, labels: Int32Array): void {
-  const arrays = [...model.getWeights().map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array })), { shape: x.shape, data: x.dataSync() as Float32Array }];
+  const arrays = [
+    ...model.getWeights().map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array })),
+    { shape: x.shape, data: x.dataSync() as Float32Array },
+  ];
   arrays.push({ shape: [labels.length], data: Float32Array.from(labels) });
   const header = Buffer.from(`${JSON.stringify({ shapes: arrays.map((a) => a.shape) })}\n`);
   writeFileSync(file, Buffer.concat([header, ...arrays.map((a) => Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength))]));
@@ -171,8 +176,10 @@ async function main(): Promise<void> {
   const x = flat.reshape([n, 28, 28, 1]);
   const obj = modelObjective(model, x, y, { chunkSize: a.chunkSize });
   const torch = a.torch ? await findTorch() : null;
-  console.error(`bench:spectrum: CNN (${model.countParams()} weights), ${n} MNIST digits, chunks of ${a.chunkSize}; ${info.name} ${info.threads ?? ''} thread(s); ` +
-    (torch ? `PyTorch ${torch.version}` : a.torch ? 'no PyTorch found' : 'PyTorch skipped'));
+  console.error(
+    `bench:spectrum: CNN (${model.countParams()} weights), ${n} MNIST digits, chunks of ${a.chunkSize}; ${info.name} ${info.threads ?? ''} thread(s); ` +
+      (torch ? `PyTorch ${torch.version}` : a.torch ? 'no PyTorch found' : 'PyTorch skipped'),
+  );
 
   const hvp = productSeconds(obj);
   console.error(`  one Hessian-vector product: ${hvp.seconds.toFixed(2)} s (CPU ${hvp.cpuSeconds.toFixed(2)} s)`);
@@ -210,10 +217,31 @@ async function main(): Promise<void> {
       const file = path.join(dir, 'cnn.bin');
       writeExchange(file, model, x, digits.y.slice(0, n));
       const out = await run(torch.python, [
-        torchScript(), '--data', file, '--threads', String(a.threads), '--chunk-size', String(a.chunkSize), '--tol', String(a.tol),
-        '--k', String(a.k), '--trace-samples', String(a.traceSamples), '--density-runs', String(a.densityRuns), '--density-iterations', String(a.densityIterations),
+        torchScript(),
+        '--data',
+        file,
+        '--threads',
+        String(a.threads),
+        '--chunk-size',
+        String(a.chunkSize),
+        '--tol',
+        String(a.tol),
+        '--k',
+        String(a.k),
+        '--trace-samples',
+        String(a.traceSamples),
+        '--density-runs',
+        String(a.densityRuns),
+        '--density-iterations',
+        String(a.densityIterations),
       ]);
-      theirs = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()!);
+      theirs = JSON.parse(
+        out
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .pop()!,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -224,12 +252,17 @@ async function main(): Promise<void> {
   const f = (s: number): string => (s >= 100 ? s.toFixed(0) : s >= 10 ? s.toFixed(1) : s.toFixed(2));
   const lines = [
     `Hessian measures of the CNN (${obj.vars.reduce((s, v) => s + v.size, 0)} weights) on ${n} MNIST digits, chunks of ${a.chunkSize}, ${a.threads} thread(s); ` +
-      `tol ${a.tol}, ${a.traceSamples} Hutchinson probes, density ${a.densityRuns} runs × ${a.densityIterations} Lanczos steps (${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}).`,
+      `tol ${a.tol}, ${a.traceSamples} Hutchinson probes, density ${a.densityRuns} runs × ${a.densityIterations} Lanczos steps (${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.versions.node}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}).`,
     '',
     `| measure | wasm: products | wasm: s (CPU s) | wasm: value |${theirs ? ` PyTorch ${theirs.torch}: products | PyTorch: s (CPU s) | PyTorch: value | wasm / PyTorch, CPU s per product |` : ''}`,
     `|---|---:|---:|---|${theirs ? '---:|---:|---|---:|' : ''}`,
     `| one Hessian-vector product | 1 | ${f(hvp.seconds)} (${f(hvp.cpuSeconds)}) | |` +
-      (theirs ? ` 1 | ${f(theirs.hvpSeconds)} (${f(theirs.hvpCpuSeconds)}) | | ${(hvp.cpuSeconds / theirs.hvpCpuSeconds).toFixed(2)} |` : ''),
+      (theirs
+        ? ` 1 | ${f(theirs.hvpSeconds)} (${f(theirs.hvpCpuSeconds)}) | | ${(hvp.cpuSeconds / theirs.hvpCpuSeconds).toFixed(2)} |`
+        : ''),
   ];
   const names = [...new Set([...Object.keys(ours), ...(theirs ? Object.keys(theirs.measures) : [])])];
   for (const name of names) {
@@ -238,11 +271,20 @@ async function main(): Promise<void> {
     const ratio = o && t ? (o.cpuSeconds / o.products / (t.cpuSeconds / t.products)).toFixed(2) : '';
     lines.push(
       `| ${name} | ${o ? o.products : '—'} | ${o ? `${f(o.seconds)} (${f(o.cpuSeconds)})` : '—'} | ${o ? show(o.value) : ''} |` +
-        (theirs ? ` ${t ? t.products : '—'} | ${t ? `${f(t.seconds)} (${f(t.cpuSeconds)})` : '—'} | ${t ? show(t.value) : ''} | ${ratio} |` : ''),
+        (theirs
+          ? ` ${t ? t.products : '—'} | ${t ? `${f(t.seconds)} (${f(t.cpuSeconds)})` : '—'} | ${t ? show(t.value) : ''} | ${ratio} |`
+          : ''),
     );
   }
-  lines.push('', 'CPU s: user + system time of the process, steadier than wall time on a loaded machine. Values: the measure itself, from each side\'s own random vectors.');
-  if (!theirs) lines.push('', a.torch ? 'PyTorch: not found (no /tmp/torchenv, no torch for /usr/bin/python3): columns skipped.' : 'PyTorch: skipped (--no-torch).');
+  lines.push(
+    '',
+    "CPU s: user + system time of the process, steadier than wall time on a loaded machine. Values: the measure itself, from each side's own random vectors.",
+  );
+  if (!theirs)
+    lines.push(
+      '',
+      a.torch ? 'PyTorch: not found (no /tmp/torchenv, no torch for /usr/bin/python3): columns skipped.' : 'PyTorch: skipped (--no-torch).',
+    );
   console.log(lines.join('\n'));
 }
 

@@ -46,7 +46,15 @@ function finish(built, reason, log = '') {
         'to build them, install oneDNN and a compiler (Debian: apt-get install libdnnl-dev g++) and run `npx flatminima build-native` ' +
         '(it shows the full compiler output).',
     );
-    if (log !== '') console.warn(log.trimEnd().split('\n').slice(-5).map((l) => `  ${l}`).join('\n'));
+    if (log !== '')
+      console.warn(
+        log
+          .trimEnd()
+          .split('\n')
+          .slice(-5)
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      );
     process.exit(0);
   }
   console.error(`flatminima: native kernels not built: ${reason}`);
@@ -116,6 +124,10 @@ const build = optional
   ? spawnSync(process.execPath, gypArgs, { cwd: here, env, encoding: 'utf8' })
   : spawnSync(process.execPath, gypArgs, { cwd: here, env, stdio: 'inherit' });
 if (build.status !== 0) {
-  finish(false, `the build failed (node-gyp exit ${build.status ?? build.signal})`, optional ? `${build.stdout ?? ''}${build.stderr ?? ''}` : '');
+  finish(
+    false,
+    `the build failed (node-gyp exit ${build.status ?? build.signal})`,
+    optional ? `${build.stdout ?? ''}${build.stderr ?? ''}` : '',
+  );
 }
 finish(true, 'built');

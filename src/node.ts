@@ -21,7 +21,14 @@ export { weightsSha256 } from './experiments/weightsHash.js';
 export { readRecords } from './experiments/store.js';
 export { loadModel, saveModel } from './experiments/modelStore.js';
 export { measureSavedModel, type SavedModelMeasureOptions, type SavedModelMeasurement } from './experiments/measureModel.js';
-export { RunSpecSchema, RunRecordSchema, type RunSpec, type RunRecord, type EpochRecord, type SharpnessRecord } from './experiments/schema.js';
+export {
+  RunSpecSchema,
+  RunRecordSchema,
+  type RunSpec,
+  type RunRecord,
+  type EpochRecord,
+  type SharpnessRecord,
+} from './experiments/schema.js';
 export { writeReport } from './report/index.js';
 export {
   analyzeRecords,

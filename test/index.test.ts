@@ -6,9 +6,35 @@ import * as root from '../src/index.js';
 import * as node from '../src/node.js';
 
 test('the root entry exports the optimisers, the step, the sharpness measures, models and moons', () => {
-  for (const name of ['SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM', 'LookSAM', 'MomentumSAM', 'ESAM', 'SharpnessAwareOptimizer', 'sharpnessAwareStep', 'exampleLosses', 'methodRow', 'proportionalRho', 'SharpnessMetricsCallback',
-    'hessianTopEigenvalue', 'hessianTrace', 'hessianTopEigenvalues', 'hessianSpectralDensity', 'hessianLayerSharpness', 'measureSharpness', 'surrogateGap', 'adaptiveSharpness', 'lossLandscape1D', 'lossLandscape2D', 'modelObjective',
-    'createMlp', 'createCnn', 'makeMoons']) {
+  for (const name of [
+    'SAM',
+    'ASAM',
+    'GSAM',
+    'AdaptiveGSAM',
+    'LookSAM',
+    'MomentumSAM',
+    'ESAM',
+    'SharpnessAwareOptimizer',
+    'sharpnessAwareStep',
+    'exampleLosses',
+    'methodRow',
+    'proportionalRho',
+    'SharpnessMetricsCallback',
+    'hessianTopEigenvalue',
+    'hessianTrace',
+    'hessianTopEigenvalues',
+    'hessianSpectralDensity',
+    'hessianLayerSharpness',
+    'measureSharpness',
+    'surrogateGap',
+    'adaptiveSharpness',
+    'lossLandscape1D',
+    'lossLandscape2D',
+    'modelObjective',
+    'createMlp',
+    'createCnn',
+    'makeMoons',
+  ]) {
     assert.equal(typeof (root as Record<string, unknown>)[name], 'function', `${name} is exported`);
   }
 });
@@ -35,7 +61,8 @@ test('nothing reachable from the root entry imports a Node module (it must run i
     const source = readFileSync(url, 'utf8');
     for (const [, spec] of source.matchAll(/(?:import|export)[^'"]*from\s+'([^']+)'/g)) {
       if (spec.startsWith('.')) visit(new URL(spec.replace(/\.js$/, '.ts'), url));
-      else if (spec.startsWith('node:') || ['fs', 'path', 'os', 'worker_threads', 'child_process', 'zlib'].includes(spec)) offenders.push(`${url.pathname}: ${spec}`);
+      else if (spec.startsWith('node:') || ['fs', 'path', 'os', 'worker_threads', 'child_process', 'zlib'].includes(spec))
+        offenders.push(`${url.pathname}: ${spec}`);
     }
   };
   visit(new URL('../src/index.ts', import.meta.url));

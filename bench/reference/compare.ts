@@ -32,7 +32,8 @@ const makers: Record<string, (base: tf.Optimizer) => SharpnessAwareOptimizer> = 
   asam: (base) => new ASAM({ base, rho: c.rho, eta: c.eta, weightDecay: c.weightDecay }),
   gsam: (base) => new GSAM({ base, rho: c.rho, alpha: c.alpha, weightDecay: c.weightDecay }),
   // GSAM's official adaptive=True climb is ASAM's rule with eta 0 on every variable.
-  gsam_adaptive: (base) => new AdaptiveGSAM({ base, rho: c.rho, alpha: c.alpha, ascent: 'adaptive', eta: 0, scope: 'all', weightDecay: c.weightDecay }),
+  gsam_adaptive: (base) =>
+    new AdaptiveGSAM({ base, rho: c.rho, alpha: c.alpha, ascent: 'adaptive', eta: 0, scope: 'all', weightDecay: c.weightDecay }),
   agsam: (base) => new AdaptiveGSAM({ base, rho: c.rho, alpha: c.alpha, gamma: c.gamma, weightDecay: c.weightDecay }),
 };
 
@@ -54,10 +55,13 @@ for (const [name, make] of Object.entries(makers)) {
     const got = vars.flatMap((v) => Array.from(v.dataSync()));
     const dev = Math.max(...got.map((g, i) => Math.abs(g - expected[i])));
     maxDev = Math.max(maxDev, dev);
-    if (step === 0 || (step + 1) % Math.max(1, Math.floor(ref.trajectories[name].length / 10)) === 0) perStep.push(`step ${step + 1}: ${dev.toExponential(2)}`);
+    if (step === 0 || (step + 1) % Math.max(1, Math.floor(ref.trajectories[name].length / 10)) === 0)
+      perStep.push(`step ${step + 1}: ${dev.toExponential(2)}`);
   });
   worst = Math.max(worst, maxDev);
-  console.log(`${name.padEnd(6)} max |w_tfjs - w_torch| over ${ref.trajectories[name].length} steps = ${maxDev.toExponential(2)}  (${perStep.join(', ')})`);
+  console.log(
+    `${name.padEnd(6)} max |w_tfjs - w_torch| over ${ref.trajectories[name].length} steps = ${maxDev.toExponential(2)}  (${perStep.join(', ')})`,
+  );
   opt.dispose();
   model.dispose();
 }

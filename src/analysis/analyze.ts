@@ -99,7 +99,8 @@ const KNOWN_OPTIONS = ['selectBy', 'allowDiverged', 'pairs', 'target', 'within',
 /** Validates the options and fills in the defaults. */
 export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyzeOptions {
   const where = 'analyzeRecords';
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${where}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new TypeError(`${where}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const unknown = Object.keys(opts).filter((k) => !KNOWN_OPTIONS.includes(k));
   if (unknown.length > 0) throw new RangeError(`${where}: options must only have ${KNOWN_OPTIONS.join(', ')}, got ${unknown.join(', ')}`);
   const selectBy = checkSelectionMetric(where, opts.selectBy ?? DEFAULT_SELECT_BY);
@@ -108,15 +109,28 @@ export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyz
   const pairs = opts.pairs === undefined ? 'all' : checkPairs(where, opts.pairs);
   const target = checkTargetFraction(where, opts.target ?? DEFAULT_TARGET_FRACTION);
   const within = opts.within ?? DEFAULT_WITHIN;
-  if (typeof within !== 'number' || !Number.isFinite(within) || within < 0) throw new RangeError(`${where}: within must be a finite number >= 0, got ${String(within)}`);
+  if (typeof within !== 'number' || !Number.isFinite(within) || within < 0)
+    throw new RangeError(`${where}: within must be a finite number >= 0, got ${String(within)}`);
   const level = opts.level ?? DEFAULT_LEVEL;
-  if (typeof level !== 'number' || !(level > 0 && level < 1)) throw new RangeError(`${where}: level must be a number strictly between 0 and 1, got ${String(level)}`);
+  if (typeof level !== 'number' || !(level > 0 && level < 1))
+    throw new RangeError(`${where}: level must be a number strictly between 0 and 1, got ${String(level)}`);
   const resamples = opts.bootstrap?.resamples ?? 2000;
   const seed = opts.bootstrap?.seed ?? 0;
-  if (!Number.isInteger(resamples) || resamples < 100) throw new RangeError(`${where}: bootstrap.resamples must be an integer >= 100, got ${String(resamples)}`);
+  if (!Number.isInteger(resamples) || resamples < 100)
+    throw new RangeError(`${where}: bootstrap.resamples must be an integer >= 100, got ${String(resamples)}`);
   if (!Number.isInteger(seed)) throw new RangeError(`${where}: bootstrap.seed must be an integer, got ${String(seed)}`);
   const sensitivityMetrics = [...new Set<MetricName>([selectBy, 'testAccuracy'])];
-  return { selectBy, allowDiverged, pairs, compareMetric: DEFAULT_COMPARE_METRIC, sensitivityMetrics, target, within, level, bootstrap: { resamples, seed } };
+  return {
+    selectBy,
+    allowDiverged,
+    pairs,
+    compareMetric: DEFAULT_COMPARE_METRIC,
+    sensitivityMetrics,
+    target,
+    within,
+    level,
+    bootstrap: { resamples, seed },
+  };
 }
 
 function countRuns(records: readonly RunRecord[]): RunCounts {
@@ -144,7 +158,10 @@ export function analyzeRecords(records: readonly RunRecord[], opts: AnalyzeOptio
     const present = new Set(records.map((r) => r.spec.optimizer.name));
     options.pairs.forEach(([a, b], i) => {
       for (const m of [a, b]) {
-        if (!present.has(m)) throw new RangeError(`analyzeRecords: pairs[${i}] must name methods the records have (${[...present].sort().join(', ')}), got ${m}`);
+        if (!present.has(m))
+          throw new RangeError(
+            `analyzeRecords: pairs[${i}] must name methods the records have (${[...present].sort().join(', ')}), got ${m}`,
+          );
       }
     });
   }

@@ -82,11 +82,22 @@ export function checkPairs(where: string, pairs: unknown): Array<[string, string
   });
 }
 
-function compareOne(a: string, b: string, pa: PointSummary | null, pb: PointSummary | null, metric: MetricName, level: number): Omit<Comparison, 'tTestHolm' | 'wilcoxonHolm'> {
+function compareOne(
+  a: string,
+  b: string,
+  pa: PointSummary | null,
+  pb: PointSummary | null,
+  metric: MetricName,
+  level: number,
+): Omit<Comparison, 'tTestHolm' | 'wilcoxonHolm'> {
   const notes: string[] = [];
   const base = { a, b, metric, pointA: pa?.id ?? null, pointB: pb?.id ?? null };
   if (!pa || !pb) {
-    for (const [m, p] of [[a, pa], [b, pb]] as const) if (!p) notes.push(`${m} has no selected point`);
+    for (const [m, p] of [
+      [a, pa],
+      [b, pb],
+    ] as const)
+      if (!p) notes.push(`${m} has no selected point`);
     return { ...base, n: 0, seeds: [], meanA: null, meanB: null, tTest: null, wilcoxon: null, notes };
   }
   if (canonicalJson(pa.spec.dataset) !== canonicalJson(pb.spec.dataset) || pa.spec.model !== pb.spec.model) {
@@ -123,7 +134,11 @@ function compareOne(a: string, b: string, pa: PointSummary | null, pb: PointSumm
  * with a note and no test, so that a requested comparison never silently disappears. Holm's
  * correction runs over the comparisons that have a p-value, separately for the t-test and Wilcoxon.
  */
-export function comparePoints(methods: readonly MethodPoints[], selections: readonly Selection[], opts: ComparisonOptions = {}): ComparisonSet {
+export function comparePoints(
+  methods: readonly MethodPoints[],
+  selections: readonly Selection[],
+  opts: ComparisonOptions = {},
+): ComparisonSet {
   const metric = opts.metric ?? DEFAULT_COMPARE_METRIC;
   const level = opts.level ?? DEFAULT_LEVEL;
   const names = methods.map((m) => m.method);

@@ -77,7 +77,8 @@ export interface Convergence {
 /** Checks a target fraction: a number in (0, 1]. */
 export function checkTargetFraction(where: string, target: unknown): number {
   if (typeof target !== 'number') throw new TypeError(`${where}: target must be a number, got ${typeof target}`);
-  if (!(Number.isFinite(target) && target > 0 && target <= 1)) throw new RangeError(`${where}: target must be a fraction in (0, 1], got ${target}`);
+  if (!(Number.isFinite(target) && target > 0 && target <= 1))
+    throw new RangeError(`${where}: target must be a fraction in (0, 1], got ${target}`);
   return target;
 }
 
@@ -87,7 +88,8 @@ export function timeToTarget(record: RunRecord, target: number): RunConvergence 
   for (const e of record.epochs) {
     seconds += e.seconds;
     const v = e.validationAccuracy;
-    if (typeof v === 'number' && Number.isFinite(v) && v >= target) return { runId: record.runId, seed: record.spec.seed, epoch: e.epoch, seconds };
+    if (typeof v === 'number' && Number.isFinite(v) && v >= target)
+      return { runId: record.runId, seed: record.spec.seed, epoch: e.epoch, seconds };
   }
   return { runId: record.runId, seed: record.spec.seed, epoch: null, seconds: null };
 }
@@ -107,15 +109,22 @@ export function convergence(
   const refs = selections.flatMap((s) => {
     if (!s.point) return [];
     const complete = runsOf(s.point.id).filter((r) => r.status === 'complete');
-    const finals = complete.flatMap((r) => (typeof r.final?.validationAccuracy === 'number' && Number.isFinite(r.final.validationAccuracy) ? [r.final.validationAccuracy] : []));
+    const finals = complete.flatMap((r) =>
+      typeof r.final?.validationAccuracy === 'number' && Number.isFinite(r.final.validationAccuracy) ? [r.final.validationAccuracy] : [],
+    );
     return finals.length > 0 ? [{ method: s.method, mean: finals.reduce((a, v) => a + v, 0) / finals.length }] : [];
   });
   const empty = { metric: 'validationAccuracy' as const, fraction, reference: null, target: null, methods: [] };
-  if (refs.length === 0) return { ...empty, reason: 'no selected point has a final validation accuracy (the runs have no validation split)' };
+  if (refs.length === 0)
+    return { ...empty, reason: 'no selected point has a final validation accuracy (the runs have no validation split)' };
   const reference = refs.reduce((best, r) => (r.mean > best.mean ? r : best));
   const target = fraction * reference.mean;
   const methods = selections.map((s): MethodConvergence => {
-    const complete = s.point ? runsOf(s.point.id).filter((r) => r.status === 'complete').sort((a, b) => a.spec.seed - b.spec.seed) : [];
+    const complete = s.point
+      ? runsOf(s.point.id)
+          .filter((r) => r.status === 'complete')
+          .sort((a, b) => a.spec.seed - b.spec.seed)
+      : [];
     const perRun = complete.map((r) => timeToTarget(r, target));
     const hit = perRun.filter((r) => r.epoch !== null);
     const byEpoch = new Map<number, number[]>();
@@ -132,8 +141,14 @@ export function convergence(
       reached: hit.length,
       notReached: perRun.length - hit.length,
       notReachedSeeds: perRun.filter((r) => r.epoch === null).map((r) => r.seed),
-      epochs: estimateMean(hit.map((r) => r.epoch!), level),
-      seconds: estimateMean(hit.map((r) => r.seconds!), level),
+      epochs: estimateMean(
+        hit.map((r) => r.epoch!),
+        level,
+      ),
+      seconds: estimateMean(
+        hit.map((r) => r.seconds!),
+        level,
+      ),
       perRun,
       curve: [...byEpoch.keys()].sort((a, b) => a - b).map((epoch) => ({ epoch, estimate: estimateMean(byEpoch.get(epoch)!, level) })),
     };

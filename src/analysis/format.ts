@@ -33,7 +33,9 @@ function formatInterval(metric: MetricName, ci: Interval | null): string {
 /** `mean [lower, upper]` of an estimate (accuracies in %); `mean (n=1)` without a CI; '—' without a mean. */
 export function formatEstimate(metric: MetricName, e: MeanEstimate | null): string {
   if (e === null || e.mean === null) return '—';
-  return e.ci === null ? `${formatMetricValue(metric, e.mean)} (n=${e.n})` : `${formatMetricValue(metric, e.mean)}${formatInterval(metric, e.ci)}`;
+  return e.ci === null
+    ? `${formatMetricValue(metric, e.mean)} (n=${e.n})`
+    : `${formatMetricValue(metric, e.mean)}${formatInterval(metric, e.ci)}`;
 }
 
 /** A difference of `metric`: accuracy differences in points with a sign, losses with 4 decimals. */
@@ -50,7 +52,9 @@ export function formatP(p: number | null): string {
 
 function formatPlain(e: MeanEstimate, digits: number): string {
   if (e.mean === null) return '—';
-  return e.ci === null ? `${e.mean.toFixed(digits)} (n=${e.n})` : `${e.mean.toFixed(digits)} [${e.ci.lower.toFixed(digits)}, ${e.ci.upper.toFixed(digits)}]`;
+  return e.ci === null
+    ? `${e.mean.toFixed(digits)} (n=${e.n})`
+    : `${e.mean.toFixed(digits)} [${e.ci.lower.toFixed(digits)}, ${e.ci.upper.toFixed(digits)}]`;
 }
 
 /** A table as text cells: what both the Markdown here and the report's HTML render. */
@@ -91,7 +95,14 @@ export function selectionTable(g: AnalysisGroup): TableData {
     formatEstimate('testAccuracy', s.testAccuracy),
   ]);
   return table(
-    ['Method', 'Selected point', 'Candidates', 'Seeds', `${metricWords(by)}${isAccuracy(by) ? ' (%)' : ''} [${level} CI] (chose)`, `test accuracy (%) [${level} CI] (reported)`],
+    [
+      'Method',
+      'Selected point',
+      'Candidates',
+      'Seeds',
+      `${metricWords(by)}${isAccuracy(by) ? ' (%)' : ''} [${level} CI] (chose)`,
+      `test accuracy (%) [${level} CI] (reported)`,
+    ],
     rows,
     2,
     [3],
@@ -106,7 +117,9 @@ export function comparisonTable(g: AnalysisGroup): TableData {
     `${methodName(x.a)} − ${methodName(x.b)}`,
     String(x.n),
     x.seeds.join(' ') || '—',
-    x.tTest ? `${formatDifference(m, x.tTest.meanDifference)} [${formatDifference(m, x.tTest.ci.lower)}, ${formatDifference(m, x.tTest.ci.upper)}]` : '—',
+    x.tTest
+      ? `${formatDifference(m, x.tTest.meanDifference)} [${formatDifference(m, x.tTest.ci.lower)}, ${formatDifference(m, x.tTest.ci.upper)}]`
+      : '—',
     x.tTest ? `${x.tTest.t.toFixed(3)} (${x.tTest.df})` : '—',
     formatP(x.tTest?.p ?? null),
     formatP(x.tTestHolm),
@@ -201,7 +214,11 @@ export function pointsTable(g: AnalysisGroup, metrics: readonly MetricName[]): T
       ...metrics.map((k) => formatEstimate(k, p.metrics[k])),
     ]),
   );
-  return table(['Method', 'Point', 'Complete/runs', 'Diverged', ...metrics.map((k) => `${metricWords(k)}${isAccuracy(k) ? ' (%)' : ''}`)], rows, 2);
+  return table(
+    ['Method', 'Point', 'Complete/runs', 'Diverged', ...metrics.map((k) => `${metricWords(k)}${isAccuracy(k) ? ' (%)' : ''}`)],
+    rows,
+    2,
+  );
 }
 
 /** The selection table as Markdown. */
@@ -246,7 +263,10 @@ export function formatAnalysisMarkdown(analysis: Analysis): string {
   for (const g of analysis.groups) {
     const r = g.runs;
     out.push(`## ${g.title}`, '');
-    out.push(`${r.total} runs: ${r.complete} complete, ${r.diverged} diverged, ${r.failed} failed, ${r.unfinished} unfinished. Only complete runs enter the means.`, '');
+    out.push(
+      `${r.total} runs: ${r.complete} complete, ${r.diverged} diverged, ${r.failed} failed, ${r.unfinished} unfinished. Only complete runs enter the means.`,
+      '',
+    );
     out.push(`### Selected points`, '', formatSelectionTable(g));
     out.push(`### Paired comparisons (${metricWords(g.comparisons.metric)})`, '', formatComparisonTable(g));
     if (g.sensitivity.length > 0) {
@@ -315,17 +335,42 @@ export function analysisToCsv(analysis: Analysis): string {
       for (const p of m.points) {
         for (const k of Object.keys(p.metrics) as MetricName[]) {
           if (p.metrics[k].n === 0) continue;
-          rows.push({ group: g.key, section: 'point', method: m.method, point_id: p.id, point: p.label, metric: k, ...estimateCells(p.metrics[k]), seeds: p.completeSeeds.join(' '), note: p.diverged > 0 ? `${p.diverged} diverged (seeds ${p.divergedSeeds.join(' ')})` : null });
+          rows.push({
+            group: g.key,
+            section: 'point',
+            method: m.method,
+            point_id: p.id,
+            point: p.label,
+            metric: k,
+            ...estimateCells(p.metrics[k]),
+            seeds: p.completeSeeds.join(' '),
+            note: p.diverged > 0 ? `${p.diverged} diverged (seeds ${p.divergedSeeds.join(' ')})` : null,
+          });
         }
       }
     }
     for (const s of g.selection) {
-      const base = { group: g.key, section: 'selection', method: s.method, point_id: s.point?.id ?? null, point: s.point?.label ?? null, seeds: s.point?.completeSeeds.join(' ') ?? null };
+      const base = {
+        group: g.key,
+        section: 'selection',
+        method: s.method,
+        point_id: s.point?.id ?? null,
+        point: s.point?.label ?? null,
+        seeds: s.point?.completeSeeds.join(' ') ?? null,
+      };
       rows.push({ ...base, metric: s.selectedBy, ...estimateCells(s.selectionMetric), note: s.reason ?? 'chose the point' });
       rows.push({ ...base, metric: 'testAccuracy', ...estimateCells(s.testAccuracy), note: s.reason ?? 'reported' });
     }
     for (const c of g.comparisons.comparisons) {
-      const base = { group: g.key, method: c.a, versus: c.b, metric: c.metric, n: c.n, seeds: c.seeds.join(' '), note: c.notes.join('; ') || null };
+      const base = {
+        group: g.key,
+        method: c.a,
+        versus: c.b,
+        metric: c.metric,
+        n: c.n,
+        seeds: c.seeds.join(' '),
+        note: c.notes.join('; ') || null,
+      };
       rows.push({
         ...base,
         section: 'comparison-t',
@@ -339,20 +384,49 @@ export function analysisToCsv(analysis: Analysis): string {
         p_holm: c.tTestHolm,
         test_method: 'paired t',
       });
-      rows.push({ ...base, section: 'comparison-wilcoxon', statistic: c.wilcoxon?.statistic ?? null, p_value: c.wilcoxon?.p ?? null, p_holm: c.wilcoxonHolm, test_method: c.wilcoxon ? `signed-rank ${c.wilcoxon.method}` : null });
+      rows.push({
+        ...base,
+        section: 'comparison-wilcoxon',
+        statistic: c.wilcoxon?.statistic ?? null,
+        p_value: c.wilcoxon?.p ?? null,
+        p_holm: c.wilcoxonHolm,
+        test_method: c.wilcoxon ? `signed-rank ${c.wilcoxon.method}` : null,
+      });
     }
     for (const s of g.sensitivity) {
       for (const ms of s.metrics) {
         const u = ms.summary;
-        const base = { group: g.key, method: s.method, metric: ms.metric, n: u.usable, note: `${u.points} points, ${u.divergedPoints} with diverged runs; varied ${s.variedPaths.join(' ')}` };
-        rows.push({ ...base, section: 'sensitivity-range', mean: u.range, ci_lower: u.rangeCi?.lower ?? null, ci_upper: u.rangeCi?.upper ?? null, test_method: u.rangeCi ? `percentile bootstrap ${u.rangeCi.resamples} seed ${u.rangeCi.seed} (spread under resampling, biased upward: not a CI of the range)` : null });
+        const base = {
+          group: g.key,
+          method: s.method,
+          metric: ms.metric,
+          n: u.usable,
+          note: `${u.points} points, ${u.divergedPoints} with diverged runs; varied ${s.variedPaths.join(' ')}`,
+        };
+        rows.push({
+          ...base,
+          section: 'sensitivity-range',
+          mean: u.range,
+          ci_lower: u.rangeCi?.lower ?? null,
+          ci_upper: u.rangeCi?.upper ?? null,
+          test_method: u.rangeCi
+            ? `percentile bootstrap ${u.rangeCi.resamples} seed ${u.rangeCi.seed} (spread under resampling, biased upward: not a CI of the range)`
+            : null,
+        });
         rows.push({ ...base, section: 'sensitivity-std', mean: u.std });
         rows.push({ ...base, section: 'sensitivity-share', mean: u.share, statistic: u.within, point_id: u.bestPointId });
       }
     }
     const cv = g.convergence;
     for (const m of cv.methods) {
-      const base = { group: g.key, method: m.method, point_id: m.pointId, metric: 'validationAccuracy', statistic: cv.target, note: `${m.reached}/${m.runs} reached${m.notReached > 0 ? `; never: seeds ${m.notReachedSeeds.join(' ')}` : ''}` };
+      const base = {
+        group: g.key,
+        method: m.method,
+        point_id: m.pointId,
+        metric: 'validationAccuracy',
+        statistic: cv.target,
+        note: `${m.reached}/${m.runs} reached${m.notReached > 0 ? `; never: seeds ${m.notReachedSeeds.join(' ')}` : ''}`,
+      };
       rows.push({ ...base, section: 'convergence-epochs', ...estimateCells(m.epochs) });
       rows.push({ ...base, section: 'convergence-seconds', ...estimateCells(m.seconds) });
     }

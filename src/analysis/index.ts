@@ -4,7 +4,15 @@
  * with Markdown, CSV and JSON writers. Imports only the experiment layer's types and tables; the
  * report and the CLI build on it.
  */
-export { analyzeRecords, resolveAnalyzeOptions, type Analysis, type AnalysisGroup, type AnalyzeOptions, type ResolvedAnalyzeOptions, type RunCounts } from './analyze.js';
+export {
+  analyzeRecords,
+  resolveAnalyzeOptions,
+  type Analysis,
+  type AnalysisGroup,
+  type AnalyzeOptions,
+  type ResolvedAnalyzeOptions,
+  type RunCounts,
+} from './analyze.js';
 export {
   DEFAULT_LEVEL,
   bootstrapInterval,
@@ -42,7 +50,14 @@ export {
   type PointSummary,
   type SeedValue,
 } from './points.js';
-export { DEFAULT_SELECT_BY, checkSelectionMetric, selectPoints, type SelectedPoint, type Selection, type SelectionOptions } from './selection.js';
+export {
+  DEFAULT_SELECT_BY,
+  checkSelectionMetric,
+  selectPoints,
+  type SelectedPoint,
+  type Selection,
+  type SelectionOptions,
+} from './selection.js';
 export {
   ALPHA_PATH,
   DEFAULT_WITHIN,
@@ -55,7 +70,14 @@ export {
   type SensitivityOptions,
   type SensitivitySummary,
 } from './sensitivity.js';
-export { DEFAULT_COMPARE_METRIC, checkPairs, comparePoints, type Comparison, type ComparisonOptions, type ComparisonSet } from './comparisons.js';
+export {
+  DEFAULT_COMPARE_METRIC,
+  checkPairs,
+  comparePoints,
+  type Comparison,
+  type ComparisonOptions,
+  type ComparisonSet,
+} from './comparisons.js';
 export {
   DEFAULT_TARGET_FRACTION,
   checkTargetFraction,
@@ -91,4 +113,12 @@ export {
   metricWords,
 } from './format.js';
 export { writeAnalysis, type AnalysisFiles } from './write.js';
-export { formatVerdictTable, judgeClaims, verdictToCsv, type ClaimVerdict, type ExperimentAnalyses, type VerdictOptions, type VerdictWord } from './verdict.js';
+export {
+  formatVerdictTable,
+  judgeClaims,
+  verdictToCsv,
+  type ClaimVerdict,
+  type ExperimentAnalyses,
+  type VerdictOptions,
+  type VerdictWord,
+} from './verdict.js';

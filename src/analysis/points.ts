@@ -123,7 +123,12 @@ export function datasetLabel(spec: RunSpec): string {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'runs';
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'runs'
+  );
 }
 
 /** Splits records by data set and model, in order of first appearance (the report's grouping). */
@@ -157,7 +162,10 @@ function summarizePoint(id: string, method: string, records: RunRecord[], varied
         return v === null ? [] : [{ seed: r.spec.seed, value: v }];
       })
       .sort((a, b) => a.seed - b.seed);
-    metrics[m] = estimateMean(values[m].map((v) => v.value), level);
+    metrics[m] = estimateMean(
+      values[m].map((v) => v.value),
+      level,
+    );
   }
   return {
     id,
@@ -172,7 +180,10 @@ function summarizePoint(id: string, method: string, records: RunRecord[], varied
     unfinished: records.filter((r) => r.status === 'running' && r.error === undefined).length,
     seeds: records.map((r) => r.spec.seed).sort(ascending),
     completeSeeds: complete.map((r) => r.spec.seed).sort(ascending),
-    divergedSeeds: records.filter((r) => r.status === 'diverged').map((r) => r.spec.seed).sort(ascending),
+    divergedSeeds: records
+      .filter((r) => r.status === 'diverged')
+      .map((r) => r.spec.seed)
+      .sort(ascending),
     metrics,
     values,
   };
@@ -192,7 +203,9 @@ export function collectPoints(records: readonly RunRecord[], methodOrder: readon
     const runs = points.get(id) ?? [];
     if (runs.some((o) => o.spec.seed === r.spec.seed)) {
       const other = runs.find((o) => o.spec.seed === r.spec.seed)!;
-      throw new RangeError(`collectPoints: records must hold each (point, seed) once, got ${other.runId} and ${r.runId} for point ${id} seed ${r.spec.seed}`);
+      throw new RangeError(
+        `collectPoints: records must hold each (point, seed) once, got ${other.runId} and ${r.runId} for point ${id} seed ${r.spec.seed}`,
+      );
     }
     runs.push(r);
     points.set(id, runs);

@@ -103,7 +103,14 @@ export function selectPoints(methods: readonly MethodPoints[], opts: SelectionOp
         b.metrics[selectBy].n - a.metrics[selectBy].n ||
         (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     )[0];
-    const point: SelectedPoint = { id: best.id, label: best.label, params: best.params, completeSeeds: best.completeSeeds, runs: best.runs, diverged: best.diverged };
+    const point: SelectedPoint = {
+      id: best.id,
+      label: best.label,
+      params: best.params,
+      completeSeeds: best.completeSeeds,
+      runs: best.runs,
+      diverged: best.diverged,
+    };
     return { ...base, point, selectionMetric: best.metrics[selectBy], testAccuracy: best.metrics.testAccuracy, reason: null };
   });
 }

@@ -136,7 +136,19 @@ function summarize(points: readonly PointSummary[], metric: MetricName, within: 
   const goal = metricGoal(metric);
   const divergedPoints = points.filter((p) => p.diverged > 0).length;
   if (usable.length === 0) {
-    return { points: points.length, usable: 0, divergedPoints, best: null, bestPointId: null, range: null, std: null, rangeCi: null, within, nearBest: 0, share: points.length > 0 ? 0 : null };
+    return {
+      points: points.length,
+      usable: 0,
+      divergedPoints,
+      best: null,
+      bestPointId: null,
+      range: null,
+      std: null,
+      rangeCi: null,
+      within,
+      nearBest: 0,
+      share: points.length > 0 ? 0 : null,
+    };
   }
   const bestIndex = means.reduce((bi, v, i) => ((goal === 'max' ? v > means[bi] : v < means[bi]) ? i : bi), 0);
   const best = means[bestIndex];
@@ -194,7 +206,18 @@ export function sensitivity(methods: readonly MethodPoints[], opts: SensitivityO
     const onRho = points.filter((p) => numeric(p, RHO_PATH) !== null);
     const rhos = [...new Set(onRho.map((p) => numeric(p, RHO_PATH)!))].sort((a, b) => a - b);
     // The standing point of each rho and of each (rho, alpha) cell: chosen once, on the selection metric.
-    const standing = new Map(rhos.map((rho) => [rho, bestBySelection(onRho.filter((p) => numeric(p, RHO_PATH) === rho), opts.selectBy)] as const));
+    const standing = new Map(
+      rhos.map(
+        (rho) =>
+          [
+            rho,
+            bestBySelection(
+              onRho.filter((p) => numeric(p, RHO_PATH) === rho),
+              opts.selectBy,
+            ),
+          ] as const,
+      ),
+    );
     const onGrid = onRho.filter((p) => numeric(p, ALPHA_PATH) !== null);
     const alphas = [...new Set(onGrid.map((p) => numeric(p, ALPHA_PATH)!))].sort((a, b) => a - b);
     const metrics = [...new Set(opts.metrics)].map((metric): MetricSensitivity => {

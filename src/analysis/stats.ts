@@ -141,7 +141,16 @@ export function pairedTTest(x: readonly number[], y: readonly number[], level = 
   const t = m / se;
   const df = n - 1;
   const half = tCritical(df, level) * se;
-  return { n, df, t, p: Math.min(1, 2 * tCdf(-Math.abs(t), df)), meanDifference: m, stdDifference: s, ci: { lower: m - half, upper: m + half }, level };
+  return {
+    n,
+    df,
+    t,
+    p: Math.min(1, 2 * tCdf(-Math.abs(t), df)),
+    meanDifference: m,
+    stdDifference: s,
+    ci: { lower: m - half, upper: m + half },
+    level,
+  };
 }
 
 /** Result of {@link wilcoxonSignedRank}. */
@@ -185,7 +194,7 @@ function midRanks(values: readonly number[]): { ranks: number[]; tieSizes: numbe
   const order = values.map((_, i) => i).sort((a, b) => values[a] - values[b]);
   const ranks = new Array<number>(values.length);
   const tieSizes: number[] = [];
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && values[order[j + 1]] === values[order[i]]) j++;
     const rank = (i + j + 2) / 2;
@@ -284,10 +293,12 @@ export function bootstrapInterval(
   const resamples = opts.resamples ?? 2000;
   const seed = opts.seed ?? 0;
   const level = opts.level ?? DEFAULT_LEVEL;
-  if (!Number.isInteger(resamples) || resamples < 100) throw new RangeError(`bootstrapInterval: resamples must be an integer >= 100, got ${resamples}`);
+  if (!Number.isInteger(resamples) || resamples < 100)
+    throw new RangeError(`bootstrapInterval: resamples must be an integer >= 100, got ${resamples}`);
   if (!Number.isInteger(seed)) throw new RangeError(`bootstrapInterval: seed must be an integer, got ${seed}`);
   checkLevel('bootstrapInterval', level);
-  if (!Array.isArray(samples) || samples.length === 0) throw new RangeError('bootstrapInterval: samples must be a non-empty array of samples');
+  if (!Array.isArray(samples) || samples.length === 0)
+    throw new RangeError('bootstrapInterval: samples must be a non-empty array of samples');
   samples.forEach((s, i) => {
     checkFinite('bootstrapInterval', `samples[${i}]`, s);
     if (s.length === 0) throw new RangeError(`bootstrapInterval: samples[${i}] must not be empty`);

@@ -102,12 +102,15 @@ function accuracyClaim(e: ExperimentAnalyses, a: string, b: string, name: (m: st
     experiment: e.experiment,
     kind: 'accuracy' as const,
     claim: `${name(a)} reaches a higher test accuracy than ${name(b)} on ${e.experiment}`,
-    report: e.reportAccuracy ? `${(e.reportAccuracy.a * 100).toFixed(1)} % vs ${(e.reportAccuracy.b * 100).toFixed(1)} % (${((e.reportAccuracy.a - e.reportAccuracy.b) * 100).toFixed(1)} points, single runs)` : '—',
+    report: e.reportAccuracy
+      ? `${(e.reportAccuracy.a * 100).toFixed(1)} % vs ${(e.reportAccuracy.b * 100).toFixed(1)} % (${((e.reportAccuracy.a - e.reportAccuracy.b) * 100).toFixed(1)} points, single runs)`
+      : '—',
     claimedSign: 1 as const,
   };
   const pa = selectedPoint(e.confirmation, a);
   const pb = selectedPoint(e.confirmation, b);
-  if (!pa || !pb) return { ...base, effect: null, figures: '—', test: '—', p: null, notes: [`no selected point for ${!pa ? name(a) : name(b)}`] };
+  if (!pa || !pb)
+    return { ...base, effect: null, figures: '—', test: '—', p: null, notes: [`no selected point for ${!pa ? name(a) : name(b)}`] };
   const { seeds, x, y } = paired(pa, pb, 'testAccuracy');
   const figures = `${name(a)} ${pct(estimateMean(x).mean ?? NaN)}, ${name(b)} ${pct(estimateMean(y).mean ?? NaN)}`;
   const notes: string[] = [];
@@ -116,7 +119,9 @@ function accuracyClaim(e: ExperimentAnalyses, a: string, b: string, name: (m: st
     const effect = { mean: t.meanDifference * 100, ci: { lower: t.ci.lower * 100, upper: t.ci.upper * 100 }, unit: 'points' };
     if (e.reportAccuracy) {
       const gap = (e.reportAccuracy.a - e.reportAccuracy.b) * 100;
-      notes.push(`the report's gap of ${gap.toFixed(1)} points is ${gap >= effect.ci.lower && gap <= effect.ci.upper ? 'inside' : 'outside'} our 95 % CI`);
+      notes.push(
+        `the report's gap of ${gap.toFixed(1)} points is ${gap >= effect.ci.lower && gap <= effect.ci.upper ? 'inside' : 'outside'} our 95 % CI`,
+      );
     }
     return { ...base, effect, figures, test: `paired t-test, n = ${t.n} seeds (${seeds.join(',')})`, p: t.p, notes };
   } catch (err) {
@@ -136,7 +141,8 @@ function convergenceClaim(e: ExperimentAnalyses, a: string, b: string, name: (m:
   };
   const ma = conv.methods.find((m) => m.method === a);
   const mb = conv.methods.find((m) => m.method === b);
-  if (conv.target === null || !ma || !mb) return { ...base, effect: null, figures: '—', test: '—', p: null, notes: [conv.reason ?? 'no convergence data'] };
+  if (conv.target === null || !ma || !mb)
+    return { ...base, effect: null, figures: '—', test: '—', p: null, notes: [conv.reason ?? 'no convergence data'] };
   const epochsOf = (p: PointSummary | null): number => p?.spec.epochs ?? NaN;
   const censor = (m: typeof ma, limit: number): Map<number, number> => new Map(m.perRun.map((r) => [r.seed, r.epoch ?? limit + 1]));
   const limitA = epochsOf(selectedPoint(e.confirmation, a));
@@ -146,8 +152,11 @@ function convergenceClaim(e: ExperimentAnalyses, a: string, b: string, name: (m:
   const seeds = [...ea.keys()].filter((s) => eb.has(s)).sort((p, q) => p - q);
   const x = seeds.map((s) => ea.get(s) as number);
   const y = seeds.map((s) => eb.get(s) as number);
-  const notes = [`target ${pct(conv.target)} validation accuracy (${(conv.fraction * 100).toFixed(0)} % of ${name(conv.reference?.method ?? '?')}'s final mean)`];
-  if (ma.notReached + mb.notReached > 0) notes.push(`never reached (counted as epochs + 1): ${name(a)} ${ma.notReached}, ${name(b)} ${mb.notReached}`);
+  const notes = [
+    `target ${pct(conv.target)} validation accuracy (${(conv.fraction * 100).toFixed(0)} % of ${name(conv.reference?.method ?? '?')}'s final mean)`,
+  ];
+  if (ma.notReached + mb.notReached > 0)
+    notes.push(`never reached (counted as epochs + 1): ${name(a)} ${ma.notReached}, ${name(b)} ${mb.notReached}`);
   const d = x.map((v, i) => v - y[i]);
   const est = estimateMean(d);
   const figures = `${name(a)} ${(estimateMean(x).mean ?? NaN).toFixed(1)} epochs, ${name(b)} ${(estimateMean(y).mean ?? NaN).toFixed(1)} epochs`;
@@ -163,7 +172,9 @@ function convergenceClaim(e: ExperimentAnalyses, a: string, b: string, name: (m:
 /** A method's grid points sorted by rho, then alpha (the order in which two aligned grids pair up). */
 function gridOrder(points: readonly PointSummary[]): PointSummary[] {
   const num = (p: PointSummary, k: string): number => (typeof p.params[k] === 'number' ? (p.params[k] as number) : NaN);
-  return [...points].sort((p, q) => num(p, 'optimizer.rho') - num(q, 'optimizer.rho') || num(p, 'optimizer.alpha') - num(q, 'optimizer.alpha'));
+  return [...points].sort(
+    (p, q) => num(p, 'optimizer.rho') - num(q, 'optimizer.rho') || num(p, 'optimizer.alpha') - num(q, 'optimizer.alpha'),
+  );
 }
 
 function sensitivityClaim(e: ExperimentAnalyses, a: string, b: string, name: (m: string) => string): ClaimDraft {
@@ -179,7 +190,14 @@ function sensitivityClaim(e: ExperimentAnalyses, a: string, b: string, name: (m:
   const pa = group?.methods.find((m) => m.method === a)?.points ?? [];
   const pb = group?.methods.find((m) => m.method === b)?.points ?? [];
   if (pa.length < 2 || pb.length < 2 || pa.length !== pb.length) {
-    return { ...base, effect: null, figures: '—', test: '—', p: null, notes: [`needs two aligned grids of equal size (got ${pa.length} and ${pb.length} points)`] };
+    return {
+      ...base,
+      effect: null,
+      figures: '—',
+      test: '—',
+      p: null,
+      notes: [`needs two aligned grids of equal size (got ${pa.length} and ${pb.length} points)`],
+    };
   }
   const ga = gridOrder(pa);
   const gb = gridOrder(pb);
@@ -214,7 +232,14 @@ function sensitivityClaim(e: ExperimentAnalyses, a: string, b: string, name: (m:
   const effect = est.mean === null ? null : { mean: est.mean, ci: est.ci, unit: 'points of regret' };
   try {
     const w = wilcoxonSignedRank(x, y);
-    return { ...base, effect, figures, test: `Wilcoxon signed-rank (${w.method}) on paired regrets, n = ${w.n} grid points`, p: w.p, notes };
+    return {
+      ...base,
+      effect,
+      figures,
+      test: `Wilcoxon signed-rank (${w.method}) on paired regrets, n = ${w.n} grid points`,
+      p: w.p,
+      notes,
+    };
   } catch (err) {
     return { ...base, effect, figures, test: `Wilcoxon signed-rank, n = ${x.length}`, p: null, notes: [...notes, (err as Error).message] };
   }
@@ -240,33 +265,70 @@ export function judgeClaims(experiments: readonly ExperimentAnalyses[], opts: Ve
     const pHolm = adjusted[i];
     const sign = c.effect === null ? 0 : Math.sign(c.effect.mean);
     const significant = pHolm !== null && pHolm < level;
-    const verdict: VerdictWord = significant && sign === claimedSign ? 'supported' : significant && sign === -claimedSign ? 'contradicted' : 'not supported';
+    const verdict: VerdictWord =
+      significant && sign === claimedSign ? 'supported' : significant && sign === -claimedSign ? 'contradicted' : 'not supported';
     return { ...c, pHolm, verdict };
   });
 }
 
 const fmtP = (p: number | null): string => (p === null ? '—' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
 const fmtEffect = (e: ClaimVerdict['effect']): string =>
-  e === null ? '—' : `${e.mean >= 0 ? '+' : ''}${e.mean.toFixed(2)} ${e.unit}${e.ci ? ` [${e.ci.lower.toFixed(2)}, ${e.ci.upper.toFixed(2)}]` : ''}`;
+  e === null
+    ? '—'
+    : `${e.mean >= 0 ? '+' : ''}${e.mean.toFixed(2)} ${e.unit}${e.ci ? ` [${e.ci.lower.toFixed(2)}, ${e.ci.upper.toFixed(2)}]` : ''}`;
 
 /** The verdict as a Markdown table plus one line of notes per claim. */
 export function formatVerdictTable(rows: readonly ClaimVerdict[]): string {
   const lines = [
     '| Claim | The report | Ours: effect [95 % CI] | Ours: figures | Test | p | p (Holm) | Verdict |',
     '| --- | --- | ---: | --- | --- | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${[r.claim, r.report, fmtEffect(r.effect), r.figures, r.test, fmtP(r.p), fmtP(r.pHolm), `**${r.verdict}**`].join(' | ')} |`),
+    ...rows.map(
+      (r) => `| ${[r.claim, r.report, fmtEffect(r.effect), r.figures, r.test, fmtP(r.p), fmtP(r.pHolm), `**${r.verdict}**`].join(' | ')} |`,
+    ),
   ];
   const notes = rows.filter((r) => r.notes.length > 0).map((r) => `- ${r.id}: ${r.notes.join('; ')}`);
   return `${lines.join('\n')}\n${notes.length > 0 ? `\n${notes.join('\n')}\n` : ''}`;
 }
 
 /** Columns of {@link verdictToCsv}. */
-export const VERDICT_CSV_COLUMNS = ['id', 'experiment', 'kind', 'claim', 'report', 'effect', 'ciLower', 'ciUpper', 'unit', 'figures', 'test', 'p', 'pHolm', 'verdict', 'notes'] as const;
+export const VERDICT_CSV_COLUMNS = [
+  'id',
+  'experiment',
+  'kind',
+  'claim',
+  'report',
+  'effect',
+  'ciLower',
+  'ciUpper',
+  'unit',
+  'figures',
+  'test',
+  'p',
+  'pHolm',
+  'verdict',
+  'notes',
+] as const;
 
 /** The verdict as CSV, one row per claim. */
 export function verdictToCsv(rows: readonly ClaimVerdict[]): string {
   const lines = rows.map((r) =>
-    [r.id, r.experiment, r.kind, r.claim, r.report, r.effect?.mean ?? null, r.effect?.ci?.lower ?? null, r.effect?.ci?.upper ?? null, r.effect?.unit ?? null, r.figures, r.test, r.p, r.pHolm, r.verdict, r.notes.join('; ')]
+    [
+      r.id,
+      r.experiment,
+      r.kind,
+      r.claim,
+      r.report,
+      r.effect?.mean ?? null,
+      r.effect?.ci?.lower ?? null,
+      r.effect?.ci?.upper ?? null,
+      r.effect?.unit ?? null,
+      r.figures,
+      r.test,
+      r.p,
+      r.pHolm,
+      r.verdict,
+      r.notes.join('; '),
+    ]
       .map(csvCell)
       .join(','),
   );

@@ -20,7 +20,8 @@ export interface AnalysisFiles {
  * sees half a file), creating `dir` if needed, and returns their absolute paths.
  */
 export function writeAnalysis(dir: string, analysis: Analysis): AnalysisFiles {
-  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`writeAnalysis: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new TypeError(`writeAnalysis: dir must be a non-empty path string, got ${JSON.stringify(dir)}`);
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   const files = { markdown: join(out, 'analysis.md'), csv: join(out, 'analysis.csv'), json: join(out, 'analysis.json') };

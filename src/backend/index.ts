@@ -114,7 +114,7 @@ async function initTensorflow(): Promise<void> {
   try {
     await import(spec);
   } catch (e) {
-    throw new Error(`@tensorflow/tfjs-node is not installed or failed to load (${message(e)})`);
+    throw new Error(`@tensorflow/tfjs-node is not installed or failed to load (${message(e)})`, { cause: e });
   }
   if (tf.findBackendFactory('tensorflow') == null) {
     throw new Error(
@@ -189,7 +189,7 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
         reason: (backend === 'auto' ? 'auto: @tensorflow/tfjs-node is installed' : 'requested') + note,
       };
     } catch (e) {
-      if (backend === 'tensorflow') throw new Error(`backend 'tensorflow' requested but unavailable: ${message(e)}`);
+      if (backend === 'tensorflow') throw new Error(`backend 'tensorflow' requested but unavailable: ${message(e)}`, { cause: e });
       skipped.push(`tensorflow: ${message(e)}`);
     }
   }
@@ -213,7 +213,9 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
           trainingKernels,
           nativeKernels: [...NATIVE_KERNEL_NAMES],
           native: line,
-          reason: (backend === 'auto' ? `auto: ${skipped.join('; ')}; using` : 'requested:') + ` wasm with native kernels (${line.slice('native: '.length)})`,
+          reason:
+            (backend === 'auto' ? `auto: ${skipped.join('; ')}; using` : 'requested:') +
+            ` wasm with native kernels (${line.slice('native: '.length)})`,
         };
       } catch (e) {
         if (backend === 'native') throw new Error(`backend 'native' requested but failed to start: ${message(e)}`, { cause: e });
@@ -246,7 +248,7 @@ export async function initBackend(opts?: InitBackendOptions): Promise<BackendInf
           (n > 1 && isNode ? ' (threaded-SIMD build loaded from disk)' : ''),
       };
     } catch (e) {
-      if (backend === 'wasm') throw new Error(`backend 'wasm' requested but failed to start: ${message(e)}`);
+      if (backend === 'wasm') throw new Error(`backend 'wasm' requested but failed to start: ${message(e)}`, { cause: e });
       skipped.push(`wasm: ${message(e)}`);
     }
   }

@@ -114,7 +114,8 @@ function forward(kernelName: 'Conv2D' | 'FusedConv2D', fallback: Kernel): Kernel
     const bias = inputs.bias;
     const fused = kernelName === 'FusedConv2D';
     if (attrs.dataFormat === 'NCHW' || !isFloat(x, filter, bias)) return fallback(args);
-    if (fused && (inputs.preluActivationWeights != null || (attrs.activation !== 'linear' && attrs.activation !== 'relu'))) return fallback(args);
+    if (fused && (inputs.preluActivationWeights != null || (attrs.activation !== 'linear' && attrs.activation !== 'relu')))
+      return fallback(args);
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
       filter.shape as [number, number, number, number],
@@ -148,7 +149,16 @@ function forward(kernelName: 'Conv2D' | 'FusedConv2D', fallback: Kernel): Kernel
     const ops = new WasmOps(args.backend);
     const y = ops.empty(info.outShape);
     const relu = fused && attrs.activation === 'relu' ? 1 : 0;
-    native().conv2d(heapOf(ops), ops.offset(x), ops.offset(filter), bias == null ? -1 : ops.offset(bias), ops.offset(y), ...convArgs(g, ...pads), relu, layoutFor('forward', g.ci));
+    native().conv2d(
+      heapOf(ops),
+      ops.offset(x),
+      ops.offset(filter),
+      bias == null ? -1 : ops.offset(bias),
+      ops.offset(y),
+      ...convArgs(g, ...pads),
+      relu,
+      layoutFor('forward', g.ci),
+    );
     return y;
   };
 }
@@ -164,7 +174,14 @@ function backpropInput(args: KernelArgs): tf.TensorInfo {
   if (pads == null || sizeOf(dy.shape) === 0 || g.n * g.h * g.w * g.ci === 0) return conv2dBackpropInputKernel(args);
   const ops = new WasmOps(args.backend);
   const dx = ops.empty([g.n, g.h, g.w, g.ci]);
-  native().conv2dBackpropInput(heapOf(ops), ops.offset(dy), ops.offset(filter), ops.offset(dx), ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor('data', g.ci));
+  native().conv2dBackpropInput(
+    heapOf(ops),
+    ops.offset(dy),
+    ops.offset(filter),
+    ops.offset(dx),
+    ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads),
+    layoutFor('data', g.ci),
+  );
   return dx;
 }
 
@@ -180,7 +197,15 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo {
   if (pads == null || sizeOf(dy.shape) === 0 || sizeOf(x.shape) === 0) return conv2dBackpropFilterKernel(args);
   const ops = new WasmOps(args.backend);
   const dw = ops.empty(filterShape);
-  native().conv2dBackpropFilter(heapOf(ops), ops.offset(x), ops.offset(dy), ops.offset(dw), -1, ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads), layoutFor('weights', g.ci));
+  native().conv2dBackpropFilter(
+    heapOf(ops),
+    ops.offset(x),
+    ops.offset(dy),
+    ops.offset(dw),
+    -1,
+    ...convArgs({ ...g, dh: 1, dw: 1 }, ...pads),
+    layoutFor('weights', g.ci),
+  );
   return dw;
 }
 
@@ -456,7 +481,12 @@ export function registerNativeKernels(nativeAddon: NativeAddon): string[] {
     const current = tf.getKernel(name, 'wasm');
     tf.unregisterKernel(name, 'wasm');
     // Keep the setup function of the kernel replaced: tfjs runs it when a backend instance starts.
-    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc, setupFunc: current?.setupFunc });
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      setupFunc: current?.setupFunc,
+    });
   }
   return all;
 }

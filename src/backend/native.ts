@@ -67,7 +67,17 @@ export interface NativeAddon {
   relu(heap: Uint8Array, x: number, y: number, n: number): void;
   step(heap: Uint8Array, x: number, y: number, n: number, alpha: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; b is [cols] when rowBroadcast (b op a when swapped), else [rows, cols] like a. */
-  binary(heap: Uint8Array, op: number, a: number, b: number, y: number, rows: number, cols: number, rowBroadcast: number, swapped: number): void;
+  binary(
+    heap: Uint8Array,
+    op: number,
+    a: number,
+    b: number,
+    y: number,
+    rows: number,
+    cols: number,
+    rowBroadcast: number,
+    swapped: number,
+  ): void;
   /** y[c] = sum over r of x[r, c]. */
   columnSums(heap: Uint8Array, x: number, y: number, rows: number, cols: number): void;
   /** Convolution primitives held in the addon's cache. */
@@ -77,8 +87,7 @@ export interface NativeAddon {
 
 /** Whether the addon can be used, and if not, why. */
 export type NativeStatus =
-  | { available: true; addon: NativeAddon; path: string; version: NativeVersion }
-  | { available: false; reason: string };
+  { available: true; addon: NativeAddon; path: string; version: NativeVersion } | { available: false; reason: string };
 
 /** The file name node-gyp gives the addon (the `target_name` of native/binding.gyp). */
 export const NATIVE_ADDON_FILE = 'flatminima_native.node';
@@ -152,7 +161,8 @@ export const NATIVE_ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
 function asAddon(mod: unknown, path: string): NativeAddon {
   const m = mod as Record<string, unknown> | null;
   const missing = NATIVE_ADDON_FUNCTIONS.filter((n) => typeof m?.[n] !== 'function');
-  if (missing.length > 0) throw new Error(`${path} is not this version's addon (missing ${missing.join(', ')}); rebuild it with \`npx flatminima build-native\``);
+  if (missing.length > 0)
+    throw new Error(`${path} is not this version's addon (missing ${missing.join(', ')}); rebuild it with \`npx flatminima build-native\``);
   return m as unknown as NativeAddon;
 }
 

@@ -43,10 +43,7 @@ function threadedFiles(): ThreadedFiles {
   // One file per content hash: several processes may write it at once, so write then rename.
   let hash = 0;
   for (let i = 0; i < contents.length; i++) hash = (Math.imul(hash, 31) + contents.charCodeAt(i)) | 0;
-  const worker = path.join(
-    os.tmpdir(),
-    `flatminima-tfjs-wasm-${PINNED_TFJS_VERSION}-worker-${(hash >>> 0).toString(16)}.cjs`,
-  );
+  const worker = path.join(os.tmpdir(), `flatminima-tfjs-wasm-${PINNED_TFJS_VERSION}-worker-${(hash >>> 0).toString(16)}.cjs`);
   // Rewrite unless the file holds exactly this script (never run a stale or foreign file).
   if (!fs.existsSync(worker) || fs.readFileSync(worker, 'utf8') !== contents) {
     const tmp = `${worker}.${process.pid}.tmp`;
@@ -62,10 +59,7 @@ type Factory = (config: Record<string, unknown>) => Promise<WasmModule>;
  * Instantiates the threaded-SIMD wasm module and wraps it in a `BackendWasm` using `threads` threads.
  * Call only from the backend factory given to `tf.registerBackend`.
  */
-export async function createThreadedWasmBackend(
-  wasmPkg: typeof tfwasm,
-  threads: number,
-): Promise<WasmBackend> {
+export async function createThreadedWasmBackend(wasmPkg: typeof tfwasm, threads: number): Promise<WasmBackend> {
   const files = threadedFiles();
   const factory = require(files.glue) as Factory;
   // The C side caps the pool at (logical cores / 2) (tensorflow/tfjs#6081), reading the core count

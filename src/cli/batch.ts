@@ -28,7 +28,8 @@ export async function runBatch(specs: RunSpec[], opts: BatchOptions): Promise<Ru
   const { runMany } = await import('../experiments/pool.js');
   const backend = opts.backend ?? 'auto';
   const threads =
-    opts.threads ?? (backend === 'auto' || backend === 'wasm' || backend === 'native' ? threadsPerJob(Math.min(opts.jobs, specs.length)) : undefined);
+    opts.threads ??
+    (backend === 'auto' || backend === 'wasm' || backend === 'native' ? threadsPerJob(Math.min(opts.jobs, specs.length)) : undefined);
   process.stderr.write(`  ${plannedBackendLine(backend, threads ?? null)}\n`);
   const view = createProgressView({ lineEveryMs: 30_000 });
   // Ctrl-C reaches the worker processes too (same process group); their checkpoints stay. A worker

@@ -40,7 +40,9 @@ const experimentOverride = z
   })
   .strict();
 
-const overridesSchema = z.object(Object.fromEntries(FULL_PROTOCOLS.map((p) => [p.key, z.union([z.literal(false), experimentOverride]).optional()]))).strict();
+const overridesSchema = z
+  .object(Object.fromEntries(FULL_PROTOCOLS.map((p) => [p.key, z.union([z.literal(false), experimentOverride]).optional()])))
+  .strict();
 
 /** A parsed protocol file: per experiment key, its changes, or false to leave it out. */
 export type ProtocolOverrides = Partial<Record<FullProtocol['key'], z.infer<typeof experimentOverride> | false>>;
@@ -110,9 +112,12 @@ export function describeProtocolCuts(protocols: readonly FullProtocol[]): string
     const diffs: string[] = [];
     if (p.base.epochs !== ref.base.epochs) diffs.push(`${String(p.base.epochs)} epochs (report: ${String(ref.base.epochs)})`);
     if (JSON.stringify(p.grids) !== JSON.stringify(ref.grids)) diffs.push('a smaller selection grid');
-    if (p.selectionSeeds.join() !== ref.selectionSeeds.join()) diffs.push(`selection seeds ${p.selectionSeeds.join(',')} (protocol: ${ref.selectionSeeds.join(',')})`);
-    if (p.confirmationSeeds !== ref.confirmationSeeds) diffs.push(`${p.confirmationSeeds} confirmation seeds (protocol: ${ref.confirmationSeeds})`);
-    if (p.measureExamples !== ref.measureExamples) diffs.push(`sharpness on ${p.measureExamples} examples (protocol: ${ref.measureExamples})`);
+    if (p.selectionSeeds.join() !== ref.selectionSeeds.join())
+      diffs.push(`selection seeds ${p.selectionSeeds.join(',')} (protocol: ${ref.selectionSeeds.join(',')})`);
+    if (p.confirmationSeeds !== ref.confirmationSeeds)
+      diffs.push(`${p.confirmationSeeds} confirmation seeds (protocol: ${ref.confirmationSeeds})`);
+    if (p.measureExamples !== ref.measureExamples)
+      diffs.push(`sharpness on ${p.measureExamples} examples (protocol: ${ref.measureExamples})`);
     if (diffs.length > 0) lines.push(`${ref.key}: ${diffs.join('; ')}`);
   }
   return lines;

@@ -25,7 +25,10 @@ export interface QueueFlags {
 /** Adds the queue flags to a command that runs specs. */
 export function addQueueOptions(cmd: Command): Command {
   return cmd
-    .option('--redis <url>', 'run on the queue at this Redis (redis://[user:password@]host:port[/db], rediss:// for TLS; default $FLATMINIMA_REDIS); start workers with flatminima worker')
+    .option(
+      '--redis <url>',
+      'run on the queue at this Redis (redis://[user:password@]host:port[/db], rediss:// for TLS; default $FLATMINIMA_REDIS); start workers with flatminima worker',
+    )
     .option('--queue <name>', 'queue name (default flatminima-runs; workers must use the same)')
     .option('--detach', 'with a queue: submit the runs and exit; gather them later with --collect')
     .option('--collect', 'with a queue: gather the records of the runs that have finished, say which have not, and analyse when all have')
@@ -57,7 +60,9 @@ export async function queueExecutorFrom(
   if (flags.detach && flags.collect) throw new UsageError('--detach submits and --collect gathers: give one of them');
   for (const k of ['jobs', 'threads'] as const) {
     if (flags[k] !== undefined) {
-      throw new UsageError(`--${k} is the local pool's; on a queue each worker decides (flatminima worker --concurrency <n> --threads <t>)`);
+      throw new UsageError(
+        `--${k} is the local pool's; on a queue each worker decides (flatminima worker --concurrency <n> --threads <t>)`,
+      );
     }
   }
   const { QueueExecutor } = await import('../experiments/queue/queueExecutor.js');
@@ -71,7 +76,8 @@ export async function queueExecutorFrom(
     });
   } catch (err) {
     // The executor names its options as in code (checkpointEvery); the user typed flags.
-    if (err instanceof RangeError) throw new UsageError(`--${err.message.replace(/^[a-zA-Z]+/, (k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}`);
+    if (err instanceof RangeError)
+      throw new UsageError(`--${err.message.replace(/^[a-zA-Z]+/, (k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))}`);
     throw err;
   }
 }

@@ -46,7 +46,9 @@ interface Stage {
 
 /** Runs one stage's sweep with the sweep-wide progress; returns its records in sweep order. */
 async function runStage(executor: Executor, stage: Stage): Promise<RunRecord[]> {
-  process.stderr.write(`\n${stage.protocol.key} ${stage.name}: ${stage.sweep.points} points x ${stage.sweep.seeds.length} seeds = ${stage.sweep.runs.length} runs -> ${stage.dir}\n`);
+  process.stderr.write(
+    `\n${stage.protocol.key} ${stage.name}: ${stage.sweep.points} points x ${stage.sweep.seeds.length} seeds = ${stage.sweep.runs.length} runs -> ${stage.dir}\n`,
+  );
   const progress = new SweepProgress(stage.sweep.runs.length);
   try {
     return await executor.run(
@@ -76,9 +78,19 @@ function onlyGroup(analysis: Analysis, what: string): AnalysisGroup {
 }
 
 /** Expands a stage's sweep object (the protocols are valid by construction; a failure is a bug). */
-async function stageOf(protocol: FullProtocol, name: Stage['name'], sweepObject: Record<string, unknown>, resultsDir: string): Promise<Stage> {
+async function stageOf(
+  protocol: FullProtocol,
+  name: Stage['name'],
+  sweepObject: Record<string, unknown>,
+  resultsDir: string,
+): Promise<Stage> {
   const { expandSweep } = await import('../experiments/sweep/expand.js');
-  return { protocol, name, sweep: expandSweep(sweepObject, `reproduce --full ${protocol.key} ${name}`), dir: join(resultsDir, protocol.key, name) };
+  return {
+    protocol,
+    name,
+    sweep: expandSweep(sweepObject, `reproduce --full ${protocol.key} ${name}`),
+    dir: join(resultsDir, protocol.key, name),
+  };
 }
 
 /** Everything `reproduce --full` found, per experiment, and the verdict. */
@@ -111,23 +123,42 @@ export async function runFullReproduce(opts: FullReproduceOptions): Promise<Full
   const experiments: FullReproduceResult['experiments'] = [];
   for (const p of ordered) {
     const selection = selections.get(p.key) as AnalysisGroup;
-    const stage = await stageOf(p, 'confirmation', confirmationSweep(p, selectedOptimizers(selection), opts.seeds ?? p.confirmationSeeds), opts.resultsDir);
+    const stage = await stageOf(
+      p,
+      'confirmation',
+      confirmationSweep(p, selectedOptimizers(selection), opts.seeds ?? p.confirmationSeeds),
+      opts.resultsDir,
+    );
     const records = await runStage(opts.executor, stage);
     countFailed(records);
-    experiments.push({ key: p.key, selection, confirmation: onlyGroup(analyzeRecords(records, { selectBy: 'validationAccuracy' }), `${p.key} confirmation`), records });
+    experiments.push({
+      key: p.key,
+      selection,
+      confirmation: onlyGroup(analyzeRecords(records, { selectBy: 'validationAccuracy' }), `${p.key} confirmation`),
+      records,
+    });
   }
   const byKey = (k: string): number => protocols.findIndex((p) => p.key === k);
   experiments.sort((a, b) => byKey(a.key) - byKey(b.key));
   const verdict = judgeClaims(
-    experiments.map((e) => ({ experiment: e.key, selection: e.selection, confirmation: e.confirmation, ...(opts.report[e.key] ? { reportAccuracy: opts.report[e.key] } : {}) })),
+    experiments.map((e) => ({
+      experiment: e.key,
+      selection: e.selection,
+      confirmation: e.confirmation,
+      ...(opts.report[e.key] ? { reportAccuracy: opts.report[e.key] } : {}),
+    })),
     { names: METHOD_NAMES },
   );
   return { experiments, verdict, failed };
 }
 
 /** The Markdown of a full reproduction: per experiment the selection and confirmation tables, then the verdict. */
-export async function formatFullReproduce(result: FullReproduceResult, confirmationTable: (key: string, records: RunRecord[]) => string): Promise<string> {
-  const { formatSelectionTable, formatSensitivityTable, formatComparisonTable, formatConvergenceTable } = await import('../analysis/index.js');
+export async function formatFullReproduce(
+  result: FullReproduceResult,
+  confirmationTable: (key: string, records: RunRecord[]) => string,
+): Promise<string> {
+  const { formatSelectionTable, formatSensitivityTable, formatComparisonTable, formatConvergenceTable } =
+    await import('../analysis/index.js');
   const { formatVerdictTable } = await import('../analysis/verdict.js');
   const parts: string[] = [];
   for (const e of result.experiments) {
@@ -151,12 +182,17 @@ export async function formatFullReproduce(result: FullReproduceResult, confirmat
       formatConvergenceTable(e.confirmation),
     );
   }
-  parts.push('## Verdict on the report\'s claims (Adaptive-GSAM against GSAM)', '', formatVerdictTable(result.verdict));
+  parts.push("## Verdict on the report's claims (Adaptive-GSAM against GSAM)", '', formatVerdictTable(result.verdict));
   return parts.join('\n');
 }
 
 /** Writes verdict.md/.csv/.json, each stage's analysis files and report, and reproduce.md. */
-export async function writeFullReproduce(resultsDir: string, result: FullReproduceResult, markdown: string, header: string): Promise<string[]> {
+export async function writeFullReproduce(
+  resultsDir: string,
+  result: FullReproduceResult,
+  markdown: string,
+  header: string,
+): Promise<string[]> {
   const { analyzeRecords, writeAnalysis } = await import('../analysis/index.js');
   const { verdictToCsv, formatVerdictTable } = await import('../analysis/verdict.js');
   const { readRecords } = await import('../experiments/store.js');
@@ -171,7 +207,12 @@ export async function writeFullReproduce(resultsDir: string, result: FullReprodu
       else process.stderr.write(`warning: the HTML report of ${dir} could not be written: ${report.error}\n`);
     }
   }
-  const files = { md: join(resultsDir, 'verdict.md'), csv: join(resultsDir, 'verdict.csv'), json: join(resultsDir, 'verdict.json'), all: join(resultsDir, 'reproduce.md') };
+  const files = {
+    md: join(resultsDir, 'verdict.md'),
+    csv: join(resultsDir, 'verdict.csv'),
+    json: join(resultsDir, 'verdict.json'),
+    all: join(resultsDir, 'reproduce.md'),
+  };
   writeFileSync(files.md, formatVerdictTable(result.verdict));
   writeFileSync(files.csv, verdictToCsv(result.verdict));
   writeFileSync(files.json, `${JSON.stringify(result.verdict, null, 2)}\n`);

@@ -82,10 +82,19 @@ export const OPTIMIZER_FIELDS = Object.keys(SPEC_FIELDS) as (keyof OptimizerFlag
  */
 function fieldHelp(field: string, f: SpecField): string {
   const takers = methodsTaking(field);
-  const defaults = METHODS.filter((m) => (m.defaults as Record<string, unknown>)[field] !== undefined).map((m) => `${m.name} ${String((m.defaults as Record<string, unknown>)[field])}`);
+  const defaults = METHODS.filter((m) => (m.defaults as Record<string, unknown>)[field] !== undefined).map(
+    (m) => `${m.name} ${String((m.defaults as Record<string, unknown>)[field])}`,
+  );
   const fallback = f.rule.default !== undefined ? `default ${String(f.rule.default)}` : '';
   const said = defaults.length > 0 ? `default: ${defaults.join(', ')}` : fallback;
-  const who = takers.length === METHODS.length ? 'every method' : takers.length >= METHODS.length - 1 ? `all but ${METHODS.filter((m) => !(takers as readonly string[]).includes(m.name)).map((m) => m.name).join(', ')}` : takers.join('/');
+  const who =
+    takers.length === METHODS.length
+      ? 'every method'
+      : takers.length >= METHODS.length - 1
+        ? `all but ${METHODS.filter((m) => !(takers as readonly string[]).includes(m.name))
+            .map((m) => m.name)
+            .join(', ')}`
+        : takers.join('/');
   return `${who}: ${f.rule.help}${said ? ` (${said})` : ''}`;
 }
 
@@ -120,13 +129,19 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--lr-schedule <s>', 'learning-rate schedule (default constant)').choices(['constant', 'cosine', 'step']))
     .option('--epochs <count>', 'epochs (default: 50 moons, 25 mnist/idx)', positiveInt)
     .option('--batch-size <count>', 'mini-batch size (default 64)', positiveInt)
-    .option('--measure <examples>', 'measure sharpness of the final model on this many test examples (0 = off; default 500 moons, 128 mnist/idx)', nonNegativeInt)
+    .option(
+      '--measure <examples>',
+      'measure sharpness of the final model on this many test examples (0 = off; default 500 moons, 128 mnist/idx)',
+      nonNegativeInt,
+    )
     .option('--measure-top-k <k>', 'with --measure: also the k largest Hessian eigenvalues (Lanczos)', positiveInt)
     .option('--measure-density', "with --measure: also the Hessian's eigenvalue spectral density (stochastic Lanczos quadrature)")
     .option('--measure-layers', "with --measure: also each layer variable's top Hessian eigenvalue and trace")
     .option('--results <dir>', `results directory (default ${RUN_DEFAULTS.results})`)
     .option('--checkpoint-every <epochs>', 'write a checkpoint every this many epochs (default 1)', positiveInt)
-    .addOption(new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else native, else wasm, else cpu)').choices(BACKENDS))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (default auto: tensorflow, else native, else wasm, else cpu)').choices(BACKENDS),
+    )
     .option('--threads <count>', 'wasm (or native kernel) threads', threadCount);
 }
 
@@ -246,8 +261,7 @@ export function buildSpec(
   const problems: string[] = [];
 
   // Dataset: the file's settings carry over only when it names the same dataset.
-  const dataset: Record<string, unknown> =
-    file && file.dataset.name === datasetName ? { ...file.dataset } : { name: datasetName };
+  const dataset: Record<string, unknown> = file && file.dataset.name === datasetName ? { ...file.dataset } : { name: datasetName };
   if (!file || file.dataset.name !== datasetName) {
     if (datasetName === 'moons') Object.assign(dataset, { n: DATASET_RUN_DEFAULTS.moons.n, noise: DATASET_RUN_DEFAULTS.moons.noise });
     if (datasetName !== 'idx') dataset.testFraction = DATASET_RUN_DEFAULTS[datasetName as 'moons' | 'mnist'].testFraction;
@@ -311,7 +325,8 @@ export function buildSpec(
   if (flags.measureDensity) spectrum.density = true;
   if (flags.measureLayers) spectrum.layers = true;
   if (Object.keys(spectrum).length > 0) {
-    if (!((measure ?? 0) > 0)) throw new UsageError('--measure-top-k, --measure-density and --measure-layers need sharpness measured (--measure > 0)');
+    if (!((measure ?? 0) > 0))
+      throw new UsageError('--measure-top-k, --measure-density and --measure-layers need sharpness measured (--measure > 0)');
     spec.measureSpectrum = spectrum;
   }
   // A spec file's own label is kept for a single run only; compare labels runs by method and seed.

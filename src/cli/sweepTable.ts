@@ -22,7 +22,10 @@ export function sweepPointTable(records: readonly RunRecord[], sweep: ExpandedSw
   for (const { params, runs } of points.values()) {
     const done = runs.filter((r) => r.status === 'complete' && r.final !== null);
     const val = done.map((r) => r.final?.validationAccuracy).filter((v): v is number => typeof v === 'number');
-    const label = Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || '(base)';
+    const label =
+      Object.entries(params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ') || '(base)';
     lines.push(
       `| ${[
         label,

@@ -109,7 +109,10 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
  * @param opts.testFraction in (0, 1); both parts must end up non-empty.
  * @param opts.seed integer seed of the permutation.
  */
-export function trainTestSplit(ds: Dataset, opts: { testFraction: number; seed: number }): {
+export function trainTestSplit(
+  ds: Dataset,
+  opts: { testFraction: number; seed: number },
+): {
   /** The examples not drawn for testing. */
   train: Dataset;
   /** The first `ceil(testFraction * size)` examples of the permutation. */

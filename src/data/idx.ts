@@ -122,7 +122,8 @@ export function parseIdx(input: Uint8Array, name: string): IdxFile {
  *   Float32Array or Float64Array matching the dtype) with `prod(dims)` values.
  */
 export function readIdxFile(path: string): IdxFile {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readIdxFile: path must be a non-empty string, got ${describeValue(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`readIdxFile: path must be a non-empty string, got ${describeValue(path)}`);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -149,7 +150,8 @@ export function readIdxFile(path: string): IdxFile {
  */
 export function writeIdxFile(path: string, dims: number[], data: Uint8Array, opts: { gzip?: boolean } = {}): void {
   const where = 'writeIdxFile';
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${where}: path must be a non-empty string, got ${describeValue(path)}`);
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError(`${where}: path must be a non-empty string, got ${describeValue(path)}`);
   if (!Array.isArray(dims)) throw new TypeError(`${where}: dims must be an array of 1 to 255 dimensions, got ${describeValue(dims)}`);
   if (dims.length < 1 || dims.length > 255) {
     throw new RangeError(`${where}: dims must be an array of 1 to 255 dimensions, got ${JSON.stringify(dims)}`);

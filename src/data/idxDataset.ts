@@ -112,7 +112,8 @@ export function loadIdxDataset(
   /** The test files' examples (at most `maxTest`). */
   test: Dataset;
 } {
-  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`loadIdxDataset: dir must be a non-empty directory path, got ${describeValue(dir)}`);
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new TypeError(`loadIdxDataset: dir must be a non-empty directory path, got ${describeValue(dir)}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`IDX directory ${dir}: not a directory`);
   checkMaxCount(opts.maxTrain, 'maxTrain');
   checkMaxCount(opts.maxTest, 'maxTest');

@@ -33,11 +33,7 @@ export function fsyncDir(dir: string): void {
  * complete version survives until the next write; a crash between the two renames leaves the
  * backup and the temp file, never a half-written `path`.
  */
-export function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array | readonly Uint8Array[],
-  opts: { backupPath?: string } = {},
-): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[], opts: { backupPath?: string } = {}): void {
   const tmp = tempPathFor(path);
   const parts: Uint8Array[] = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : [...data];
   const fd = openSync(tmp, 'w');

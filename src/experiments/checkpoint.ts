@@ -146,15 +146,20 @@ export function encodeCheckpointBytes(data: CheckpointData): Buffer {
 const SUM_KEYS = ['loss', 'correct', 'perturbedLoss', 'surrogateGap'] as const;
 
 function encodeSums(sums: EpochSums): Record<keyof EpochSums, number | string> {
-  return Object.fromEntries(SUM_KEYS.map((k) => [k, Number.isFinite(sums[k]) ? sums[k] : String(sums[k])])) as Record<keyof EpochSums, number | string>;
+  return Object.fromEntries(SUM_KEYS.map((k) => [k, Number.isFinite(sums[k]) ? sums[k] : String(sums[k])])) as Record<
+    keyof EpochSums,
+    number | string
+  >;
 }
 
 /** The header's partial epoch back as numbers, or a reason it is malformed. */
 function decodePartialEpoch(value: unknown): PartialEpoch | string {
   const p = value as { step?: unknown; sums?: Record<string, unknown>; seconds?: unknown } | null;
   if (p === null || typeof p !== 'object') return 'partialEpoch is missing';
-  if (typeof p.step !== 'number' || !Number.isInteger(p.step) || p.step < 0) return `partialEpoch.step must be a whole number >= 0, got ${JSON.stringify(p.step)}`;
-  if (typeof p.seconds !== 'number' || !(p.seconds >= 0)) return `partialEpoch.seconds must be a number >= 0, got ${JSON.stringify(p.seconds)}`;
+  if (typeof p.step !== 'number' || !Number.isInteger(p.step) || p.step < 0)
+    return `partialEpoch.step must be a whole number >= 0, got ${JSON.stringify(p.step)}`;
+  if (typeof p.seconds !== 'number' || !(p.seconds >= 0))
+    return `partialEpoch.seconds must be a number >= 0, got ${JSON.stringify(p.seconds)}`;
   if (p.sums === null || typeof p.sums !== 'object') return 'partialEpoch.sums is missing';
   const sums: Partial<EpochSums> = {};
   for (const k of SUM_KEYS) {
@@ -204,8 +209,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): CheckpointDat
     entries.map((e) => {
       if (e.offset < 0 || e.offset + e.byteLength > body.byteLength) fail(`tensor ${e.name} lies outside the data`);
       const raw = new Uint8Array(body.subarray(e.offset, e.offset + e.byteLength));
-      const data =
-        e.dtype === 'float32' ? new Float32Array(raw.buffer) : e.dtype === 'int32' ? new Int32Array(raw.buffer) : raw;
+      const data = e.dtype === 'float32' ? new Float32Array(raw.buffer) : e.dtype === 'int32' ? new Int32Array(raw.buffer) : raw;
       const size = e.shape.reduce((p, d) => p * d, 1);
       if (data.length !== size) fail(`tensor ${e.name} has ${data.length} values for shape [${e.shape}]`);
       return { name: e.name, shape: e.shape, dtype: e.dtype, data };

@@ -14,7 +14,12 @@ async function toNamedArrays(items: { name: string; tensor: tf.Tensor }[]): Prom
     const dtype = tensor.dtype;
     if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') throw new Error(`cannot checkpoint tensor ${name} of dtype ${dtype}`);
     const values = await tensor.data();
-    const data = dtype === 'float32' ? Float32Array.from(values as Float32Array) : dtype === 'int32' ? Int32Array.from(values as Int32Array) : Uint8Array.from(values as Uint8Array);
+    const data =
+      dtype === 'float32'
+        ? Float32Array.from(values as Float32Array)
+        : dtype === 'int32'
+          ? Int32Array.from(values as Int32Array)
+          : Uint8Array.from(values as Uint8Array);
     out.push({ name, shape: [...tensor.shape], dtype, data });
   }
   return out;

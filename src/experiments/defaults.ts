@@ -37,13 +37,27 @@ export const DEFAULT_OPTIMIZERS: Readonly<Record<OptimizerName, OptimizerSpec>> 
  * about a training step each, so fewer).
  */
 export const DATASET_RUN_DEFAULTS = {
-  moons: { model: 'mlp', n: DATASET_DEFAULTS.moonsN, noise: DATASET_DEFAULTS.noise, testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.05, epochs: 50, measureExamples: 500 },
+  moons: {
+    model: 'mlp',
+    n: DATASET_DEFAULTS.moonsN,
+    noise: DATASET_DEFAULTS.noise,
+    testFraction: DATASET_DEFAULTS.testFraction,
+    learningRate: 0.05,
+    epochs: 50,
+    measureExamples: 500,
+  },
   mnist: { model: 'cnn', testFraction: DATASET_DEFAULTS.testFraction, learningRate: 0.02, epochs: 25, measureExamples: 128 },
   idx: { model: 'cnn', learningRate: 0.02, epochs: 25, measureExamples: 128 },
 } as const;
 
 /** Defaults for the rest of a run. */
-export const RUN_DEFAULTS = { batchSize: 64, base: 'momentum', momentum: OPTIMIZER_DEFAULTS.momentum, seed: 0, results: 'results' } as const;
+export const RUN_DEFAULTS = {
+  batchSize: 64,
+  base: 'momentum',
+  momentum: OPTIMIZER_DEFAULTS.momentum,
+  seed: 0,
+  results: 'results',
+} as const;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 

@@ -67,7 +67,9 @@ export function resolveExecution(
   if (opts.threads !== undefined) {
     if (!usesThreads) throw new RangeError(`${name('threads')} applies to backend wasm, native or auto, not ${backend}`);
     if (!isPositiveInt(opts.threads) || opts.threads > MAX_WASM_THREADS) {
-      throw new RangeError(`${name('threads')} must be a whole number from 1 to ${MAX_WASM_THREADS} (the wasm backend's limit), got ${JSON.stringify(opts.threads)}`);
+      throw new RangeError(
+        `${name('threads')} must be a whole number from 1 to ${MAX_WASM_THREADS} (the wasm backend's limit), got ${JSON.stringify(opts.threads)}`,
+      );
     }
   }
   const threads = usesThreads ? (opts.threads ?? threadsPerJob(jobs, cores)) : undefined;

@@ -6,7 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { exampleSize, toTensors, type Dataset } from '../data/index.js';
-import { measureSharpnessDetailed, modelObjective, type DetailedSharpness, type ExampleSource, type MeasureOptions } from '../sharpness/index.js';
+import {
+  measureSharpnessDetailed,
+  modelObjective,
+  type DetailedSharpness,
+  type ExampleSource,
+  type MeasureOptions,
+} from '../sharpness/index.js';
 import { toModelInput } from './evaluate.js';
 import { loadModel } from './modelStore.js';
 import { loadRunData, runSeeds } from './runData.js';
@@ -49,7 +55,10 @@ function datasetSource(ds: Dataset, n: number, inputShape: readonly number[]): E
   return {
     size: n,
     chunk: (start, count) => {
-      const { x, y } = toTensors(ds, Int32Array.from({ length: count }, (_, i) => start + i));
+      const { x, y } = toTensors(
+        ds,
+        Int32Array.from({ length: count }, (_, i) => start + i),
+      );
       return { x: toModelInput(x, inputShape), y };
     },
   };
@@ -78,7 +87,9 @@ export async function measureSavedModel(opts: SavedModelMeasureOptions): Promise
     const inputShape = model.inputs[0]!.shape.slice(1) as number[];
     const perExample = inputShape.reduce((a, b) => a * b, 1);
     if (perExample !== exampleSize(ds)) {
-      throw new RangeError(`${fn}: the model takes inputs of shape [${inputShape}] but ${ds.name} examples have shape [${ds.exampleShape}]`);
+      throw new RangeError(
+        `${fn}: the model takes inputs of shape [${inputShape}] but ${ds.name} examples have shape [${ds.exampleShape}]`,
+      );
     }
     const started = performance.now();
     const before = tf.memory().numTensors;
@@ -86,7 +97,15 @@ export async function measureSavedModel(opts: SavedModelMeasureOptions): Promise
     const measures = measureSharpnessDetailed(obj, measureOptions);
     const leaked = tf.memory().numTensors - before;
     if (leaked !== 0) throw new Error(`${fn}: the measures left ${leaked} tensors behind (a bug)`);
-    return { modelDir, dataset: spec.dataset, datasetName: ds.name, split, examples: n, measures, seconds: (performance.now() - started) / 1000 };
+    return {
+      modelDir,
+      dataset: spec.dataset,
+      datasetName: ds.name,
+      split,
+      examples: n,
+      measures,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     model.dispose();
   }

@@ -31,4 +31,3 @@ export function checkMetric(where: string, name: string, metric: unknown): Metri
   }
   return metric as MetricName;
 }
-

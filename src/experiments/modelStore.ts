@@ -51,15 +51,17 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const manifest = modelJson.weightsManifest;
   if (!Array.isArray(manifest)) throw new Error(`model ${jsonPath} has no weightsManifest`);
   const specs = manifest.flatMap((group) => group.weights);
-  const shards = manifest.flatMap((group) => group.paths).map((p) => {
-    const path = join(dir, p);
-    try {
-      const b = readFileSync(path);
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    } catch (err) {
-      throw new Error(`cannot read weights ${path} named by ${jsonPath}: ${(err as Error).message}`, { cause: err });
-    }
-  });
+  const shards = manifest
+    .flatMap((group) => group.paths)
+    .map((p) => {
+      const path = join(dir, p);
+      try {
+        const b = readFileSync(path);
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+      } catch (err) {
+        throw new Error(`cannot read weights ${path} named by ${jsonPath}: ${(err as Error).message}`, { cause: err });
+      }
+    });
   const weightData = tf.io.CompositeArrayBuffer.join(shards);
   return tf.loadLayersModel(
     tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData, format: modelJson.format }),

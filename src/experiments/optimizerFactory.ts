@@ -26,7 +26,9 @@ export const OPTIMIZER_DEFAULTS = Object.freeze({
    * (elementwise ascent) by |w| + gamma, and with weights well under 1 that shrinks e far below SAM's
    * at the same rho; 0.5 is ASAM's usual value and the one the Adaptive-GSAM examples use.
    */
-  rho: Object.freeze(Object.fromEntries(METHODS.map((m) => [m.name, (m.defaults as { rho?: number }).rho ?? 0]))) as Readonly<Record<MethodName, number>>,
+  rho: Object.freeze(Object.fromEntries(METHODS.map((m) => [m.name, (m.defaults as { rho?: number }).rho ?? 0]))) as Readonly<
+    Record<MethodName, number>
+  >,
   /** GSAM / Adaptive-GSAM weight of the orthogonal ascent (GSAM's typical value). */
   alpha: methodRow('gsam').defaults.alpha as number,
   /** ASAM's T = |w| + eta. */
@@ -53,7 +55,8 @@ export const OPTIMIZER_DEFAULTS = Object.freeze({
  */
 export function learningRateAt(base: BaseOptimizerSpec, step: number, totalSteps: number): number {
   if (!Number.isInteger(totalSteps) || totalSteps <= 0) throw new Error(`totalSteps must be a positive integer, got ${totalSteps}`);
-  if (!Number.isInteger(step) || step < 0 || step > totalSteps) throw new Error(`step must be an integer in [0, ${totalSteps}], got ${step}`);
+  if (!Number.isInteger(step) || step < 0 || step > totalSteps)
+    throw new Error(`step must be an integer in [0, ${totalSteps}], got ${step}`);
   const lr0 = base.learningRate;
   const schedule = base.schedule ?? OPTIMIZER_DEFAULTS.schedule;
   switch (schedule) {
@@ -122,7 +125,12 @@ export function buildOptimizer(spec: { optimizer: OptimizerSpec; base: BaseOptim
     const rhoValue = o.rho ?? OPTIMIZER_DEFAULTS.rho[o.name];
     rho =
       (o.rhoSchedule ?? OPTIMIZER_DEFAULTS.rhoSchedule) === 'proportional'
-        ? proportionalRho({ rhoMax: rhoValue, rhoMin: o.rhoMin ?? OPTIMIZER_DEFAULTS.rhoMin, lrMax: b.learningRate, lrMin: minLearningRate(b) })
+        ? proportionalRho({
+            rhoMax: rhoValue,
+            rhoMin: o.rhoMin ?? OPTIMIZER_DEFAULTS.rhoMin,
+            lrMax: b.learningRate,
+            lrMin: minLearningRate(b),
+          })
         : rhoValue;
   }
   let built: tf.Optimizer;

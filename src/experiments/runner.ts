@@ -114,7 +114,9 @@ function validCheckpointStore(opts: RunOptions): CheckpointStore {
   const store = opts.checkpointStore;
   if (store === undefined) return new DirectoryCheckpointStore(opts.resultsDir);
   if (!isCheckpointStore(store)) {
-    throw new TypeError(`runSpec: opts.checkpointStore must be an object with load(runId) and save(runId, data) methods, got ${store === null ? 'null' : typeof store}`);
+    throw new TypeError(
+      `runSpec: opts.checkpointStore must be an object with load(runId) and save(runId, data) methods, got ${store === null ? 'null' : typeof store}`,
+    );
   }
   return store;
 }
@@ -265,7 +267,13 @@ async function setUpBackend(opts: RunOptions): Promise<RunEnvironment> {
 function prepareData(run: RunContext): RunData {
   const { train, validation, test } = loadRunData(run.spec, run.seeds);
   if (train.size === 0) throw new Error(`dataset ${train.name} has no training examples`);
-  return { train, validation, test, inputShape: modelInputShape(run.spec, train), stepsPerEpoch: Math.ceil(train.size / run.spec.batchSize) };
+  return {
+    train,
+    validation,
+    test,
+    inputShape: modelInputShape(run.spec, train),
+    stepsPerEpoch: Math.ceil(train.size / run.spec.batchSize),
+  };
 }
 
 /** Stage "build model and optimiser": the freshly initialised model, its optimiser and the data-order generator. */
@@ -417,7 +425,13 @@ function trainStep(data: RunData, trainer: Trainer, idx: Int32Array, globalStep:
   try {
     // ESAM's data selection, micro-batches and accumulation need one loss per example.
     const f = built.exampleLosses ? exampleLossFn(model, x, y, (c) => (correct = c)) : lossFn;
-    cost = (built.optimizer.minimize as (f: (() => tf.Scalar) | ExampleLossClosure, returnCost: boolean, varList: tf.Variable[]) => tf.Scalar | null)(f, true, vars);
+    cost = (
+      built.optimizer.minimize as (
+        f: (() => tf.Scalar) | ExampleLossClosure,
+        returnCost: boolean,
+        varList: tf.Variable[],
+      ) => tf.Scalar | null
+    )(f, true, vars);
   } catch (err) {
     error = err as Error;
   }
@@ -468,7 +482,8 @@ function divergenceReason(step: StepReadings): string | null {
 function recordDivergence(run: RunContext, data: RunData, state: RunState, step: number, why: string): RunRecord {
   const epoch = state.epoch + 1;
   const stepInfo = `epoch ${epoch}, step ${step} of ${data.stepsPerEpoch}`;
-  const kept = state.lastCheckpointEpoch > 0 ? `the checkpoint of epoch ${state.lastCheckpointEpoch} is kept` : 'no checkpoint was written yet';
+  const kept =
+    state.lastCheckpointEpoch > 0 ? `the checkpoint of epoch ${state.lastCheckpointEpoch} is kept` : 'no checkpoint was written yet';
   const record = state.record;
   record.status = 'diverged';
   record.divergence = { epoch, step, message: `diverged at ${stepInfo}: ${why}; ${kept}` };
@@ -506,7 +521,13 @@ async function endEpoch(run: RunContext, trainer: Trainer, state: RunState, epoc
   const { record } = state;
   record.epochs.push(epochRecord);
   const { trainLoss, trainAccuracy, testLoss, testAccuracy, validationLoss, validationAccuracy } = epochRecord;
-  record.final = { trainLoss, trainAccuracy, testLoss, testAccuracy, ...(validationAccuracy !== undefined ? { validationLoss, validationAccuracy } : {}) };
+  record.final = {
+    trainLoss,
+    trainAccuracy,
+    testLoss,
+    testAccuracy,
+    ...(validationAccuracy !== undefined ? { validationLoss, validationAccuracy } : {}),
+  };
   record.wallSeconds = state.wall();
   state.epoch = epochRecord.epoch;
   if (state.epoch % run.checkpointEvery === 0 || state.epoch === run.spec.epochs) {
@@ -529,7 +550,13 @@ function orderRngState(rng: Rng): RngState {
  * that far into the next one (`rngState` is then the order generator's state before that epoch drew
  * its order).
  */
-async function saveCheckpointNow(run: RunContext, trainer: Trainer, state: RunState, rngState: RngState, partialEpoch?: PartialEpoch): Promise<void> {
+async function saveCheckpointNow(
+  run: RunContext,
+  trainer: Trainer,
+  state: RunState,
+  rngState: RngState,
+  partialEpoch?: PartialEpoch,
+): Promise<void> {
   const data = await captureCheckpoint(trainer.model, trainer.built.optimizer, {
     epoch: state.epoch,
     globalStep: state.globalStep,
@@ -582,18 +609,19 @@ function eventLoopPacer(): () => Promise<void> {
  * it trained with, so the columns of a comparison measure the same neighbourhood; the record's
  * `rho` says which radius that was.
  */
-function measureFinalSharpness(
-  model: tf.LayersModel,
-  spec: RunSpec,
-  test: Dataset,
-  inputShape: number[],
-): SharpnessRecord {
+function measureFinalSharpness(model: tf.LayersModel, spec: RunSpec, test: Dataset, inputShape: number[]): SharpnessRecord {
   const n = Math.min(spec.measureExamples ?? 0, test.size);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   const { x: rawX, y } = toTensors(test, idx);
   const x = toModelInput(rawX, inputShape);
   try {
-    return measureSharpness(modelObjective(model, x, y), { rho: MEASURE_RHO, seed: spec.seed, landscape: true, examples: n, ...spec.measureSpectrum });
+    return measureSharpness(modelObjective(model, x, y), {
+      rho: MEASURE_RHO,
+      seed: spec.seed,
+      landscape: true,
+      examples: n,
+      ...spec.measureSpectrum,
+    });
   } finally {
     tf.dispose([rawX, x, y]);
   }

@@ -310,7 +310,10 @@ export const RunRecordSchema = z.strictObject({
   modelDir: z.string().nullable(),
   /** Hex SHA-256 of the final model's weights (see weightsHash.ts: the bytes of `weights.bin`), set
    * when the run completes; absent in records written before it existed and in unfinished runs. */
-  weightsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  weightsSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** Set when the run stopped on an error (not a divergence: a crash, a bad data file): what went
    * wrong. The status stays 'running', so running the spec again resumes from its last checkpoint. */
   error: z.string().optional(),

@@ -192,9 +192,7 @@ export function summarize(records: readonly RunRecord[]): MethodSummary[] {
     }
     const paths = new Set<string>();
     for (const g of sibs) for (const p of g.fields.keys()) paths.add(p);
-    const differing = [...paths]
-      .filter((p) => new Set(sibs.map((g) => g.fields.get(p) ?? 'default')).size > 1)
-      .sort();
+    const differing = [...paths].filter((p) => new Set(sibs.map((g) => g.fields.get(p) ?? 'default')).size > 1).sort();
     for (const g of sibs) {
       const desc = differing.map((p) => `${p.replace(/^(optimizer|base|dataset)\./, '')}=${g.fields.get(p) ?? 'default'}`);
       labels.set(g, `${name} (${desc.join(', ').replace(/"/g, '')})`);

@@ -9,7 +9,12 @@ import { RunRecordSchema, RunSpecSchema, type OptimizerSpec, type RunRecord, typ
 /** Formats zod issues as one line per issue: `<path>: <message>` (path `(root)` for the whole value). */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   const pathOf = (path: readonly PropertyKey[]): string =>
-    path.length === 0 ? '(root)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+    path.length === 0
+      ? '(root)'
+      : path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+          .join('.')
+          .replace(/\.\[/g, '[');
   return issues.flatMap((issue) =>
     // An unknown key is reported at its own path, one line per key, so the user sees where it is.
     issue.code === 'unrecognized_keys'

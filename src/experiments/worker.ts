@@ -18,9 +18,7 @@ export interface WorkerRequest {
 
 /** Worker -> parent messages. */
 export type WorkerMessage =
-  | { type: 'progress'; progress: Progress }
-  | { type: 'done'; record: RunRecord }
-  | { type: 'error'; message: string };
+  { type: 'progress'; progress: Progress } | { type: 'done'; record: RunRecord } | { type: 'error'; message: string };
 
 /** Minimum milliseconds between progress messages (the last step of each epoch is always sent). */
 const PROGRESS_EVERY_MS = 100;

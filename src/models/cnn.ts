@@ -32,8 +32,10 @@ export function createCnn(opts: { seed: number; inputShape?: [number, number, nu
   const where = 'createCnn';
   const init = seededGlorotUniform(where, opts.seed);
   const inputShape = opts.inputShape ?? [28, 28, 1];
-  if (!Array.isArray(inputShape)) throw new TypeError(`${where}: inputShape must be [height, width, channels], got ${describeValue(inputShape)}`);
-  if (inputShape.length !== 3) throw new RangeError(`${where}: inputShape must be [height, width, channels], got ${JSON.stringify(inputShape)}`);
+  if (!Array.isArray(inputShape))
+    throw new TypeError(`${where}: inputShape must be [height, width, channels], got ${describeValue(inputShape)}`);
+  if (inputShape.length !== 3)
+    throw new RangeError(`${where}: inputShape must be [height, width, channels], got ${JSON.stringify(inputShape)}`);
   checkInt(where, inputShape[0], 'inputShape[0] (height)', 10);
   checkInt(where, inputShape[1], 'inputShape[1] (width)', 10);
   checkInt(where, inputShape[2], 'inputShape[2] (channels)', 1);
@@ -41,10 +43,27 @@ export function createCnn(opts: { seed: number; inputShape?: [number, number, nu
 
   const model = tf.sequential();
   model.add(
-    tf.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: init(), biasInitializer: 'zeros' }),
+    tf.layers.conv2d({
+      inputShape,
+      filters: 32,
+      kernelSize: 3,
+      padding: 'valid',
+      activation: 'relu',
+      kernelInitializer: init(),
+      biasInitializer: 'zeros',
+    }),
   );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-  model.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: init(), biasInitializer: 'zeros' }));
+  model.add(
+    tf.layers.conv2d({
+      filters: 64,
+      kernelSize: 3,
+      padding: 'valid',
+      activation: 'relu',
+      kernelInitializer: init(),
+      biasInitializer: 'zeros',
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   model.add(tf.layers.flatten());
   model.add(tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(), biasInitializer: 'zeros' }));

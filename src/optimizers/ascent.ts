@@ -141,7 +141,8 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
  *   gradients it is given, not by name, which is why the position is passed.
  */
 export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf.Tensor | null): AscentRule {
-  if (typeof momentumOf !== 'function') throw new TypeError('momentumAscent: momentumOf must be a function (variable, index) => tensor | null');
+  if (typeof momentumOf !== 'function')
+    throw new TypeError('momentumAscent: momentumOf must be a function (variable, index) => tensor | null');
   return {
     name: 'momentum',
     needsGradient: false,

@@ -1,6 +1,14 @@
 /** Sharpness-aware optimisers: rules, climb policies, the pure step, the tf.Optimizer wrapper, the presets and the method table. */
 export { SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM } from './presets.js';
-export type { SAMOptions, ASAMOptions, GSAMOptions, AdaptiveGSAMOptions, LookSAMOptions, MomentumSAMOptions, ESAMOptions } from './presets.js';
+export type {
+  SAMOptions,
+  ASAMOptions,
+  GSAMOptions,
+  AdaptiveGSAMOptions,
+  LookSAMOptions,
+  MomentumSAMOptions,
+  ESAMOptions,
+} from './presets.js';
 export { SharpnessAwareOptimizer, optimizerSeeds, type CommonOptions, type SharpnessAwareOptions } from './optimizer.js';
 export {
   sharpnessAwareStep,
@@ -34,12 +42,7 @@ export {
 } from './descent.js';
 export { everyStep, everyKthStep, randomClimb, allOf, type ClimbPolicy, type ClimbContext } from './climb.js';
 export { rngState, type RuleState, type MaybeStateful, type NamedTensor } from './ruleState.js';
-export {
-  describeOptionRule,
-  type OptionRule,
-  type NumberOptionRule,
-  type ChoiceOptionRule,
-} from './options.js';
+export { describeOptionRule, type OptionRule, type NumberOptionRule, type ChoiceOptionRule } from './options.js';
 export {
   proportionalRho,
   rhoAt,

@@ -58,11 +58,19 @@ const RHO_FIELDS = {
   rho: option(COMMON_OPTION_RULES.rho),
   /** 'constant' (default) or 'proportional' to the learning rate (GSAM's rule; rho decays from rho to rhoMin). */
   rhoSchedule: {
-    rule: { type: 'choice', choices: ['constant', 'proportional'], default: 'constant', help: 'rho constant, or proportional to the learning rate (GSAM), from rho down to rhoMin' },
+    rule: {
+      type: 'choice',
+      choices: ['constant', 'proportional'],
+      default: 'constant',
+      help: 'rho constant, or proportional to the learning rate (GSAM), from rho down to rhoMin',
+    },
     sets: 'rho-schedule',
   },
   /** With rhoSchedule 'proportional': rho at the smallest learning rate (default 0). */
-  rhoMin: { rule: { type: 'number', range: { min: 0 }, default: 0, help: 'with rhoSchedule proportional: rho at the smallest learning rate' }, sets: 'rho-schedule' },
+  rhoMin: {
+    rule: { type: 'number', range: { min: 0 }, default: 0, help: 'with rhoSchedule proportional: rho at the smallest learning rate' },
+    sets: 'rho-schedule',
+  },
 } as const satisfies Record<string, SpecField>;
 
 /** Which steps climb (SAM every k steps, RST), on top of a method's own schedule. */
@@ -207,9 +215,13 @@ const TABLE = [
     create: (o) => new AdaptiveGSAM(o as unknown as AdaptiveGSAMOptions),
     check: (o) => [
       ...(o.ascent !== 'adaptive'
-        ? (['eta', 'scope'] as const).filter((k) => o[k] !== undefined).map((k) => `optimizer.${k}: Adaptive-GSAM uses it only with optimizer.ascent "adaptive" (the elementwise climb uses gamma)`)
+        ? (['eta', 'scope'] as const)
+            .filter((k) => o[k] !== undefined)
+            .map((k) => `optimizer.${k}: Adaptive-GSAM uses it only with optimizer.ascent "adaptive" (the elementwise climb uses gamma)`)
         : []),
-      ...(o.ascent === 'adaptive' && o.gamma !== undefined ? ['optimizer.gamma: Adaptive-GSAM uses it only with optimizer.ascent "elementwise"'] : []),
+      ...(o.ascent === 'adaptive' && o.gamma !== undefined
+        ? ['optimizer.gamma: Adaptive-GSAM uses it only with optimizer.ascent "elementwise"']
+        : []),
     ],
   }),
   row({
@@ -240,7 +252,10 @@ const TABLE = [
     // msam.py's default (its CIFAR settings); the climb is along a unit vector, as SAM's.
     defaults: { rho: 0.3 },
     create: (o) => new MomentumSAM(o),
-    check: (_o, base) => (base.name === 'momentum' ? [] : [`base.name: MomentumSAM climbs along the base's momentum, so it must be "momentum", got "${base.name}"`]),
+    check: (_o, base) =>
+      base.name === 'momentum'
+        ? []
+        : [`base.name: MomentumSAM climbs along the base's momentum, so it must be "momentum", got "${base.name}"`],
   }),
   row({
     name: 'esam',
@@ -298,7 +313,9 @@ function collectFields(): Readonly<Record<keyof SpecFields & string, SpecField>>
         out[name] = resolved;
         owner[name] = m.name;
       } else if (JSON.stringify(seen) !== JSON.stringify(resolved)) {
-        throw new Error(`method table: field '${name}' of '${m.name}' differs from the one of '${owner[name]}'; give one of them another field name`);
+        throw new Error(
+          `method table: field '${name}' of '${m.name}' differs from the one of '${owner[name]}'; give one of them another field name`,
+        );
       }
     }
   }

@@ -66,7 +66,17 @@ export interface SharpnessAwareOptions extends CommonOptions {
 }
 
 /** The option names shared by all presets (for unknown-key checks). */
-export const COMMON_OPTION_NAMES = ['base', 'rho', 'weightDecay', 'eps', 'interval', 'climbProbability', 'seed', 'microBatches', 'accumulation'] as const;
+export const COMMON_OPTION_NAMES = [
+  'base',
+  'rho',
+  'weightDecay',
+  'eps',
+  'interval',
+  'climbProbability',
+  'seed',
+  'microBatches',
+  'accumulation',
+] as const;
 
 /** The validated common settings. */
 export interface CommonSettings {
@@ -91,13 +101,18 @@ export function validateCommonOptions(className: string, options: CommonOptions)
   }
   if (typeof rho === 'number') readNumberOption(className, 'rho', COMMON_OPTION_RULES.rho, rho);
   else if (typeof rho !== 'function' && !isProportionalRho(rho)) {
-    throw new TypeError(`${className}: rho must be a finite number >= 0, a function of the step, or proportionalRho(...), got ${describeValue(rho)}`);
+    throw new TypeError(
+      `${className}: rho must be a finite number >= 0, a function of the step, or proportionalRho(...), got ${describeValue(rho)}`,
+    );
   }
   const r = COMMON_OPTION_RULES;
   const weightDecay = readNumberOption(className, 'weightDecay', r.weightDecay, options.weightDecay);
   const eps = readNumberOption(className, 'eps', r.eps, options.eps);
   const interval = readNumberOption(className, 'interval', r.interval, options.interval);
-  const climbProbability = options.climbProbability === undefined ? undefined : readNumberOption(className, 'climbProbability', r.climbProbability, options.climbProbability);
+  const climbProbability =
+    options.climbProbability === undefined
+      ? undefined
+      : readNumberOption(className, 'climbProbability', r.climbProbability, options.climbProbability);
   const seed = readNumberOption(className, 'seed', r.seed, options.seed);
   const microBatches = readNumberOption(className, 'microBatches', r.microBatches, options.microBatches);
   const accumulation = readNumberOption(className, 'accumulation', r.accumulation, options.accumulation);
@@ -178,7 +193,13 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     checkRule(where, 'descent', options.descent, 'direction');
     if (options.climb !== undefined) checkRule(where, 'climb', options.climb, 'climbs');
     const { interval, climbProbability, seed, microBatches, accumulation } = settings;
-    checkStepCombination(where, { ascent: options.ascent, descent: options.descent, microBatches, accumulation, exampleShare: options.descent.exampleShare ?? 1 });
+    checkStepCombination(where, {
+      ascent: options.ascent,
+      descent: options.descent,
+      microBatches,
+      accumulation,
+      exampleShare: options.descent.exampleShare ?? 1,
+    });
     this.base = settings.base;
     this.rho = settings.rho;
     this.weightDecay = settings.weightDecay;
@@ -284,7 +305,9 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
     // keep(): model.fit runs the step inside tf.tidy, which would otherwise dispose these.
     this.lastTensors =
-      values === null ? null : { loss: tf.keep(values.loss), perturbedLoss: tf.keep(values.perturbedLoss), surrogateGap: tf.keep(values.surrogateGap) };
+      values === null
+        ? null
+        : { loss: tf.keep(values.loss), perturbedLoss: tf.keep(values.perturbedLoss), surrogateGap: tf.keep(values.surrogateGap) };
   }
 
   /**
@@ -296,7 +319,9 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
    */
   override minimize(f: (() => tf.Scalar) | ExampleLossClosure, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     if (typeof f !== 'function' && !isExampleLossClosure(f)) {
-      throw new TypeError(`${this.getClassName()}.minimize: f must be a loss closure () => tf.Scalar or exampleLosses(size, losses), got ${describeValue(f)}`);
+      throw new TypeError(
+        `${this.getClassName()}.minimize: f must be a loss closure () => tf.Scalar or exampleLosses(size, losses), got ${describeValue(f)}`,
+      );
     }
     const vars = varList ?? defaultTrainableVariables();
     const { value, grads } = this.computeGradients(f, vars);
@@ -349,7 +374,10 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     if (!Array.isArray(weightValues) || weightValues.length === 0 || weightValues[0]?.name !== 'iter') {
       throw new TypeError(`${where}: expected the list returned by getWeights() (first entry 'iter')`);
     }
-    const parts = new Map<string, NamedTensor[]>([['base', []], ...this.ruleStates().map(([prefix]) => [prefix, []] as [string, NamedTensor[]])]);
+    const parts = new Map<string, NamedTensor[]>([
+      ['base', []],
+      ...this.ruleStates().map(([prefix]) => [prefix, []] as [string, NamedTensor[]]),
+    ]);
     for (const w of weightValues.slice(1)) {
       const slash = w.name.indexOf('/');
       const part = parts.get(w.name.slice(0, slash));
@@ -369,7 +397,9 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
   /** Serialisable configuration (a rho given as a function cannot be serialised). */
   override getConfig(): tf.serialization.ConfigDict {
     if (typeof this.rho === 'function') {
-      throw new Error(`${this.getClassName()}.getConfig: rho is a function, which cannot be serialised; use a number or proportionalRho(...)`);
+      throw new Error(
+        `${this.getClassName()}.getConfig: rho is a function, which cannot be serialised; use a number or proportionalRho(...)`,
+      );
     }
     // The schedule and batch options appear only when set, so a preset's config is what it was before they existed.
     return {

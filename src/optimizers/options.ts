@@ -57,11 +57,30 @@ export const COMMON_OPTION_RULES = {
   rho: { type: 'number', range: { min: 0 }, help: 'neighbourhood radius of the climb' },
   weightDecay: { type: 'number', range: { min: 0 }, default: 0, help: 'coupled L2 weight decay added to the direction' },
   eps: { type: 'number', range: { min: 0 }, default: 1e-12, help: 'added to norms in denominators' },
-  interval: { type: 'number', range: { min: 1, integer: true }, default: 1, help: 'climb only on steps 1, 1+k, 1+2k, ... (SAM every k steps); the others are the base step' },
-  climbProbability: { type: 'number', range: { min: 0, max: 1 }, help: 'RST: climb on a step with this probability (a seeded draw each step)' },
+  interval: {
+    type: 'number',
+    range: { min: 1, integer: true },
+    default: 1,
+    help: 'climb only on steps 1, 1+k, 1+2k, ... (SAM every k steps); the others are the base step',
+  },
+  climbProbability: {
+    type: 'number',
+    range: { min: 0, max: 1 },
+    help: 'RST: climb on a step with this probability (a seeded draw each step)',
+  },
   seed: { type: 'number', range: { integer: true }, default: 0, help: "seed of the optimiser's random draws" },
-  microBatches: { type: 'number', range: { min: 1, integer: true }, default: 1, help: 'm-sharpness: one perturbation per micro-batch, directions averaged' },
-  accumulation: { type: 'number', range: { min: 1, integer: true }, default: 1, help: 'gradient accumulation: each batch evaluated in this many parts' },
+  microBatches: {
+    type: 'number',
+    range: { min: 1, integer: true },
+    default: 1,
+    help: 'm-sharpness: one perturbation per micro-batch, directions averaged',
+  },
+  accumulation: {
+    type: 'number',
+    range: { min: 1, integer: true },
+    default: 1,
+    help: 'gradient accumulation: each batch evaluated in this many parts',
+  },
 } as const satisfies Record<string, OptionRule>;
 
 /** ASAM's (and Adaptive-GSAM's adaptive climb's) options. */

@@ -8,13 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adaptiveAscent, elementwiseAscent, euclideanAscent, momentumAscent, stochasticAscent, type AdaptiveScope } from './ascent.js';
 import { everyKthStep } from './climb.js';
 import { lookSamDescent, perturbedDescent, sharpnessSensitiveDescent, surrogateGapDescent } from './descent.js';
-import {
-  COMMON_OPTION_NAMES,
-  SharpnessAwareOptimizer,
-  optimizerSeeds,
-  validateCommonOptions,
-  type CommonOptions,
-} from './optimizer.js';
+import { COMMON_OPTION_NAMES, SharpnessAwareOptimizer, optimizerSeeds, validateCommonOptions, type CommonOptions } from './optimizer.js';
 import { ADAPTIVE_OPTION_RULES, SURROGATE_GAP_ALPHA_RULE, readChoiceOption, readNumberOption, type OptionRule } from './options.js';
 import { describeValue, rejectUnknownKeys } from '../util/validation.js';
 
@@ -76,17 +70,42 @@ export const PRESET_OPTION_RULES = {
   AdaptiveGSAM: {
     alpha: SURROGATE_GAP_ALPHA_RULE,
     gamma: { type: 'number', range: { min: 0 }, default: 0.01, help: 'Adaptive-GSAM: the elementwise climb scales g by |w| + gamma' },
-    ascent: { type: 'choice', choices: ['elementwise', 'adaptive'], default: 'elementwise', help: "Adaptive-GSAM's climb: the report's elementwise rule or ASAM's adaptive one" },
+    ascent: {
+      type: 'choice',
+      choices: ['elementwise', 'adaptive'],
+      default: 'elementwise',
+      help: "Adaptive-GSAM's climb: the report's elementwise rule or ASAM's adaptive one",
+    },
     ...ADAPTIVE_OPTION_RULES,
   },
   LookSAM: {
-    k: { type: 'number', range: { min: 1, integer: true }, default: 5, help: 'LookSAM: climb on every k-th step (the first climbs); the others reuse the stored direction' },
-    alpha: { type: 'number', range: { min: 0 }, default: 0.7, help: "LookSAM: weight of the reused direction, d = g + alpha ‖g‖ g_v / ‖g_v‖" },
+    k: {
+      type: 'number',
+      range: { min: 1, integer: true },
+      default: 5,
+      help: 'LookSAM: climb on every k-th step (the first climbs); the others reuse the stored direction',
+    },
+    alpha: {
+      type: 'number',
+      range: { min: 0 },
+      default: 0.7,
+      help: 'LookSAM: weight of the reused direction, d = g + alpha ‖g‖ g_v / ‖g_v‖',
+    },
   },
   MomentumSAM: {},
   ESAM: {
-    beta: { type: 'number', range: { min: 0, minExclusive: true, max: 1 }, default: 0.5, help: 'ESAM: each weight is perturbed with probability beta (e scaled by 1/beta)' },
-    gamma: { type: 'number', range: { min: 0, minExclusive: true, max: 1 }, default: 0.5, help: 'ESAM: descend on this share of the batch, the examples whose loss rises most' },
+    beta: {
+      type: 'number',
+      range: { min: 0, minExclusive: true, max: 1 },
+      default: 0.5,
+      help: 'ESAM: each weight is perturbed with probability beta (e scaled by 1/beta)',
+    },
+    gamma: {
+      type: 'number',
+      range: { min: 0, minExclusive: true, max: 1 },
+      default: 0.5,
+      help: 'ESAM: descend on this share of the batch, the examples whose loss rises most',
+    },
   },
 } as const satisfies Record<string, Record<string, OptionRule>>;
 
@@ -126,7 +145,6 @@ export class SAM extends SharpnessAwareOptimizer {
   protected override presetConfig(): tf.serialization.ConfigDict {
     return {};
   }
-
 }
 
 /**
@@ -154,7 +172,6 @@ export class ASAM extends SharpnessAwareOptimizer {
   protected override presetConfig(): tf.serialization.ConfigDict {
     return { eta: this.eta, scope: scopeConfig('ASAM', this.scope) };
   }
-
 }
 
 /**
@@ -178,7 +195,6 @@ export class GSAM extends SharpnessAwareOptimizer {
   protected override presetConfig(): tf.serialization.ConfigDict {
     return { alpha: this.alpha };
   }
-
 }
 
 /**
@@ -210,7 +226,9 @@ export class AdaptiveGSAM extends SharpnessAwareOptimizer {
     const eta = readNumberOption('AdaptiveGSAM', 'eta', rules.eta, options.eta);
     const scope = validateScope('AdaptiveGSAM', options.scope ?? 'kernels');
     if (ascent === 'elementwise' && (options.eta !== undefined || options.scope !== undefined)) {
-      throw new TypeError(`AdaptiveGSAM: eta and scope apply only with ascent 'adaptive' (got ascent ${describeValue(ascent)}); use gamma for the elementwise climb`);
+      throw new TypeError(
+        `AdaptiveGSAM: eta and scope apply only with ascent 'adaptive' (got ascent ${describeValue(ascent)}); use gamma for the elementwise climb`,
+      );
     }
     const rule = ascent === 'elementwise' ? elementwiseAscent({ gamma }) : adaptiveAscent({ eta, scope });
     super({ ...common, ascent: rule, descent: surrogateGapDescent({ alpha }) });
@@ -226,7 +244,6 @@ export class AdaptiveGSAM extends SharpnessAwareOptimizer {
       ? { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent }
       : { alpha: this.alpha, gamma: this.gamma, ascent: this.ascent, eta: this.eta, scope: scopeConfig('AdaptiveGSAM', this.scope) };
   }
-
 }
 
 /**
@@ -288,10 +305,14 @@ export class MomentumSAM extends SharpnessAwareOptimizer {
     const common = validateCommonOptions('MomentumSAM', options);
     const base = common.base;
     if (base.getClassName() !== 'Momentum') {
-      throw new TypeError(`MomentumSAM: base must be momentum SGD (tf.train.momentum(lr, 0.9)): MSAM climbs along its velocity; got ${base.getClassName()}`);
+      throw new TypeError(
+        `MomentumSAM: base must be momentum SGD (tf.train.momentum(lr, 0.9)): MSAM climbs along its velocity; got ${base.getClassName()}`,
+      );
     }
     if ((base as unknown as { useNesterov?: boolean }).useNesterov === true) {
-      throw new RangeError('MomentumSAM: base must not use Nesterov momentum (msam.py climbs along the plain velocity), got useNesterov true');
+      throw new RangeError(
+        'MomentumSAM: base must not use Nesterov momentum (msam.py climbs along the plain velocity), got useNesterov true',
+      );
     }
     super({ ...common, ascent: momentumAscent((_v, index) => momentumOf(base, index)), descent: perturbedDescent() });
   }
@@ -334,4 +355,5 @@ export class ESAM extends SharpnessAwareOptimizer {
   }
 }
 
-for (const cls of [SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM]) tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+for (const cls of [SAM, ASAM, GSAM, AdaptiveGSAM, LookSAM, MomentumSAM, ESAM])
+  tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

@@ -47,13 +47,23 @@ export interface MaybeStateful {
  */
 export function rngState(rng: Rng, name = 'rng'): RuleState {
   return {
-    save: () => [{ name, tensor: tf.tensor1d(rng.getState().map((w) => w | 0), 'int32') }],
+    save: () => [
+      {
+        name,
+        tensor: tf.tensor1d(
+          rng.getState().map((w) => w | 0),
+          'int32',
+        ),
+      },
+    ],
     load: (saved) => {
       const entry = saved.find((w) => w.name === name);
-      if (entry === undefined) throw new TypeError(`rngState.load: expected a saved tensor named '${name}', got ${saved.map((w) => `'${w.name}'`).join(', ') || 'none'}`);
+      if (entry === undefined)
+        throw new TypeError(
+          `rngState.load: expected a saved tensor named '${name}', got ${saved.map((w) => `'${w.name}'`).join(', ') || 'none'}`,
+        );
       rng.setState(Array.from(entry.tensor.dataSync(), (w) => w >>> 0) as RngState);
     },
     dispose: () => {},
   };
 }
-

@@ -59,7 +59,8 @@ export interface SharpnessAwareStepConfig {
  */
 export function exampleLosses(size: number, losses: (indices: tf.Tensor1D | null, pass: LossPass) => tf.Tensor1D): ExampleLossClosure {
   checkNumber('exampleLosses', 'size', size, undefined, { min: 1, integer: true, note: 'examples in the mini-batch' });
-  if (typeof losses !== 'function') throw new TypeError(`exampleLosses: losses must be a function (indices, pass) => tf.Tensor1D, got ${describeValue(losses)}`);
+  if (typeof losses !== 'function')
+    throw new TypeError(`exampleLosses: losses must be a function (indices, pass) => tf.Tensor1D, got ${describeValue(losses)}`);
   return { size, losses };
 }
 
@@ -157,8 +158,10 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
 /** The step's settings with their defaults, checked against each other and against the kind of `f`. */
 function readStepConfig(config: SharpnessAwareStepConfig, f: unknown) {
   const where = 'sharpnessAwareStep';
-  if (typeof config?.ascent?.perturbation !== 'function') throw new TypeError(`${where}: config.ascent must be an ascent rule (e.g. euclideanAscent()), got ${describeValue(config?.ascent)}`);
-  if (typeof config.descent?.direction !== 'function') throw new TypeError(`${where}: config.descent must be a descent rule (e.g. perturbedDescent()), got ${describeValue(config.descent)}`);
+  if (typeof config?.ascent?.perturbation !== 'function')
+    throw new TypeError(`${where}: config.ascent must be an ascent rule (e.g. euclideanAscent()), got ${describeValue(config?.ascent)}`);
+  if (typeof config.descent?.direction !== 'function')
+    throw new TypeError(`${where}: config.descent must be a descent rule (e.g. perturbedDescent()), got ${describeValue(config.descent)}`);
   const settings = {
     ascent: config.ascent,
     descent: config.descent,
@@ -182,28 +185,39 @@ export function checkStepCombination(
   f?: unknown,
 ): void {
   if (s.microBatches > 1 && s.accumulation > 1) {
-    throw new RangeError(`${where}: microBatches and accumulation cannot both exceed 1 (each micro-batch is already evaluated on its own), got microBatches ${s.microBatches} and accumulation ${s.accumulation}`);
+    throw new RangeError(
+      `${where}: microBatches and accumulation cannot both exceed 1 (each micro-batch is already evaluated on its own), got microBatches ${s.microBatches} and accumulation ${s.accumulation}`,
+    );
   }
   if (s.microBatches > 1 && s.descent.state !== undefined) {
-    throw new RangeError(`${where}: microBatches must be 1 with a descent rule that carries state ('${s.descent.name}': its stored direction has no per-micro-batch form), got ${s.microBatches}`);
+    throw new RangeError(
+      `${where}: microBatches must be 1 with a descent rule that carries state ('${s.descent.name}': its stored direction has no per-micro-batch form), got ${s.microBatches}`,
+    );
   }
   if (s.ascent.needsGradient === false) {
     if (s.microBatches > 1) {
-      throw new RangeError(`${where}: microBatches must be 1 with an ascent that needs no gradient ('${s.ascent.name}': its perturbation does not depend on the examples; use accumulation), got ${s.microBatches}`);
+      throw new RangeError(
+        `${where}: microBatches must be 1 with an ascent that needs no gradient ('${s.ascent.name}': its perturbation does not depend on the examples; use accumulation), got ${s.microBatches}`,
+      );
     }
     if (s.descent.needsCleanGradient !== false || s.exampleShare < 1) {
-      throw new TypeError(`${where}: the ascent '${s.ascent.name}' makes no pass at w, so the descent must not read the clean gradient or select examples (e.g. perturbedDescent()), got '${s.descent.name}'`);
+      throw new TypeError(
+        `${where}: the ascent '${s.ascent.name}' makes no pass at w, so the descent must not read the clean gradient or select examples (e.g. perturbedDescent()), got '${s.descent.name}'`,
+      );
     }
   }
   if (f === undefined || isExampleLossClosure(f)) return;
-  if (typeof f !== 'function') throw new TypeError(`${where}: f must be a loss closure () => tf.Scalar or exampleLosses(size, losses), got ${describeValue(f)}`);
+  if (typeof f !== 'function')
+    throw new TypeError(`${where}: f must be a loss closure () => tf.Scalar or exampleLosses(size, losses), got ${describeValue(f)}`);
   const needs = [
     ...(s.microBatches > 1 ? [`microBatches ${s.microBatches}`] : []),
     ...(s.accumulation > 1 ? [`accumulation ${s.accumulation}`] : []),
     ...(s.exampleShare < 1 ? [`the data selection of '${s.descent.name}' (exampleShare ${s.exampleShare})`] : []),
   ];
   if (needs.length > 0) {
-    throw new TypeError(`${where}: ${needs.join(' and ')} need one loss per example: pass exampleLosses(size, losses) instead of a closure of the batch's mean loss`);
+    throw new TypeError(
+      `${where}: ${needs.join(' and ')} need one loss per example: pass exampleLosses(size, losses) instead of a closure of the batch's mean loss`,
+    );
   }
 }
 
@@ -274,7 +288,13 @@ function exampleStep(f: ExampleLossClosure, vars: readonly tf.Variable[], settin
     if (results.length === 1) {
       const r = results[0];
       const gradients = scope.own(addWeightDecay(r.d, r.active, settings.weightDecay, r.decayShift));
-      return scope.keep({ loss: r.loss, perturbedLoss: r.perturbedLoss, surrogateGap: tf.sub(r.perturbedLoss, r.loss) as tf.Scalar, vars: r.active, gradients });
+      return scope.keep({
+        loss: r.loss,
+        perturbedLoss: r.perturbedLoss,
+        surrogateGap: tf.sub(r.perturbedLoss, r.loss) as tf.Scalar,
+        vars: r.active,
+        gradients,
+      });
     }
     // m-sharpness: d = Σ (n_i / n) d_i, and the losses likewise (the batch's mean losses).
     const weights = groups.map((g) => (g as Int32Array).length / f.size);
@@ -319,7 +339,13 @@ function groupStep(
     const e = scope.own(ascent.perturbation({ vars, grads: [], rho, eps }));
     const at = scope.own(atShiftedWeights(vars, e, () => examplePass(f, vars, group, parts, 'perturbed', false), { alsoRestore }));
     const d = scope.own(descent.direction({ grads: at.grads, perturbedGrads: at.grads, eps }));
-    return { loss: at.value, perturbedLoss: scope.own(at.value.clone()), active: at.active, d, decayShift: at.active.map((v) => e[vars.indexOf(v)]) };
+    return {
+      loss: at.value,
+      perturbedLoss: scope.own(at.value.clone()),
+      active: at.active,
+      d,
+      decayShift: at.active.map((v) => e[vars.indexOf(v)]),
+    };
   }
   const selecting = climb && rho > 0 && exampleShare < 1;
   // 1. (L, g) at w, and the examples' losses when the data selection needs them.
@@ -413,12 +439,23 @@ function examplePass(
       }, vars as tf.Variable[]);
       scope.own([v, Object.values(grads)]);
       // One piece: its value and gradients as they are (bit-exact with a plain step); several: Σ w_i x_i.
-      value = pieces.length === 1 ? v : scope.swap(value, tf.tidy(() => (value === null ? tf.mul(v, w) : tf.add(value, tf.mul(v, w)))) as tf.Scalar);
+      value =
+        pieces.length === 1
+          ? v
+          : scope.swap(value, tf.tidy(() => (value === null ? tf.mul(v, w) : tf.add(value, tf.mul(v, w)))) as tf.Scalar);
       for (const x of vars) {
         const gi = grads[x.name];
         if (gi == null) continue;
         const prev = sums.get(x);
-        sums.set(x, pieces.length === 1 ? gi : scope.swap(prev, tf.tidy(() => (prev === undefined ? tf.mul(gi, w) : tf.add(prev, tf.mul(gi, w))))));
+        sums.set(
+          x,
+          pieces.length === 1
+            ? gi
+            : scope.swap(
+                prev,
+                tf.tidy(() => (prev === undefined ? tf.mul(gi, w) : tf.add(prev, tf.mul(gi, w)))),
+              ),
+        );
       }
     }
     const active = vars.filter((x) => sums.has(x));

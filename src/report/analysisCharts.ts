@@ -30,7 +30,11 @@ interface BandRow {
 }
 
 /** Mean line with a CI band, one colour per method; log x when asked. */
-function bandLayer(rows: BandRow[], names: string[], o: { xTitle: string; yTitle: string; logX?: boolean; width?: number }): Record<string, unknown> {
+function bandLayer(
+  rows: BandRow[],
+  names: string[],
+  o: { xTitle: string; yTitle: string; logX?: boolean; width?: number },
+): Record<string, unknown> {
   const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
   // Log x: ticks at the swept values themselves, the domain a little wider than them (no rounding out to decades).
   const logScale = xs.length > 0 ? { type: 'log', nice: false, domain: [xs[0] / 1.25, xs[xs.length - 1] * 1.25] } : { type: 'log' };
@@ -47,14 +51,22 @@ function bandLayer(rows: BandRow[], names: string[], o: { xTitle: string; yTitle
     height: 230,
     data: { values: rows },
     layer: [
-      { mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: o.yTitle }, y2: { field: 'hi' }, color } },
+      {
+        mark: { type: 'area', opacity: 0.18 },
+        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: { zero: false }, title: o.yTitle }, y2: { field: 'hi' }, color },
+      },
       {
         mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 40 } },
         encoding: {
           x,
           y: { field: 'mean', type: 'quantitative', scale: { zero: false }, title: o.yTitle },
           color,
-          tooltip: [{ field: 'optimizer' }, { field: 'x', title: o.xTitle }, { field: 'mean', format: '.4f' }, { field: 'n', title: 'seeds' }],
+          tooltip: [
+            { field: 'optimizer' },
+            { field: 'x', title: o.xTitle },
+            { field: 'mean', format: '.4f' },
+            { field: 'n', title: 'seeds' },
+          ],
         },
       },
     ],
@@ -76,7 +88,14 @@ function sensitivityPlot(g: AnalysisGroup): AnalysisPlot | SkippedAnalysisPlot {
       for (const c of ms?.rhoCurve ?? []) {
         if (!c.estimate || c.estimate.mean === null || !(c.rho > 0)) continue;
         const e = c.estimate;
-        rows.push({ optimizer: optimizerLabel(s.method), x: c.rho, mean: e.mean!, lo: e.ci?.lower ?? e.mean!, hi: e.ci?.upper ?? e.mean!, n: e.n });
+        rows.push({
+          optimizer: optimizerLabel(s.method),
+          x: c.rho,
+          mean: e.mean!,
+          lo: e.ci?.lower ?? e.mean!,
+          hi: e.ci?.upper ?? e.mean!,
+          n: e.n,
+        });
       }
     }
     const panel = bandLayer(rows, names, { xTitle: 'rho (log scale)', yTitle: `final ${words(metric)}`, logX: true });
@@ -123,7 +142,14 @@ function gridPlot(g: AnalysisGroup): AnalysisPlot | SkippedAnalysisPlot {
     grid.cells.map((c) => {
       const m = c.estimate.mean;
       const text = m === null ? 'none' : accuracy ? (m * 100).toFixed(1) : m.toFixed(3);
-      return { optimizer: optimizerLabel(method), rho: String(c.rho), alpha: String(c.alpha), mean: m, label: c.diverged > 0 ? `${text}*` : text, n: c.estimate.n };
+      return {
+        optimizer: optimizerLabel(method),
+        rho: String(c.rho),
+        alpha: String(c.alpha),
+        mean: m,
+        label: c.diverged > 0 ? `${text}*` : text,
+        n: c.estimate.n,
+      };
     }),
   );
   const rhoOrder = [...new Set(grids.flatMap((x) => x.grid.rhos))].sort((a, b) => a - b).map(String);
@@ -168,7 +194,10 @@ function gridPlot(g: AnalysisGroup): AnalysisPlot | SkippedAnalysisPlot {
               y: { field: 'alpha', type: 'ordinal', sort: alphaOrder },
               text: { field: 'label' },
               // Dark text on the bright end of viridis, white on the dark end.
-              color: { condition: { test: `datum.mean !== null && datum.mean ${metric.endsWith('Loss') ? '<' : '>'} ${mid}`, value: '#111111' }, value: 'white' },
+              color: {
+                condition: { test: `datum.mean !== null && datum.mean ${metric.endsWith('Loss') ? '<' : '>'} ${mid}`, value: '#111111' },
+                value: 'white',
+              },
             },
           },
         ],
@@ -187,13 +216,30 @@ function convergencePlot(g: AnalysisGroup): AnalysisPlot | SkippedAnalysisPlot {
     m.curve.flatMap((p) =>
       p.estimate.mean === null
         ? []
-        : [{ optimizer: optimizerLabel(m.method), x: p.epoch, mean: p.estimate.mean, lo: p.estimate.ci?.lower ?? p.estimate.mean, hi: p.estimate.ci?.upper ?? p.estimate.mean, n: p.estimate.n }],
+        : [
+            {
+              optimizer: optimizerLabel(m.method),
+              x: p.epoch,
+              mean: p.estimate.mean,
+              lo: p.estimate.ci?.lower ?? p.estimate.mean,
+              hi: p.estimate.ci?.upper ?? p.estimate.mean,
+              n: p.estimate.n,
+            },
+          ],
     ),
   );
-  const panel = bandLayer(rows, withCurve.map((m) => m.method), { xTitle: 'epoch', yTitle: 'validation accuracy', width: 460 });
+  const panel = bandLayer(
+    rows,
+    withCurve.map((m) => m.method),
+    { xTitle: 'epoch', yTitle: 'validation accuracy', width: 460 },
+  );
   const target = c.target;
   (panel.layer as unknown[]).push(
-    { data: { values: [{ target }] }, mark: { type: 'rule', strokeDash: [6, 4], color: '#333333' }, encoding: { y: { field: 'target', type: 'quantitative' } } },
+    {
+      data: { values: [{ target }] },
+      mark: { type: 'rule', strokeDash: [6, 4], color: '#333333' },
+      encoding: { y: { field: 'target', type: 'quantitative' } },
+    },
     {
       data: { values: [{ target, text: `target ${(target * 100).toFixed(2)} %` }] },
       mark: { type: 'text', align: 'left', dx: 4, dy: -7, fontSize: 11, color: '#333333' },

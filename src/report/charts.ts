@@ -29,7 +29,15 @@ export interface SkippedPlot {
 }
 
 /** Every plot the report knows, in page order. */
-export const PLOT_IDS = ['curves', 'surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d', 'final-bars', ...SPECTRUM_PLOT_IDS] as const;
+export const PLOT_IDS = [
+  'curves',
+  'surrogate-gap',
+  'decision-regions',
+  'landscape-1d',
+  'landscape-2d',
+  'final-bars',
+  ...SPECTRUM_PLOT_IDS,
+] as const;
 /** One of {@link PLOT_IDS}. */
 export type PlotId = (typeof PLOT_IDS)[number];
 
@@ -61,9 +69,14 @@ function byOptimizer(records: readonly RunRecord[]): Array<{ name: string; label
 }
 
 /** The first seed's run of each optimiser that has `has`, preferring complete runs. */
-function firstSeedRuns(records: readonly RunRecord[], has: (r: RunRecord) => boolean): Array<{ name: string; label: string; run: RunRecord }> {
+function firstSeedRuns(
+  records: readonly RunRecord[],
+  has: (r: RunRecord) => boolean,
+): Array<{ name: string; label: string; run: RunRecord }> {
   return byOptimizer(records).flatMap(({ name, label, runs }) => {
-    const usable = runs.filter(has).sort((a, b) => Number(a.status !== 'complete') - Number(b.status !== 'complete') || a.spec.seed - b.spec.seed);
+    const usable = runs
+      .filter(has)
+      .sort((a, b) => Number(a.status !== 'complete') - Number(b.status !== 'complete') || a.spec.seed - b.spec.seed);
     return usable.length > 0 ? [{ name, label, run: usable[0] }] : [];
   });
 }
@@ -118,7 +131,12 @@ function bandPanel(
     layer: [
       {
         mark: { type: 'area', opacity: 0.2 },
-        encoding: { x, y: { field: 'lo', type: 'quantitative', scale: yScale, title: o.yTitle }, y2: { field: 'hi' }, color: colorEncoding(names) },
+        encoding: {
+          x,
+          y: { field: 'lo', type: 'quantitative', scale: yScale, title: o.yTitle },
+          y2: { field: 'hi' },
+          color: colorEncoding(names),
+        },
       },
       {
         mark: { type: 'line', strokeWidth: 2, point: o.points ?? false },
@@ -165,7 +183,8 @@ function curvesPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
 function gapPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
   const title = 'Surrogate gap per epoch';
   const withGap = group.records.filter((r) => r.epochs.some((e) => e.surrogateGap !== null && Number.isFinite(e.surrogateGap)));
-  if (withGap.length === 0) return { id: 'surrogate-gap', title, skipped: 'no run records a surrogate gap (plain SGD only, or no completed epoch)' };
+  if (withGap.length === 0)
+    return { id: 'surrogate-gap', title, skipped: 'no run records a surrogate gap (plain SGD only, or no completed epoch)' };
   const names = byOptimizer(withGap).map((o) => o.name);
   const rows = bandRows(withGap, (r) => finiteEpochs(r, (e) => e.surrogateGap));
   const maxEpoch = Math.max(...rows.map((r) => r.x));
@@ -174,7 +193,14 @@ function gapPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
     title,
     caption:
       'Epoch mean of h = L(w + ε) − L(w) over the training steps, for the optimisers that take a perturbed step (SGD has none). Lines: mean over seeds; bands: min–max.',
-    spec: asSpec({ ...bandPanel(rows, names, { xTitle: 'epoch', yTitle: 'surrogate gap h (at each optimiser’s own rho)', points: maxEpoch <= 30, width: 420 }) }),
+    spec: asSpec({
+      ...bandPanel(rows, names, {
+        xTitle: 'epoch',
+        yTitle: 'surrogate gap h (at each optimiser’s own rho)',
+        points: maxEpoch <= 30,
+        width: 420,
+      }),
+    }),
   };
 }
 
@@ -272,8 +298,18 @@ function decisionPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
             encoding: {
               x: { field: 'x', type: 'quantitative', scale: xScale },
               y: { field: 'y', type: 'quantitative', scale: yScale },
-              shape: { field: 'cls', type: 'nominal', scale: { domain: ['class 0', 'class 1'], range: ['circle', 'triangle-up'] }, title: 'test point' },
-              fill: { field: 'cls', type: 'nominal', scale: { domain: ['class 0', 'class 1'], range: ['#08306b', '#7f2704'] }, title: 'test point' },
+              shape: {
+                field: 'cls',
+                type: 'nominal',
+                scale: { domain: ['class 0', 'class 1'], range: ['circle', 'triangle-up'] },
+                title: 'test point',
+              },
+              fill: {
+                field: 'cls',
+                type: 'nominal',
+                scale: { domain: ['class 0', 'class 1'], range: ['#08306b', '#7f2704'] },
+                title: 'test point',
+              },
             },
           },
         ],
@@ -284,8 +320,11 @@ function decisionPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
 
 function landscape1DPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
   const title = '1-D loss landscape around the final models';
-  const withSlice = group.records.filter((r) => r.status === 'complete' && r.sharpness?.landscape1D && r.sharpness.landscape1D.alphas.length > 0);
-  if (withSlice.length === 0) return { id: 'landscape-1d', title, skipped: 'no complete run has a 1-D landscape slice (measure sharpness with landscape on)' };
+  const withSlice = group.records.filter(
+    (r) => r.status === 'complete' && r.sharpness?.landscape1D && r.sharpness.landscape1D.alphas.length > 0,
+  );
+  if (withSlice.length === 0)
+    return { id: 'landscape-1d', title, skipped: 'no complete run has a 1-D landscape slice (measure sharpness with landscape on)' };
   const names = byOptimizer(withSlice).map((o) => o.name);
   const rows = bandRows(withSlice, (r) => {
     const l = r.sharpness!.landscape1D!;
@@ -297,7 +336,9 @@ function landscape1DPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
     caption:
       'Loss L(w + α·u) along a random filter-normalised direction u through each final model (α = 0 is the trained model). ' +
       'All optimisers share one axis. Lines: mean over seeds (each seed has its own direction); bands: min–max.',
-    spec: asSpec({ ...bandPanel(rows, names, { xTitle: 'α (step along the direction u)', yTitle: 'loss L(w + α·u)', width: 420, height: 260 }) }),
+    spec: asSpec({
+      ...bandPanel(rows, names, { xTitle: 'α (step along the direction u)', yTitle: 'loss L(w + α·u)', width: 420, height: 260 }),
+    }),
   };
 }
 
@@ -307,7 +348,8 @@ function landscape2DPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
     group.records.filter((r) => r.status === 'complete'),
     (r) => !!r.sharpness?.landscape2D && r.sharpness.landscape2D.losses.length > 0,
   );
-  if (picked.length === 0) return { id: 'landscape-2d', title, skipped: 'no complete run has a 2-D landscape slice (measure sharpness with landscape on)' };
+  if (picked.length === 0)
+    return { id: 'landscape-2d', title, skipped: 'no complete run has a 2-D landscape slice (measure sharpness with landscape on)' };
   const rows = picked.flatMap(({ label, run }) => {
     const l = run.sharpness!.landscape2D!;
     // losses[i][j] is at (alphas[i], betas[j]): alpha on x, beta on y, so transpose for cells().
@@ -319,7 +361,12 @@ function landscape2DPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
   const hi = Math.max(...vs);
   const log = lo > 0 && hi / lo > 20;
   const labels = picked.map((p) => p.label);
-  const colour = { field: 'v', type: 'quantitative', scale: { type: log ? 'log' : 'linear', domain: [lo, hi], scheme: 'viridis', nice: false }, title: 'loss' };
+  const colour = {
+    field: 'v',
+    type: 'quantitative',
+    scale: { type: log ? 'log' : 'linear', domain: [lo, hi], scheme: 'viridis', nice: false },
+    title: 'loss',
+  };
   return {
     id: 'landscape-2d',
     title,
@@ -335,7 +382,13 @@ function landscape2DPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
         height: 200,
         mark: { type: 'rect', aria: false }, // thousands of cells: no per-cell ARIA labels (they would triple the SVG)
         encoding: {
-          x: { field: 'x', type: 'quantitative', scale: { nice: false, zero: false }, title: 'α', axis: { tickCount: 5, labelFlush: true } },
+          x: {
+            field: 'x',
+            type: 'quantitative',
+            scale: { nice: false, zero: false },
+            title: 'α',
+            axis: { tickCount: 5, labelFlush: true },
+          },
           x2: { field: 'x2' },
           y: { field: 'y', type: 'quantitative', scale: { nice: false, zero: false }, title: 'β' },
           y2: { field: 'y2' },
@@ -351,7 +404,12 @@ function finalBarsPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
   // The same rows as the summary table (experiments/summary.ts), so bars and table agree.
   const rows = summarize(group.records);
   const labels = rows.map((r) => r.label);
-  const colour = { field: 'optimizer', type: 'nominal', scale: { domain: labels, range: rows.map((r) => optimizerColor(r.optimizer)) }, legend: null };
+  const colour = {
+    field: 'optimizer',
+    type: 'nominal',
+    scale: { domain: labels, range: rows.map((r) => optimizerColor(r.optimizer)) },
+    legend: null,
+  };
   const panels: Array<Record<string, unknown>> = [];
   const metrics = [
     { key: 'testAccuracy', axis: 'final test accuracy' },
@@ -373,7 +431,10 @@ function finalBarsPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
       data: { values },
       layer: [
         { mark: { type: 'bar' }, encoding: { x, y: { field: 'mean', type: 'quantitative', title: m.axis }, color: colour } },
-        { mark: { type: 'errorbar', color: 'black', thickness: 1.5, ticks: { size: 12 } }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: m.axis }, y2: { field: 'hi' } } },
+        {
+          mark: { type: 'errorbar', color: 'black', thickness: 1.5, ticks: { size: 12 } },
+          encoding: { x, y: { field: 'lo', type: 'quantitative', title: m.axis }, y2: { field: 'hi' } },
+        },
       ],
     });
   }
@@ -390,7 +451,15 @@ function finalBarsPlot(group: RecordGroup): PlannedPlot | SkippedPlot {
 
 /** Every plot of one group, in page order, each planned or skipped with a reason. */
 export function planPlots(group: RecordGroup): Array<PlannedPlot | SkippedPlot> {
-  return [curvesPlot(group), gapPlot(group), decisionPlot(group), landscape1DPlot(group), landscape2DPlot(group), finalBarsPlot(group), ...planSpectrumPlots(group, asSpec)];
+  return [
+    curvesPlot(group),
+    gapPlot(group),
+    decisionPlot(group),
+    landscape1DPlot(group),
+    landscape2DPlot(group),
+    finalBarsPlot(group),
+    ...planSpectrumPlots(group, asSpec),
+  ];
 }
 
 /** Type guard: true when the plot was skipped. */

@@ -20,7 +20,13 @@ export { pngFont, type PngFont } from './fonts.js';
 export { roundPathNumbers, svgSize, svgToPng, svgToRgba, vegaLiteToSvg } from './render.js';
 export { spread, type Spread } from './stats.js';
 export { formatMarkdownTable, formatStat, toCsv, toJson } from './tables.js';
-export { ANALYSIS_PLOT_IDS, planAnalysisPlots, type AnalysisPlot, type AnalysisPlotId, type SkippedAnalysisPlot } from './analysisCharts.js';
+export {
+  ANALYSIS_PLOT_IDS,
+  planAnalysisPlots,
+  type AnalysisPlot,
+  type AnalysisPlotId,
+  type SkippedAnalysisPlot,
+} from './analysisCharts.js';
 export { analysisSectionHtml, type AnalysisPagePlot, type AnalysisSection } from './analysisHtml.js';
 export { OPTIMIZER_ORDER, optimizerColor, optimizerColorScale, optimizerLabel, sortOptimizers, type OptimizerName } from './style.js';
 
@@ -64,7 +70,11 @@ export async function writeReport(resultsDir: string, opts: WriteReportOptions =
   if (opts.analysis !== undefined) resolveAnalyzeOptions(opts.analysis);
   const files: string[] = [];
   const groups: Parameters<typeof buildReportHtml>[0]['groups'] = [];
-  const render = async (key: string, id: string, spec: Parameters<typeof vegaLiteToSvg>[0]): Promise<{ svg: string; svgFile: string; pngFile: string }> => {
+  const render = async (
+    key: string,
+    id: string,
+    spec: Parameters<typeof vegaLiteToSvg>[0],
+  ): Promise<{ svg: string; svgFile: string; pngFile: string }> => {
     const svg = await vegaLiteToSvg(spec);
     const svgFile = `${key}-${id}.svg`;
     const pngFile = `${key}-${id}.png`;

@@ -43,7 +43,12 @@ function datasetName(r: RunRecord): string {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'runs';
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'runs'
+  );
 }
 
 /** The settings of a run apart from its seed and name, to spot pooled runs that differ. */

@@ -31,7 +31,10 @@ export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
  * thousands of cells; it has no precision option, hence this small post-processing step.
  */
 export function roundPathNumbers(svg: string): string {
-  return svg.replace(/ d="([^"]*)"/g, (_, d: string) => ` d="${d.replace(/-?\d+\.\d{3,}(e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`);
+  return svg.replace(
+    / d="([^"]*)"/g,
+    (_, d: string) => ` d="${d.replace(/-?\d+\.\d{3,}(e-?\d+)?/g, (n) => String(Math.round(Number(n) * 100) / 100))}"`,
+  );
 }
 
 /** Width and height (user units) from an SVG root element. */

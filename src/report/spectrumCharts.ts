@@ -19,8 +19,7 @@ export type SpectrumPlotId = (typeof SPECTRUM_PLOT_IDS)[number];
 
 /** A spectrum plot ready to render, or the reason it is not drawn (the shapes of charts.ts's plans). */
 export type SpectrumPlot =
-  | { id: SpectrumPlotId; title: string; caption: string; spec: TopLevelSpec }
-  | { id: SpectrumPlotId; title: string; skipped: string };
+  { id: SpectrumPlotId; title: string; caption: string; spec: TopLevelSpec } | { id: SpectrumPlotId; title: string; skipped: string };
 
 /** charts.ts's wrapper that adds the schema, fonts and padding to a spec body. */
 export type SpecWrapper = (spec: Record<string, unknown>) => TopLevelSpec;
@@ -31,7 +30,10 @@ export const DENSITY_FLOOR = 1e-6;
 type Sharpness = NonNullable<RunRecord['sharpness']>;
 
 /** Complete runs whose sharpness has `has`, by optimiser in display order, seeds ascending. */
-function runsWith(records: readonly RunRecord[], has: (s: Sharpness) => boolean): Array<{ name: string; label: string; runs: RunRecord[] }> {
+function runsWith(
+  records: readonly RunRecord[],
+  has: (s: Sharpness) => boolean,
+): Array<{ name: string; label: string; runs: RunRecord[] }> {
   const usable = records.filter((r) => r.status === 'complete' && r.sharpness !== null && has(r.sharpness));
   return sortOptimizers(usable.map((r) => r.spec.optimizer.name)).map((name) => ({
     name,
@@ -49,7 +51,8 @@ function densityPlot(group: RecordGroup, asSpec: SpecWrapper): SpectrumPlot {
   const id = 'spectral-density';
   const title = 'Hessian eigenvalue spectral density of the final models';
   const picked = runsWith(group.records, (s) => !!s.density && s.density.grid.length > 0);
-  if (picked.length === 0) return { id, title, skipped: 'no complete run has a spectral density (measure with the density on: --measure-density)' };
+  if (picked.length === 0)
+    return { id, title, skipped: 'no complete run has a spectral density (measure with the density on: --measure-density)' };
   const peak = Math.max(...picked.map(({ runs }) => Math.max(...runs[0].sharpness!.density!.density)));
   const floor = peak * DENSITY_FLOOR;
   const rows = picked.flatMap(({ label, runs }) => {
@@ -79,8 +82,17 @@ function densityPlot(group: RecordGroup, asSpec: SpecWrapper): SpectrumPlot {
         mark: { type: 'line', strokeWidth: 1.5, clip: true },
         encoding: {
           x: { field: 'x', type: 'quantitative', title: 'eigenvalue', scale: { zero: false, nice: false }, axis: { tickCount: 5 } },
-          y: { field: 'y', type: 'quantitative', title: 'density (log scale)', scale: { type: 'log', domain: [floor, peak * 2] }, axis: { values: decades, format: '~g' } },
-          color: colour(picked.map((p) => p.name), null),
+          y: {
+            field: 'y',
+            type: 'quantitative',
+            title: 'density (log scale)',
+            scale: { type: 'log', domain: [floor, peak * 2] },
+            axis: { values: decades, format: '~g' },
+          },
+          color: colour(
+            picked.map((p) => p.name),
+            null,
+          ),
         },
       },
     }),
@@ -95,7 +107,9 @@ function topEigenvaluesPlot(group: RecordGroup, asSpec: SpecWrapper): SpectrumPl
   if (picked.length === 0) return { id, title, skipped: 'no complete run has top-k eigenvalues (measure with --measure-top-k)' };
   const rows = picked.flatMap(({ label, runs }) =>
     runs.flatMap((r) =>
-      r.sharpness!.topEigenvalues!.flatMap((value, i) => (Number.isFinite(value) ? [{ optimizer: label, rank: i + 1, value, seed: r.spec.seed }] : [])),
+      r.sharpness!.topEigenvalues!.flatMap((value, i) =>
+        Number.isFinite(value) ? [{ optimizer: label, rank: i + 1, value, seed: r.spec.seed }] : [],
+      ),
     ),
   );
   const names = picked.map((p) => p.name);
@@ -149,15 +163,35 @@ function layerPlot(group: RecordGroup, asSpec: SpecWrapper): SpectrumPlot {
         return s ? [{ optimizer: label, layer, mean: s.mean, lo: s.mean - (s.std ?? 0), hi: s.mean + (s.std ?? 0), runs: s.n }] : [];
       }),
     );
-    const x = { field: 'layer', type: 'nominal', sort: labels, title: null, axis: { labelAngle: -45, labelOverlap: false, labelLimit: 180 } };
+    const x = {
+      field: 'layer',
+      type: 'nominal',
+      sort: labels,
+      title: null,
+      axis: { labelAngle: -45, labelOverlap: false, labelLimit: 180 },
+    };
     const xOffset = { field: 'optimizer', type: 'nominal', sort: picked.map((p) => p.label) };
     return {
       width: { step: 12 }, // per optimiser within a layer
       height: 220,
       data: { values },
       layer: [
-        { mark: { type: 'bar' }, encoding: { x, xOffset, y: { field: 'mean', type: 'quantitative', title: axis }, color: colour(picked.map((p) => p.name), { title: 'optimiser' }) } },
-        { mark: { type: 'errorbar', color: 'black', thickness: 1 }, encoding: { x, xOffset, y: { field: 'lo', type: 'quantitative', title: axis }, y2: { field: 'hi' } } },
+        {
+          mark: { type: 'bar' },
+          encoding: {
+            x,
+            xOffset,
+            y: { field: 'mean', type: 'quantitative', title: axis },
+            color: colour(
+              picked.map((p) => p.name),
+              { title: 'optimiser' },
+            ),
+          },
+        },
+        {
+          mark: { type: 'errorbar', color: 'black', thickness: 1 },
+          encoding: { x, xOffset, y: { field: 'lo', type: 'quantitative', title: axis }, y2: { field: 'hi' } },
+        },
       ],
     };
   };

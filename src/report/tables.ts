@@ -13,7 +13,7 @@ export function formatStat(s: Stat | null, digits: number, scale = 1): string {
 
 function formatSci(s: Stat | null): string {
   if (s === null || s.mean === null) return '—';
-  const f = (v: number): string => (Math.abs(v) >= 1e-2 && Math.abs(v) < 1e4) || v === 0 ? v.toPrecision(3) : v.toExponential(2);
+  const f = (v: number): string => ((Math.abs(v) >= 1e-2 && Math.abs(v) < 1e4) || v === 0 ? v.toPrecision(3) : v.toExponential(2));
   return s.std === null ? f(s.mean) : `${f(s.mean)} ± ${f(s.std)}`;
 }
 

@@ -30,7 +30,13 @@ function escapeXml(s: string): string {
 }
 
 /** Width in px of `text` set in `font` at `fontSize`, weight and style as CSS writes them. */
-export function measureTextWidth(font: PngFont, text: string, fontSize: number, fontWeight: string = 'normal', fontStyle: string = 'normal'): number {
+export function measureTextWidth(
+  font: PngFont,
+  text: string,
+  fontSize: number,
+  fontWeight: string = 'normal',
+  fontStyle: string = 'normal',
+): number {
   const trimmed = text.trim();
   if (trimmed.length === 0 || !(fontSize > 0)) return 0;
   const key = `${font.family}|${fontSize}|${fontWeight}|${fontStyle}|${trimmed}`;

@@ -138,6 +138,12 @@ export function hessianTrace(obj: Objective, opts: TraceOptions = {}): TraceResu
       }
     }
     const { mean, variance } = meanAndStd(values) as { mean: number; variance: number }; // samples >= 2
-    return { value: mean, stdError: Math.sqrt(variance / samples), samples, method: hvp.method as ResolvedHvpMethod, methodReason: hvp.reason };
+    return {
+      value: mean,
+      stdError: Math.sqrt(variance / samples),
+      samples,
+      method: hvp.method as ResolvedHvpMethod,
+      methodReason: hvp.reason,
+    };
   });
 }

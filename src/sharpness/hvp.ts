@@ -241,7 +241,12 @@ export function readHvpOptions(fn: string, opts: HvpOptions): { method: HvpMetho
   return {
     method: checkMethod(fn, opts.method),
     fdRelativeStep: checkNumber(fn, 'fdRelativeStep', opts.fdRelativeStep, 1e-3, { min: 0, minExclusive: true, max: 0.1 }),
-    verifyTolerance: checkNumber(fn, 'verifyTolerance', opts.verifyTolerance, 1e-2, { min: 0, minExclusive: true, max: 1, maxExclusive: true }),
+    verifyTolerance: checkNumber(fn, 'verifyTolerance', opts.verifyTolerance, 1e-2, {
+      min: 0,
+      minExclusive: true,
+      max: 1,
+      maxExclusive: true,
+    }),
   };
 }
 

@@ -108,7 +108,8 @@ export class LanczosProcess {
     const w = this.apply(q);
     this.products++;
     const alpha = flatDot(q, w);
-    if (!Number.isFinite(alpha)) throw new Error('LanczosProcess: the operator returned a non-finite vector (loss not finite at these weights?)');
+    if (!Number.isFinite(alpha))
+      throw new Error('LanczosProcess: the operator returned a non-finite vector (loss not finite at these weights?)');
     this.alphas.push(alpha);
     for (let i = 0; i < w.length; i++) w[i] -= alpha * q[i];
     if (j > this.activeBlock.start) {

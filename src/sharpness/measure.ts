@@ -180,7 +180,11 @@ function optionalSettings<T extends object>(fn: string, name: string, value: unk
 }
 
 /** The Lanczos settings of `topK` (k, or an object with k), checked, or null when off. */
-function topKSettings(fn: string, value: MeasureOptions['topK'], n: number): Pick<TopEigenvaluesOptions, 'k' | 'tol' | 'maxIterations'> | null {
+function topKSettings(
+  fn: string,
+  value: MeasureOptions['topK'],
+  n: number,
+): Pick<TopEigenvaluesOptions, 'k' | 'tol' | 'maxIterations'> | null {
   if (value === undefined) return null;
   if (typeof value === 'number') {
     checkNumber(fn, 'topK', value, undefined, { min: 1, max: n, integer: true, note: 'the number of parameters' });
@@ -217,7 +221,11 @@ export function measureSharpnessDetailed(obj: Objective, opts: MeasureOptions): 
   const range = checkNumber(fn, 'landscapeRange', opts.landscapeRange, 1, { min: 0, minExclusive: true });
   const parameters = obj.vars.reduce((s, v) => s + v.size, 0);
   const topK = topKSettings(fn, opts.topK, parameters);
-  const density = optionalSettings<Pick<SpectralDensityOptions, 'runs' | 'iterations' | 'sigma' | 'gridPoints'>>(fn, 'density', opts.density);
+  const density = optionalSettings<Pick<SpectralDensityOptions, 'runs' | 'iterations' | 'sigma' | 'gridPoints'>>(
+    fn,
+    'density',
+    opts.density,
+  );
   if (density !== null) readDensityOptions(fn, density, 'density.');
   const layers = optionalSettings<Pick<LayerSharpnessOptions, 'samples' | 'tol' | 'maxIterations'>>(fn, 'layers', opts.layers);
   if (layers !== null) readLayerOptions(fn, layers, 'layers.');
@@ -263,7 +271,13 @@ export function sharpnessRecord(m: DetailedSharpness, examples: number): Sharpne
     record.density = { grid, density, sigma, runs: runs.map((r) => ({ ritzValues: r.ritzValues, weights: r.weights })) };
   }
   if (m.layers) {
-    record.layers = m.layers.layers.map((l) => ({ name: l.name, shape: l.shape, size: l.size, topEigenvalue: l.topEigenvalue, trace: l.trace }));
+    record.layers = m.layers.layers.map((l) => ({
+      name: l.name,
+      shape: l.shape,
+      size: l.size,
+      topEigenvalue: l.topEigenvalue,
+      trace: l.trace,
+    }));
   }
   return record;
 }

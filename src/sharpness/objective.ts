@@ -121,7 +121,9 @@ export function modelObjective(
     tf.tidy(() => {
       const { x: xs, y: yRaw } = source.chunk(start, size);
       if (!(xs instanceof tf.Tensor) || !(yRaw instanceof tf.Tensor) || xs.shape[0] !== size || yRaw.rank !== 2 || yRaw.shape[0] !== size) {
-        throw new TypeError(`${fn}: the example source's chunk(${start}, ${size}) must return tensors x [${size}, ...] and y [${size}, classes]`);
+        throw new TypeError(
+          `${fn}: the example source's chunk(${start}, ${size}) must return tensors x [${size}, ...] and y [${size}, classes]`,
+        );
       }
       const ys = yRaw.toFloat();
       const perExample =
@@ -136,18 +138,19 @@ export function modelObjective(
     const size = Math.min(chunkSize, n - start);
     chunks.push({ weight: size / n, loss: () => chunkLoss(start, size) });
   }
-  const loss = (): tf.Scalar =>
-    tf.tidy(() => tf.addN(chunks.map((c) => tf.mul(c.loss(), c.weight))) as tf.Scalar);
+  const loss = (): tf.Scalar => tf.tidy(() => tf.addN(chunks.map((c) => tf.mul(c.loss(), c.weight))) as tf.Scalar);
   return { vars, loss, chunks, examples: n };
 }
 
 /** The examples of tensors x, y as a source whose chunks are slices (checked here once). */
 function tensorSource(fn: string, x: tf.Tensor, y: unknown): ExampleSource {
   if (x.rank < 2) throw new RangeError(`${fn}: x must be a tensor of rank >= 2 [examples, ...], got rank ${x.rank}`);
-  if (!(y instanceof tf.Tensor)) throw new TypeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got ${describeValue(y)}`);
+  if (!(y instanceof tf.Tensor))
+    throw new TypeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got ${describeValue(y)}`);
   if (y.rank !== 2) throw new RangeError(`${fn}: y must be a one-hot tensor of shape [examples, classes], got rank ${y.rank}`);
   const n = x.shape[0];
-  if (n === 0 || y.shape[0] !== n) throw new RangeError(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
+  if (n === 0 || y.shape[0] !== n)
+    throw new RangeError(`${fn}: x and y must hold the same positive number of examples, got ${n} and ${y.shape[0]}`);
   return { size: n, chunk: (start, count) => ({ x: tf.slice(x, [start], [count]), y: tf.slice(y, [start], [count]) }) };
 }
 
@@ -186,7 +189,8 @@ function logitsFunction(model: tf.LayersModel): ((xs: tf.Tensor) => tf.Tensor) |
   return (xs: tf.Tensor): tf.Tensor => {
     let h = xs;
     for (const layer of body) h = layer.apply(h, { training: false }) as tf.Tensor;
-    if (h.rank !== 2) throw new RangeError(`modelObjective: the softmax layer's input must be rank 2 [examples, features], got rank ${h.rank}`);
+    if (h.rank !== 2)
+      throw new RangeError(`modelObjective: the softmax layer's input must be rank 2 [examples, features], got rank ${h.rank}`);
     const z = tf.matMul(h, kernel.read());
     return bias === undefined ? z : tf.add(z, bias.read());
   };

@@ -34,9 +34,14 @@ const conv2dBackpropFilterGrad: tf.GradConfig = {
     }
     return {
       x: () =>
-        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides, pad, dataFormat: 'NHWC', dimRoundingMode, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-      dy: () =>
-        tf.conv2d(x, w, strides as [number, number], pad as 'valid', 'NHWC', 1, dimRoundingMode as 'floor' | undefined),
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+          strides,
+          pad,
+          dataFormat: 'NHWC',
+          dimRoundingMode,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      dy: () => tf.conv2d(x, w, strides as [number, number], pad as 'valid', 'NHWC', 1, dimRoundingMode as 'floor' | undefined),
     };
   },
 };
@@ -72,7 +77,9 @@ const maxPoolGradGrad: tf.GradConfig = {
       dy: () =>
         tf.tidy(() => {
           // Argmax mask by the backend's own routing (ties exactly as its MaxPoolGrad breaks them).
-          const mask = tf.engine().runKernel('MaxPoolGrad', { dy: tf.onesLike(y), input: x, output: y }, attrs as tf.NamedAttrMap) as tf.Tensor4D;
+          const mask = tf
+            .engine()
+            .runKernel('MaxPoolGrad', { dy: tf.onesLike(y), input: x, output: y }, attrs as tf.NamedAttrMap) as tf.Tensor4D;
           let routed = tf.mul(up, mask) as tf.Tensor4D;
           // Bring the rows/columns the windows cover to exactly outHeight·sh × outWidth·sw: zeros for
           // 'same' padding, cropping of the rows/columns 'valid' leaves out.
@@ -81,7 +88,12 @@ const maxPoolGradGrad: tf.GradConfig = {
           const right = outWidth * sw - w - padInfo.left;
           // Only when needed: on wasm a pad or slice that changes nothing still copies the tensor slowly.
           if (padInfo.top > 0 || bottom > 0 || padInfo.left > 0 || right > 0) {
-            routed = tf.pad(routed, [[0, 0], [padInfo.top, Math.max(0, bottom)], [padInfo.left, Math.max(0, right)], [0, 0]]);
+            routed = tf.pad(routed, [
+              [0, 0],
+              [padInfo.top, Math.max(0, bottom)],
+              [padInfo.left, Math.max(0, right)],
+              [0, 0],
+            ]);
           }
           if (routed.shape[1] !== outHeight * sh || routed.shape[2] !== outWidth * sw) {
             routed = tf.slice(routed, [0, 0, 0, 0], [-1, outHeight * sh, outWidth * sw, -1]);

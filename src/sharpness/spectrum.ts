@@ -95,7 +95,11 @@ export function readTopEigenvaluesOptions(
 ): { k: number; tol: number; maxIterations: number } {
   const k = checkNumber(fn, `${prefix}k`, opts.k, 1, { min: 1, max: n, integer: true, note: 'the number of parameters' });
   const tol = checkNumber(fn, `${prefix}tol`, opts.tol, 1e-4, { min: 0, minExclusive: true, max: 1, maxExclusive: true });
-  const maxIterations = checkNumber(fn, `${prefix}maxIterations`, opts.maxIterations, Math.max(100, 3 * k), { min: k, integer: true, note: 'k' });
+  const maxIterations = checkNumber(fn, `${prefix}maxIterations`, opts.maxIterations, Math.max(100, 3 * k), {
+    min: k,
+    integer: true,
+    note: 'k',
+  });
   return { k, tol, maxIterations };
 }
 
@@ -178,7 +182,8 @@ export function hessianTopEigenvalues(obj: Objective, options?: TopEigenvaluesOp
       const topConverged = top.length === k && top.every((c) => c.residual <= threshold);
       // An invariant block whose largest value exceeds the k-th may hide further copies of it in
       // the rest of the space; otherwise the rest holds nothing above the k-th value.
-      const activeSettled = activeTop.residual <= threshold && (!invariant || (top.length === k && activeTop.value <= top[k - 1].value + threshold));
+      const activeSettled =
+        activeTop.residual <= threshold && (!invariant || (top.length === k && activeTop.value <= top[k - 1].value + threshold));
       if (topConverged && activeSettled) break;
       if (proc.products >= maxIterations) break;
       if (invariant && !proc.restart(flatNormal(n, rng))) break; // the basis spans the space numerically

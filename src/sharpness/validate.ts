@@ -27,9 +27,12 @@ export function checkOptions(fn: string, opts: unknown, example: string): assert
 
 /** Checks that `obj` is an Objective over distinct, trainable float32 variables. */
 export function checkObjective(fn: string, obj: Objective): void {
-  if (obj === null || typeof obj !== 'object') throw new TypeError(`${fn}: obj must be an Objective { vars, loss }, got ${describeValue(obj)}`);
-  if (typeof obj.loss !== 'function') throw new TypeError(`${fn}: obj.loss must be a function returning a scalar tensor, got ${describeValue(obj.loss)}`);
-  if (!Array.isArray(obj.vars)) throw new TypeError(`${fn}: obj.vars must be a non-empty array of tf.Variable, got ${describeValue(obj.vars)}`);
+  if (obj === null || typeof obj !== 'object')
+    throw new TypeError(`${fn}: obj must be an Objective { vars, loss }, got ${describeValue(obj)}`);
+  if (typeof obj.loss !== 'function')
+    throw new TypeError(`${fn}: obj.loss must be a function returning a scalar tensor, got ${describeValue(obj.loss)}`);
+  if (!Array.isArray(obj.vars))
+    throw new TypeError(`${fn}: obj.vars must be a non-empty array of tf.Variable, got ${describeValue(obj.vars)}`);
   if (obj.vars.length === 0) throw new RangeError(`${fn}: obj.vars must be a non-empty array of tf.Variable, got an empty array`);
   const names = new Set<string>();
   obj.vars.forEach((v, i) => {
@@ -41,12 +44,16 @@ export function checkObjective(fn: string, obj: Objective): void {
     names.add(v.name);
   });
   if (obj.chunks !== undefined) {
-    if (!Array.isArray(obj.chunks)) throw new TypeError(`${fn}: obj.chunks must be a non-empty array when given, got ${describeValue(obj.chunks)}`);
+    if (!Array.isArray(obj.chunks))
+      throw new TypeError(`${fn}: obj.chunks must be a non-empty array when given, got ${describeValue(obj.chunks)}`);
     if (obj.chunks.length === 0) throw new RangeError(`${fn}: obj.chunks must be a non-empty array when given, got an empty array`);
     obj.chunks.forEach((c, i) => {
-      if (typeof c.loss !== 'function') throw new TypeError(`${fn}: obj.chunks[${i}].loss must be a function, got ${describeValue(c.loss)}`);
-      if (typeof c.weight !== 'number') throw new TypeError(`${fn}: obj.chunks[${i}].weight must be a finite number >= 0, got ${describeValue(c.weight)}`);
-      if (!Number.isFinite(c.weight) || c.weight < 0) throw new RangeError(`${fn}: obj.chunks[${i}].weight must be a finite number >= 0, got ${c.weight}`);
+      if (typeof c.loss !== 'function')
+        throw new TypeError(`${fn}: obj.chunks[${i}].loss must be a function, got ${describeValue(c.loss)}`);
+      if (typeof c.weight !== 'number')
+        throw new TypeError(`${fn}: obj.chunks[${i}].weight must be a finite number >= 0, got ${describeValue(c.weight)}`);
+      if (!Number.isFinite(c.weight) || c.weight < 0)
+        throw new RangeError(`${fn}: obj.chunks[${i}].weight must be a finite number >= 0, got ${c.weight}`);
     });
   }
 }

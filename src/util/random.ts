@@ -21,7 +21,8 @@ export class Rng {
 
   /** @param seed any integer; the same seed always gives the same stream. */
   constructor(seed: number) {
-    if (!Number.isInteger(seed)) throw new (typeof seed === 'number' ? RangeError : TypeError)(`Rng: seed must be an integer, got ${String(seed)}`);
+    if (!Number.isInteger(seed))
+      throw new (typeof seed === 'number' ? RangeError : TypeError)(`Rng: seed must be an integer, got ${String(seed)}`);
     // splitmix32 spreads a small integer seed over the 128-bit state.
     let s = seed >>> 0;
     const next = (): number => {
@@ -56,7 +57,8 @@ export class Rng {
 
   /** Uniform integer in [0, n). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new (typeof n === 'number' ? RangeError : TypeError)(`Rng.int: n must be a positive integer, got ${String(n)}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new (typeof n === 'number' ? RangeError : TypeError)(`Rng.int: n must be a positive integer, got ${String(n)}`);
     return Math.floor(this.next() * n);
   }
 
@@ -101,7 +103,9 @@ export class Rng {
   /** Restore a state from {@link getState}. */
   setState(state: RngState): void {
     if (!Array.isArray(state) || state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)) {
-      throw new (Array.isArray(state) ? RangeError : TypeError)(`Rng.setState: state must be four unsigned 32-bit integers, got ${JSON.stringify(state)}`);
+      throw new (Array.isArray(state) ? RangeError : TypeError)(
+        `Rng.setState: state must be four unsigned 32-bit integers, got ${JSON.stringify(state)}`,
+      );
     }
     [this.a, this.b, this.c, this.d] = state;
     this.spareNormal = null;

@@ -39,7 +39,8 @@ export const TFJS_WORKAROUNDS: readonly TfjsWorkaround[] = Object.freeze([
   {
     name: 'disposeForgottenOptimizerState',
     pinnedTo: WORKAROUNDS_PINNED_TFJS,
-    reason: "MomentumOptimizer.dispose() does not dispose the -learningRate scalar `c` it inherits from SGDOptimizer: one tensor leaked per optimiser.",
+    reason:
+      'MomentumOptimizer.dispose() does not dispose the -learningRate scalar `c` it inherits from SGDOptimizer: one tensor leaked per optimiser.',
   },
   {
     name: 'interceptKeeps',

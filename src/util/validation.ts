@@ -114,6 +114,7 @@ export function rejectUnknownKeys(where: string, options: object, known: readonl
  */
 export function optionsOrEmpty<T extends object>(where: string, options: T | undefined): T {
   if (options === undefined) return {} as T;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${where}: options must be an object, got ${describeValue(options)}`);
+  if (options === null || typeof options !== 'object' || Array.isArray(options))
+    throw new TypeError(`${where}: options must be an object, got ${describeValue(options)}`);
   return options;
 }

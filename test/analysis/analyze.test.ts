@@ -9,7 +9,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { analysisToCsv, analysisToJson, analyzeRecords, CSV_COLUMNS, formatAnalysisMarkdown, writeAnalysis } from '../../src/analysis/index.js';
+import {
+  analysisToCsv,
+  analysisToJson,
+  analyzeRecords,
+  CSV_COLUMNS,
+  formatAnalysisMarkdown,
+  writeAnalysis,
+} from '../../src/analysis/index.js';
 import { sweepRecords } from './fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'flatminima-analysis-'));
@@ -47,10 +54,24 @@ describe('analyzeRecords', () => {
     assert.equal(g.key, 'moons-mlp');
     assert.ok(g.isSweep);
     assert.deepEqual(g.runs, { total: 48, complete: 47, diverged: 1, failed: 0, unfinished: 0 });
-    assert.deepEqual(g.methods.map((m) => [m.method, m.points.length]), [['sgd', 1], ['sam', 3], ['gsam', 6], ['agsam', 6]]);
-    assert.deepEqual(g.selection.map((s) => s.point!.params['optimizer.rho'] ?? null), [null, 0.05, 0.05, 0.05]);
+    assert.deepEqual(
+      g.methods.map((m) => [m.method, m.points.length]),
+      [
+        ['sgd', 1],
+        ['sam', 3],
+        ['gsam', 6],
+        ['agsam', 6],
+      ],
+    );
+    assert.deepEqual(
+      g.selection.map((s) => s.point!.params['optimizer.rho'] ?? null),
+      [null, 0.05, 0.05, 0.05],
+    );
     assert.equal(g.comparisons.comparisons.length, 6, 'every pair of the four methods');
-    assert.deepEqual(g.sensitivity.map((s) => s.method), ['sam', 'gsam', 'agsam']);
+    assert.deepEqual(
+      g.sensitivity.map((s) => s.method),
+      ['sam', 'gsam', 'agsam'],
+    );
     assert.equal(g.convergence.reference!.method, 'agsam');
     assert.deepEqual(analysis.options.sensitivityMetrics, ['validationAccuracy', 'testAccuracy']);
   });
@@ -61,7 +82,14 @@ describe('analyzeRecords', () => {
 
   test('the Markdown has each table with a row per method or comparison', () => {
     const md = formatAnalysisMarkdown(analysis);
-    for (const h of ['## moons (MLP)', '### Selected points', '### Paired comparisons (test accuracy)', '### Sensitivity', '### Convergence to', '### Points']) {
+    for (const h of [
+      '## moons (MLP)',
+      '### Selected points',
+      '### Paired comparisons (test accuracy)',
+      '### Sensitivity',
+      '### Convergence to',
+      '### Points',
+    ]) {
       assert.ok(md.includes(h), h);
     }
     assert.match(md, /\| Adaptive-GSAM \| rho=0\.05, alpha=0\.1 \| 6\/6 \| 0 1 2 \| \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] \| \d+\.\d\d \[/);
@@ -84,7 +112,10 @@ describe('analyzeRecords', () => {
     assert.equal(Number(ag[col('p_value')]), cmp.tTest!.p);
     assert.equal(Number(ag[col('p_holm')]), cmp.tTestHolm);
     const sel = rows.filter((r) => r[col('section')] === 'selection' && r[col('metric')] === 'testAccuracy');
-    assert.deepEqual(sel.map((r) => r[col('method')]), ['sgd', 'sam', 'gsam', 'agsam']);
+    assert.deepEqual(
+      sel.map((r) => r[col('method')]),
+      ['sgd', 'sam', 'gsam', 'agsam'],
+    );
     assert.equal(Number(sel[3][col('mean')]), g.selection[3].testAccuracy!.mean);
     assert.equal(rows.filter((r) => r[col('section')] === 'point' && r[col('metric')] === 'testAccuracy').length, 16, 'one per point');
   });

@@ -16,16 +16,29 @@ const acc = (extra: number[]): number[] => extra.map((e) => 0.5 + e / 10);
 
 function records() {
   return [
-    ...pointRecords({ method: 'agsam', rho: 0.05, alpha: 0.1 }, SLEEP_1.map(() => 0.9), acc(SLEEP_1)),
+    ...pointRecords(
+      { method: 'agsam', rho: 0.05, alpha: 0.1 },
+      SLEEP_1.map(() => 0.9),
+      acc(SLEEP_1),
+    ),
     // A second agsam point, worse on validation: never selected, never compared.
-    ...pointRecords({ method: 'agsam', rho: 0.5, alpha: 0.1 }, SLEEP_1.map(() => 0.8), SLEEP_1.map(() => 0.99)),
-    ...pointRecords({ method: 'gsam', rho: 0.05, alpha: 0.1 }, SLEEP_2.map(() => 0.9), acc(SLEEP_2)),
+    ...pointRecords(
+      { method: 'agsam', rho: 0.5, alpha: 0.1 },
+      SLEEP_1.map(() => 0.8),
+      SLEEP_1.map(() => 0.99),
+    ),
+    ...pointRecords(
+      { method: 'gsam', rho: 0.05, alpha: 0.1 },
+      SLEEP_2.map(() => 0.9),
+      acc(SLEEP_2),
+    ),
     // SAM ran five seeds only: its comparisons pair over seeds 0..4.
     ...pointRecords({ method: 'sam', rho: 0.05 }, [0.9, 0.9, 0.9, 0.9, 0.9], [0.55, 0.5, 0.52, 0.56, 0.51]),
   ];
 }
 
-const close = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol, `${what}: expected ${b} ± ${tol}, got ${a}`);
+const close = (a: number, b: number, tol: number, what: string): void =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: expected ${b} ± ${tol}, got ${a}`);
 
 describe('paired comparisons', () => {
   test('named pair agsam:gsam reproduces R on the sleep data', () => {
@@ -56,8 +69,14 @@ describe('paired comparisons', () => {
   test('all pairs by default, later method minus earlier, Holm over the three', () => {
     const a = analyzeRecords(records());
     const cs = a.groups[0].comparisons.comparisons;
-    assert.deepEqual(cs.map((c) => `${c.a}-${c.b}`), ['gsam-sam', 'agsam-sam', 'agsam-gsam']);
-    assert.deepEqual(cs.map((c) => c.n), [5, 5, 10]);
+    assert.deepEqual(
+      cs.map((c) => `${c.a}-${c.b}`),
+      ['gsam-sam', 'agsam-sam', 'agsam-gsam'],
+    );
+    assert.deepEqual(
+      cs.map((c) => c.n),
+      [5, 5, 10],
+    );
     assert.deepEqual(cs[0].seeds, [0, 1, 2, 3, 4], 'only the seeds both points completed');
     const adjusted = holm(cs.map((c) => c.tTest!.p));
     cs.forEach((c, i) => assert.equal(c.tTestHolm, adjusted[i]));
@@ -68,8 +87,20 @@ describe('paired comparisons', () => {
   });
 
   test('a named pair with an absent method is rejected; repeated pairs too', () => {
-    assert.throws(() => analyzeRecords(records(), { pairs: [['agsam', 'asam']] }), /pairs\[0\] must name methods the records have \(agsam, gsam, sam\), got asam/);
-    assert.throws(() => analyzeRecords(records(), { pairs: [['agsam', 'gsam'], ['gsam', 'agsam']] }), /must not repeat a pair/);
+    assert.throws(
+      () => analyzeRecords(records(), { pairs: [['agsam', 'asam']] }),
+      /pairs\[0\] must name methods the records have \(agsam, gsam, sam\), got asam/,
+    );
+    assert.throws(
+      () =>
+        analyzeRecords(records(), {
+          pairs: [
+            ['agsam', 'gsam'],
+            ['gsam', 'agsam'],
+          ],
+        }),
+      /must not repeat a pair/,
+    );
     assert.throws(() => analyzeRecords(records(), { pairs: [['gsam', 'gsam']] }), /two different methods/);
   });
 
@@ -111,7 +142,11 @@ describe('paired comparisons', () => {
   test('points on different data are flagged: equal seeds are not real pairs there', () => {
     const recs = [
       ...pointRecords({ method: 'sam', rho: 0.05 }, [0.9, 0.9, 0.9], [0.8, 0.82, 0.85]),
-      ...pointRecords({ method: 'gsam', rho: 0.05, alpha: 0.1, dataset: { name: 'moons', n: 500, validationFraction: 0.1 } }, [0.9, 0.9, 0.9], [0.81, 0.8, 0.86]),
+      ...pointRecords(
+        { method: 'gsam', rho: 0.05, alpha: 0.1, dataset: { name: 'moons', n: 500, validationFraction: 0.1 } },
+        [0.9, 0.9, 0.9],
+        [0.81, 0.8, 0.86],
+      ),
     ];
     const [c] = analyzeRecords(recs).groups[0].comparisons.comparisons;
     assert.match(c.notes.join(' '), /differ in data or model settings/);

@@ -11,15 +11,61 @@ import { makeRecord } from './fixtures.js';
 // GSAM: final validation accuracies 0.95 and 0.97 (mean 0.96, the best). Adaptive-GSAM: 0.95, 0.96, 0.80.
 function records() {
   return [
-    makeRecord({ method: 'gsam', rho: 0.05, alpha: 0.1, seed: 0, val: 0.95, test: 0.9, curve: [0.5, 0.8, 0.9, 0.95], seconds: [1, 1, 1, 1] }),
-    makeRecord({ method: 'gsam', rho: 0.05, alpha: 0.1, seed: 1, val: 0.97, test: 0.9, curve: [0.6, 0.85, 0.93, 0.97], seconds: [1.5, 1.5, 1.5, 1.5] }),
-    makeRecord({ method: 'agsam', rho: 0.05, alpha: 0.1, seed: 0, val: 0.95, test: 0.9, curve: [0.7, 0.9, 0.95, 0.95], seconds: [2, 2, 2, 2] }),
-    makeRecord({ method: 'agsam', rho: 0.05, alpha: 0.1, seed: 1, val: 0.96, test: 0.9, curve: [0.7, 0.94, 0.96, 0.96], seconds: [2, 2, 2, 2] }),
-    makeRecord({ method: 'agsam', rho: 0.05, alpha: 0.1, seed: 2, val: 0.8, test: 0.9, curve: [0.5, 0.6, 0.7, 0.8], seconds: [2, 2, 2, 2] }),
+    makeRecord({
+      method: 'gsam',
+      rho: 0.05,
+      alpha: 0.1,
+      seed: 0,
+      val: 0.95,
+      test: 0.9,
+      curve: [0.5, 0.8, 0.9, 0.95],
+      seconds: [1, 1, 1, 1],
+    }),
+    makeRecord({
+      method: 'gsam',
+      rho: 0.05,
+      alpha: 0.1,
+      seed: 1,
+      val: 0.97,
+      test: 0.9,
+      curve: [0.6, 0.85, 0.93, 0.97],
+      seconds: [1.5, 1.5, 1.5, 1.5],
+    }),
+    makeRecord({
+      method: 'agsam',
+      rho: 0.05,
+      alpha: 0.1,
+      seed: 0,
+      val: 0.95,
+      test: 0.9,
+      curve: [0.7, 0.9, 0.95, 0.95],
+      seconds: [2, 2, 2, 2],
+    }),
+    makeRecord({
+      method: 'agsam',
+      rho: 0.05,
+      alpha: 0.1,
+      seed: 1,
+      val: 0.96,
+      test: 0.9,
+      curve: [0.7, 0.94, 0.96, 0.96],
+      seconds: [2, 2, 2, 2],
+    }),
+    makeRecord({
+      method: 'agsam',
+      rho: 0.05,
+      alpha: 0.1,
+      seed: 2,
+      val: 0.8,
+      test: 0.9,
+      curve: [0.5, 0.6, 0.7, 0.8],
+      seconds: [2, 2, 2, 2],
+    }),
   ];
 }
 
-const close = (a: number | null | undefined, b: number, what: string): void => assert.ok(a != null && Math.abs(a - b) < 1e-9, `${what}: expected ${b}, got ${a}`);
+const close = (a: number | null | undefined, b: number, what: string): void =>
+  assert.ok(a != null && Math.abs(a - b) < 1e-9, `${what}: expected ${b}, got ${a}`);
 
 describe('convergence', () => {
   test('target 95 % of the best final mean: epochs and seconds per run, by hand', () => {
@@ -32,13 +78,26 @@ describe('convergence', () => {
     const [gsam, agsam] = c.methods;
     assert.equal(gsam.method, 'gsam');
     // GSAM seed 0 first >= 0.912 at epoch 4 (0.9 < 0.912), 4 s; seed 1 at epoch 3 (0.93), 4.5 s.
-    assert.deepEqual(gsam.perRun.map((r) => [r.seed, r.epoch, r.seconds]), [[0, 4, 4], [1, 3, 4.5]]);
+    assert.deepEqual(
+      gsam.perRun.map((r) => [r.seed, r.epoch, r.seconds]),
+      [
+        [0, 4, 4],
+        [1, 3, 4.5],
+      ],
+    );
     close(gsam.epochs.mean, 3.5, 'gsam epochs');
     close(gsam.seconds.mean, 4.25, 'gsam seconds');
     // Epochs 4 and 3: std sqrt(0.5), CI 3.5 ± t(1) * 0.5.
     close(gsam.epochs.ci!.upper, 3.5 + tCritical(1) * 0.5, 'gsam epochs ci');
     // Adaptive-GSAM seed 0 at epoch 3 (6 s), seed 1 at epoch 2 (4 s), seed 2 never (0.8 at best).
-    assert.deepEqual(agsam.perRun.map((r) => [r.seed, r.epoch, r.seconds]), [[0, 3, 6], [1, 2, 4], [2, null, null]]);
+    assert.deepEqual(
+      agsam.perRun.map((r) => [r.seed, r.epoch, r.seconds]),
+      [
+        [0, 3, 6],
+        [1, 2, 4],
+        [2, null, null],
+      ],
+    );
     assert.deepEqual([agsam.runs, agsam.reached, agsam.notReached], [3, 2, 1]);
     assert.deepEqual(agsam.notReachedSeeds, [2]);
     close(agsam.epochs.mean, 2.5, 'agsam epochs: over the two that reached, not the last epoch of the third');
@@ -50,15 +109,24 @@ describe('convergence', () => {
     const c = analyzeRecords(records()).groups[0].convergence;
     close(c.target, 0.99 * 0.96, 'target');
     // 0.9504: GSAM seed 0 ends at 0.95 and never reaches it; seed 1 does at epoch 4.
-    assert.deepEqual(c.methods[0].perRun.map((r) => r.epoch), [null, 4]);
+    assert.deepEqual(
+      c.methods[0].perRun.map((r) => r.epoch),
+      [null, 4],
+    );
     // Adaptive-GSAM seed 0 reaches 0.95 < 0.9504: never; seed 1 at epoch 3 (0.96).
-    assert.deepEqual(c.methods[1].perRun.map((r) => r.epoch), [null, 3, null]);
+    assert.deepEqual(
+      c.methods[1].perRun.map((r) => r.epoch),
+      [null, 3, null],
+    );
   });
 
   test('mean curves with CI bands over the runs of the selected point', () => {
     const c = analyzeRecords(records()).groups[0].convergence;
     const curve = c.methods[1].curve;
-    assert.deepEqual(curve.map((p) => p.epoch), [1, 2, 3, 4]);
+    assert.deepEqual(
+      curve.map((p) => p.epoch),
+      [1, 2, 3, 4],
+    );
     close(curve[1].estimate.mean, (0.9 + 0.94 + 0.6) / 3, 'epoch 2 mean');
     assert.equal(curve[1].estimate.n, 3);
     assert.ok(curve[1].estimate.ci!.lower < curve[1].estimate.mean! && curve[1].estimate.ci!.upper > curve[1].estimate.mean!);

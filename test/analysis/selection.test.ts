@@ -21,7 +21,18 @@ function gsamSweep() {
 describe('points', () => {
   test('a point id ignores seed, name and key order, and changes with any other field', () => {
     const a = makeRecord({ method: 'gsam', rho: 0.05, alpha: 0.1, seed: 0, val: 0.9, test: 0.9 }).spec;
-    const reordered = JSON.parse(JSON.stringify({ seed: 7, name: 'x', epochs: a.epochs, base: a.base, optimizer: { alpha: 0.1, rho: 0.05, name: 'gsam' }, model: a.model, dataset: a.dataset, batchSize: a.batchSize }));
+    const reordered = JSON.parse(
+      JSON.stringify({
+        seed: 7,
+        name: 'x',
+        epochs: a.epochs,
+        base: a.base,
+        optimizer: { alpha: 0.1, rho: 0.05, name: 'gsam' },
+        model: a.model,
+        dataset: a.dataset,
+        batchSize: a.batchSize,
+      }),
+    );
     assert.equal(pointId(reordered), pointId(a));
     assert.notEqual(pointId({ ...a, optimizer: { ...a.optimizer, rho: 0.051 } }), pointId(a));
     assert.notEqual(pointId({ ...a, epochs: a.epochs + 1 }), pointId(a));
@@ -31,8 +42,14 @@ describe('points', () => {
     const [gsam] = collectPoints(gsamSweep(), METHOD_ORDER);
     assert.equal(gsam.method, 'gsam');
     assert.deepEqual(gsam.variedPaths, ['optimizer.rho']);
-    assert.deepEqual(gsam.points.map((p) => p.params['optimizer.rho']), [0.02, 0.05, 0.2]);
-    assert.deepEqual(gsam.points.map((p) => p.label), ['rho=0.02', 'rho=0.05', 'rho=0.2']);
+    assert.deepEqual(
+      gsam.points.map((p) => p.params['optimizer.rho']),
+      [0.02, 0.05, 0.2],
+    );
+    assert.deepEqual(
+      gsam.points.map((p) => p.label),
+      ['rho=0.02', 'rho=0.05', 'rho=0.2'],
+    );
     const p = gsam.points[1];
     assert.deepEqual(p.completeSeeds, [0, 1, 2]);
     assert.ok(Math.abs(p.metrics.validationAccuracy.mean! - 0.91) < 1e-12);
@@ -70,10 +87,16 @@ describe('selection', () => {
   test('selecting by a test metric is rejected', () => {
     const methods = collectPoints(gsamSweep(), METHOD_ORDER);
     for (const metric of ['testAccuracy', 'testLoss'] as const) {
-      assert.throws(() => selectPoints(methods, { selectBy: metric }), (e: unknown) => e instanceof RangeError && /never looks at the test set/.test(e.message));
+      assert.throws(
+        () => selectPoints(methods, { selectBy: metric }),
+        (e: unknown) => e instanceof RangeError && /never looks at the test set/.test(e.message),
+      );
       assert.throws(() => analyzeRecords(gsamSweep(), { selectBy: metric }), RangeError);
     }
-    assert.throws(() => selectPoints(methods, { selectBy: 'accuracy' as never }), /selectBy must be one of validationAccuracy, validationLoss, trainAccuracy, trainLoss/);
+    assert.throws(
+      () => selectPoints(methods, { selectBy: 'accuracy' as never }),
+      /selectBy must be one of validationAccuracy, validationLoss, trainAccuracy, trainLoss/,
+    );
   });
 
   test('records without a validation split: a clear error unless a training metric is named', () => {
@@ -129,7 +152,10 @@ describe('selection', () => {
       ...gsamSweep(),
     ];
     const a = analyzeRecords(records);
-    assert.deepEqual(a.groups[0].selection.map((s) => s.method), ['gsam', 'agsam']);
+    assert.deepEqual(
+      a.groups[0].selection.map((s) => s.method),
+      ['gsam', 'agsam'],
+    );
     assert.equal(a.groups[0].selection[1].point!.params['optimizer.rho'], 0.05);
   });
 });

@@ -26,7 +26,11 @@ const GRID: Array<{ rho: number; alpha: number; val: number; test: number }> = [
 /** Three seeds per point at mean - 0.002, mean, mean + 0.002. */
 function gridRecords(divergedAt?: { rho: number; alpha: number }): RunRecord[] {
   return GRID.flatMap((g) => {
-    const runs = pointRecords({ method: 'agsam', rho: g.rho, alpha: g.alpha }, [g.val - 0.002, g.val, g.val + 0.002], [g.test - 0.002, g.test, g.test + 0.002]);
+    const runs = pointRecords(
+      { method: 'agsam', rho: g.rho, alpha: g.alpha },
+      [g.val - 0.002, g.val, g.val + 0.002],
+      [g.test - 0.002, g.test, g.test + 0.002],
+    );
     if (divergedAt && divergedAt.rho === g.rho && divergedAt.alpha === g.alpha) {
       runs.push(makeRecord({ method: 'agsam', rho: g.rho, alpha: g.alpha, seed: 3, val: 0.5, test: 0.5, status: 'diverged' }));
     }
@@ -38,7 +42,10 @@ const near = (a: number | null, b: number, tol = 1e-9): boolean => a !== null &&
 
 describe('sensitivity', () => {
   test('range, std and the share within 0.5 points of the best, worked by hand', () => {
-    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), { metrics: ['validationAccuracy', 'testAccuracy'], selectBy: 'validationAccuracy' });
+    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), {
+      metrics: ['validationAccuracy', 'testAccuracy'],
+      selectBy: 'validationAccuracy',
+    });
     assert.equal(s.method, 'agsam');
     assert.deepEqual(s.variedPaths, ['optimizer.rho', 'optimizer.alpha']);
     assert.equal(s.curveRule, 'best-by-selection');
@@ -54,7 +61,9 @@ describe('sensitivity', () => {
     assert.equal(v.nearBest, 2);
     assert.ok(near(v.share, 2 / 6));
     // The bootstrap range interval resamples seeds within points: it brackets values near the range.
-    assert.ok(v.rangeCi !== null && v.rangeCi.lower <= 0.052 + 0.004 && v.rangeCi.upper >= 0.052 - 0.004 && v.rangeCi.lower <= v.rangeCi.upper);
+    assert.ok(
+      v.rangeCi !== null && v.rangeCi.lower <= 0.052 + 0.004 && v.rangeCi.upper >= 0.052 - 0.004 && v.rangeCi.lower <= v.rangeCi.upper,
+    );
     // Test accuracy: best 0.95 (rho 0.2, alpha 0.3); within 0.005: only itself -> 1 of 6; range 0.95 - 0.89.
     const t = s.metrics[1].summary;
     assert.ok(near(t.best, 0.95));
@@ -63,14 +72,24 @@ describe('sensitivity', () => {
   });
 
   test('the tolerance is an option: within 3 points, 4 of 6 points are near the best', () => {
-    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), { metrics: ['validationAccuracy'], selectBy: 'validationAccuracy', within: 0.03 });
+    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), {
+      metrics: ['validationAccuracy'],
+      selectBy: 'validationAccuracy',
+      within: 0.03,
+    });
     // >= 0.882: all but 0.880 and 0.860 -> 4 of 6.
     assert.equal(s.metrics[0].summary.nearBest, 4);
-    assert.throws(() => sensitivity([], { metrics: ['validationAccuracy'], selectBy: 'validationAccuracy', within: -1 }), /within must be a finite number >= 0/);
+    assert.throws(
+      () => sensitivity([], { metrics: ['validationAccuracy'], selectBy: 'validationAccuracy', within: -1 }),
+      /within must be a finite number >= 0/,
+    );
   });
 
   test('a point with a diverged run leaves the range and std and counts as not near the best', () => {
-    const [s] = sensitivity(collectPoints(gridRecords({ rho: 0.05, alpha: 0.3 }), METHOD_ORDER), { metrics: ['validationAccuracy'], selectBy: 'validationAccuracy' });
+    const [s] = sensitivity(collectPoints(gridRecords({ rho: 0.05, alpha: 0.3 }), METHOD_ORDER), {
+      metrics: ['validationAccuracy'],
+      selectBy: 'validationAccuracy',
+    });
     const v = s.metrics[0].summary;
     assert.equal(v.points, 6);
     assert.equal(v.usable, 5);
@@ -83,10 +102,19 @@ describe('sensitivity', () => {
   });
 
   test('the rho curve takes each rho’s best alpha by VALIDATION, for the test curve too', () => {
-    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), { metrics: ['validationAccuracy', 'testAccuracy'], selectBy: 'validationAccuracy' });
+    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), {
+      metrics: ['validationAccuracy', 'testAccuracy'],
+      selectBy: 'validationAccuracy',
+    });
     const val = s.metrics[0].rhoCurve!;
-    assert.deepEqual(val.map((c) => c.rho), [0.02, 0.05, 0.2]);
-    assert.deepEqual(val.map((c) => c.label), ['alpha=0.3', 'alpha=0.3', 'alpha=0.1']);
+    assert.deepEqual(
+      val.map((c) => c.rho),
+      [0.02, 0.05, 0.2],
+    );
+    assert.deepEqual(
+      val.map((c) => c.label),
+      ['alpha=0.3', 'alpha=0.3', 'alpha=0.1'],
+    );
     assert.ok(near(val[2].estimate!.mean, 0.88));
     const test_ = s.metrics[1].rhoCurve!;
     // At rho 0.2 the test-best alpha is 0.3 (0.95), but the curve shows the validation choice: alpha 0.1, test 0.89.
@@ -96,7 +124,10 @@ describe('sensitivity', () => {
   });
 
   test('the rho x alpha grid holds every cell’s mean', () => {
-    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), { metrics: ['validationAccuracy'], selectBy: 'validationAccuracy' });
+    const [s] = sensitivity(collectPoints(gridRecords(), METHOD_ORDER), {
+      metrics: ['validationAccuracy'],
+      selectBy: 'validationAccuracy',
+    });
     const grid = s.metrics[0].grid!;
     assert.deepEqual(grid.rhos, [0.02, 0.05, 0.2]);
     assert.deepEqual(grid.alphas, [0.1, 0.3]);
@@ -117,12 +148,19 @@ describe('sensitivity', () => {
     const a = analyzeRecords(records);
     const g = a.groups[0];
     assert.ok(g.isSweep);
-    assert.deepEqual(g.sensitivity.map((s) => s.method), ['sgd', 'agsam'], 'SAM has a single point: no sensitivity');
+    assert.deepEqual(
+      g.sensitivity.map((s) => s.method),
+      ['sgd', 'agsam'],
+      'SAM has a single point: no sensitivity',
+    );
     const sgd = g.sensitivity[0];
     assert.deepEqual(sgd.variedPaths, ['base.learningRate']);
     assert.equal(sgd.curveRule, null);
     assert.equal(sgd.metrics[0].rhoCurve, null);
     assert.equal(sgd.metrics[0].grid, null);
-    assert.deepEqual(g.sensitivity[1].metrics.map((m) => m.metric), ['validationAccuracy', 'testAccuracy']);
+    assert.deepEqual(
+      g.sensitivity[1].metrics.map((m) => m.metric),
+      ['validationAccuracy', 'testAccuracy'],
+    );
   });
 });

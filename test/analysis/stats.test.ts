@@ -11,14 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  bootstrapInterval,
-  estimateMean,
-  holm,
-  pairedTTest,
-  tCritical,
-  wilcoxonSignedRank,
-} from '../../src/analysis/stats.js';
+import { bootstrapInterval, estimateMean, holm, pairedTTest, tCritical, wilcoxonSignedRank } from '../../src/analysis/stats.js';
 import { Rng } from '../../src/util/random.js';
 
 // R: sleep$extra by group (10 patients, two drugs), `datasets::sleep`.
@@ -121,7 +114,10 @@ describe('Wilcoxon signed-rank test', () => {
         // Distinct magnitudes (no ties), random signs; a shuffled 1..n keeps the magnitudes distinct.
         const magnitudes = Array.from(rng.permutation(n), (k) => (k + 1) * 0.01 + rng.next() * 1e-3);
         const d = magnitudes.map((m) => (rng.next() < 0.5 ? -m : m));
-        const r = wilcoxonSignedRank(d, d.map(() => 0));
+        const r = wilcoxonSignedRank(
+          d,
+          d.map(() => 0),
+        );
         const order = [...magnitudes].sort((a, b) => a - b);
         const ranks = magnitudes.map((m) => order.indexOf(m) + 1);
         const v = d.reduce((s, di, i) => (di > 0 ? s + ranks[i] : s), 0);
@@ -165,7 +161,10 @@ describe('Wilcoxon signed-rank test', () => {
     const rng = new Rng(3);
     for (let rep = 0; rep < 5; rep++) {
       const d = Array.from({ length: n }, (_, i) => (i + 1 + rng.next() * 0.5) * (rng.next() < 0.4 ? -1 : 1));
-      const r = wilcoxonSignedRank(d, d.map(() => 0));
+      const r = wilcoxonSignedRank(
+        d,
+        d.map(() => 0),
+      );
       assert.equal(r.method, 'normal');
       let le = 0;
       for (let s = 0; s <= r.statistic; s++) le += dist[s];
@@ -231,7 +230,13 @@ describe('bootstrap', () => {
   });
 
   test('constant samples give a degenerate interval; bad options are rejected', () => {
-    const b = bootstrapInterval([[1, 1], [3, 3, 3]], (rs) => Math.max(...rs.map((s) => s[0])) - Math.min(...rs.map((s) => s[0])));
+    const b = bootstrapInterval(
+      [
+        [1, 1],
+        [3, 3, 3],
+      ],
+      (rs) => Math.max(...rs.map((s) => s[0])) - Math.min(...rs.map((s) => s[0])),
+    );
     assert.equal(b.lower, 2);
     assert.equal(b.upper, 2);
     assert.throws(() => bootstrapInterval([[]], () => 0), /samples\[0\] must not be empty/);

@@ -10,8 +10,12 @@ const SEEDS = [0, 1, 2, 3, 4, 5, 6, 7];
 /** Confirmation records: one point per method over SEEDS, test accuracies and validation curves as given. */
 function confirmation(agsamTest: number[], gsamTest: number[], agsamCurve: number[][], gsamCurve: number[][]) {
   return analyzeRecords([
-    ...SEEDS.map((seed, i) => makeRecord({ method: 'agsam', seed, rho: 0.5, alpha: 0.1, val: agsamCurve[i].at(-1)!, test: agsamTest[i], curve: agsamCurve[i] })),
-    ...SEEDS.map((seed, i) => makeRecord({ method: 'gsam', seed, rho: 0.05, alpha: 0.1, val: gsamCurve[i].at(-1)!, test: gsamTest[i], curve: gsamCurve[i] })),
+    ...SEEDS.map((seed, i) =>
+      makeRecord({ method: 'agsam', seed, rho: 0.5, alpha: 0.1, val: agsamCurve[i].at(-1)!, test: agsamTest[i], curve: agsamCurve[i] }),
+    ),
+    ...SEEDS.map((seed, i) =>
+      makeRecord({ method: 'gsam', seed, rho: 0.05, alpha: 0.1, val: gsamCurve[i].at(-1)!, test: gsamTest[i], curve: gsamCurve[i] }),
+    ),
   ]).groups[0];
 }
 
@@ -40,8 +44,14 @@ test('a clear gain on every claim is supported, with the numbers of the underlyi
     reportAccuracy: { a: 0.89, b: 0.857 },
   };
   const rows = judgeClaims([e]);
-  assert.deepEqual(rows.map((r) => r.id), ['moons-accuracy', 'moons-convergence', 'moons-sensitivity']);
-  assert.deepEqual(rows.map((r) => r.verdict), ['supported', 'supported', 'supported']);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['moons-accuracy', 'moons-convergence', 'moons-sensitivity'],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.verdict),
+    ['supported', 'supported', 'supported'],
+  );
 
   // Accuracy: exactly the paired t-test of the per-seed test accuracies.
   const t = pairedTTest(agsamTest, gsamTest);
@@ -50,7 +60,15 @@ test('a clear gain on every claim is supported, with the numbers of the underlyi
   assert.match(rows[0].notes.join(), /report's gap of 3\.3 points is (inside|outside) our 95 % CI/);
   // Convergence: 2 epochs against 4 on every seed -> effect -2, Wilcoxon on the epochs.
   assert.equal(rows[1].effect!.mean, -2);
-  assert.ok(Math.abs(rows[1].p! - wilcoxonSignedRank(SEEDS.map(() => 2), SEEDS.map(() => 4)).p) < 1e-15);
+  assert.ok(
+    Math.abs(
+      rows[1].p! -
+        wilcoxonSignedRank(
+          SEEDS.map(() => 2),
+          SEEDS.map(() => 4),
+        ).p,
+    ) < 1e-15,
+  );
   // Sensitivity: regrets from each method's best (0.9), points paired in (rho, alpha) order.
   assert.equal(rows[2].test, 'Wilcoxon signed-rank (exact) on paired regrets, n = 8 grid points');
   const regretA = agsamVal.map((v) => (0.9 - v) * 100);
@@ -59,7 +77,10 @@ test('a clear gain on every claim is supported, with the numbers of the underlyi
   assert.ok(rows[2].effect!.mean < 0);
   assert.match(rows[2].notes.join(), /rho of agsam = 10 x rho of gsam, same alpha/);
   // Holm over the three claims' p-values.
-  assert.deepEqual(rows.map((r) => r.pHolm), holm(rows.map((r) => r.p)));
+  assert.deepEqual(
+    rows.map((r) => r.pHolm),
+    holm(rows.map((r) => r.p)),
+  );
   const table = formatVerdictTable(rows);
   assert.equal(table.split('\n').filter((l) => l.startsWith('| ')).length, 5); // header, rule, 3 claims
   assert.match(table, /\*\*supported\*\*/);
@@ -78,7 +99,18 @@ test('a significant effect the other way is contradicted; no effect is not suppo
   assert.equal(contradicted.length, 2);
 
   const noise = [0.001, -0.002, 0.0015, -0.001, 0.0005, -0.0015, 0.002, -0.0005];
-  const flat = judgeClaims([{ experiment: 'moons', selection: null, confirmation: confirmation(better.map((v, i) => v + noise[i]), better, curve, curve) }]);
+  const flat = judgeClaims([
+    {
+      experiment: 'moons',
+      selection: null,
+      confirmation: confirmation(
+        better.map((v, i) => v + noise[i]),
+        better,
+        curve,
+        curve,
+      ),
+    },
+  ]);
   assert.equal(flat[0].verdict, 'not supported');
   assert.ok(flat[0].p! > 0.05);
 });
@@ -87,7 +119,18 @@ test('runs that never reach the target count as epochs + 1, and misaligned grids
   const acc = SEEDS.map(() => 0.9);
   const reaches = SEEDS.map(() => [0.9, 0.9]);
   const never = SEEDS.map(() => [0.5, 0.6]);
-  const rows = judgeClaims([{ experiment: 'moons', selection: null, confirmation: confirmation(acc.map((v, i) => v + i * 1e-3), acc, never, reaches) }]);
+  const rows = judgeClaims([
+    {
+      experiment: 'moons',
+      selection: null,
+      confirmation: confirmation(
+        acc.map((v, i) => v + i * 1e-3),
+        acc,
+        never,
+        reaches,
+      ),
+    },
+  ]);
   // agsam never reaches 0.891 (99 % of 0.9): 2 + 1 = 3 epochs against 1.
   assert.equal(rows[1].effect!.mean, 2);
   assert.match(rows[1].notes.join(), /never reached \(counted as epochs \+ 1\): agsam 8, gsam 0/);
@@ -97,7 +140,18 @@ test('runs that never reach the target count as epochs + 1, and misaligned grids
     makeRecord({ method: 'agsam', seed: 0, rho: 1, val: 0.8, test: 0.9 }),
     makeRecord({ method: 'gsam', seed: 0, rho: 0.05, val: 0.9, test: 0.9 }),
   ]).groups[0];
-  const s = judgeClaims([{ experiment: 'moons', selection: sel, confirmation: confirmation(acc, acc.map((v) => v - 0.01), reaches, reaches) }]);
+  const s = judgeClaims([
+    {
+      experiment: 'moons',
+      selection: sel,
+      confirmation: confirmation(
+        acc,
+        acc.map((v) => v - 0.01),
+        reaches,
+        reaches,
+      ),
+    },
+  ]);
   assert.equal(s[2].verdict, 'not supported');
   assert.match(s[2].notes.join(), /needs two aligned grids of equal size \(got 2 and 1 points\)/);
   assert.throws(() => judgeClaims([], { alpha: 1 }), RangeError);

@@ -6,12 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import {
-  initBackend,
-  PINNED_TFJS_VERSION,
-  WASM_TRAINING_KERNEL_NAMES,
-  MAX_WASM_THREADS,
-} from '../../src/backend/index.js';
+import { initBackend, PINNED_TFJS_VERSION, WASM_TRAINING_KERNEL_NAMES, MAX_WASM_THREADS } from '../../src/backend/index.js';
 import { WASM_BUILDING_BLOCKS, wasmTrainingKernelsRegistered } from '../../src/backend/kernels/register.js';
 import { hasStockKernel } from '../../src/backend/kernels/ops.js';
 import { nativeAddon } from '../../src/backend/native.js';
@@ -47,21 +42,28 @@ describe('initBackend option validation', () => {
 
 describe('backend choice', () => {
   test('explicit tensorflow without tfjs-node is a clear error', { skip: installed('@tensorflow/tfjs-node') }, async () => {
-    await assert.rejects(initBackend({ backend: 'tensorflow' }), /backend 'tensorflow' requested but unavailable: @tensorflow\/tfjs-node is not installed/);
+    await assert.rejects(
+      initBackend({ backend: 'tensorflow' }),
+      /backend 'tensorflow' requested but unavailable: @tensorflow\/tfjs-node is not installed/,
+    );
   });
 
   // Where the native addon is built, auto takes it (test/backend/native-fallback.test.ts checks the
   // fall back to wasm without it, in a process where it is turned off).
-  test('auto falls back to wasm (or native, where built) with the training kernels and says why', { skip: installed('@tensorflow/tfjs-node') }, async () => {
-    const native = nativeAddon().available;
-    const info = await initBackend({ threads: 1 });
-    assert.equal(info.name, native ? 'native' : 'wasm');
-    assert.equal(info.threads, 1);
-    assert.equal(tf.getBackend(), 'wasm');
-    assert.deepEqual([...info.trainingKernels].sort(), [...WASM_TRAINING_KERNEL_NAMES].sort());
-    assert.match(info.reason, /tensorflow: @tensorflow\/tfjs-node is not installed/);
-    assert.equal(wasmTrainingKernelsRegistered(), !native);
-  });
+  test(
+    'auto falls back to wasm (or native, where built) with the training kernels and says why',
+    { skip: installed('@tensorflow/tfjs-node') },
+    async () => {
+      const native = nativeAddon().available;
+      const info = await initBackend({ threads: 1 });
+      assert.equal(info.name, native ? 'native' : 'wasm');
+      assert.equal(info.threads, 1);
+      assert.equal(tf.getBackend(), 'wasm');
+      assert.deepEqual([...info.trainingKernels].sort(), [...WASM_TRAINING_KERNEL_NAMES].sort());
+      assert.match(info.reason, /tensorflow: @tensorflow\/tfjs-node is not installed/);
+      assert.equal(wasmTrainingKernelsRegistered(), !native);
+    },
+  );
 
   test('wasm defaults to one thread', async () => {
     const info = await initBackend({ backend: 'wasm' });

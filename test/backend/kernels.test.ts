@@ -20,7 +20,6 @@ before(async () => {
   assert.equal(info.name, 'wasm');
 });
 
-
 describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
   for (const [n, h, w, ci, kh, kw, co] of CONV_SHAPES) {
     for (const strides of STRIDES) {
@@ -67,7 +66,19 @@ describe('Conv2DBackpropFilter / Conv2DBackpropInput', () => {
       const f = tf.tensor4d(wv, [3, 3, 3, 4]);
       return [
         tf.conv2d(x, f, 1, 'same', 'NHWC', 2),
-        tf.conv2d(x, f, 1, [[0, 0], [1, 3], [2, 0], [0, 0]], 'NHWC', [2, 1]),
+        tf.conv2d(
+          x,
+          f,
+          1,
+          [
+            [0, 0],
+            [1, 3],
+            [2, 0],
+            [0, 0],
+          ],
+          'NHWC',
+          [2, 1],
+        ),
       ];
     };
     await assertSameOnBoth(fn, 'dilated conv');
@@ -113,7 +124,9 @@ describe('MaxPoolGrad', () => {
 
   test('channel counts divisible by 4 ran through the WebAssembly SIMD routine', () => {
     assert.equal(maxPoolGradSimdError(), null);
-    const b = tf.engine().findBackend('wasm') as unknown as { wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory } };
+    const b = tf.engine().findBackend('wasm') as unknown as {
+      wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+    };
     assert.ok(maxPoolGradFor((b.wasm.wasmMemory ?? b.wasm.asm!.memory)!) != null);
   });
 
@@ -151,7 +164,10 @@ describe('MaxPoolGrad', () => {
     };
     const [dx] = await runOn('wasm', fn);
     // Each 2x2 window passes exactly 1 to one element: 2*2*2*3 windows.
-    assert.equal(dx!.reduce((a, b) => a + b, 0), 2 * 2 * 2 * 3);
+    assert.equal(
+      dx!.reduce((a, b) => a + b, 0),
+      2 * 2 * 2 * 3,
+    );
   });
 });
 
@@ -192,14 +208,7 @@ describe('Sum', () => {
     const xv = uniform(3 * 5 * 6 * 7, 16);
     const fn = (): tf.Tensor[] => {
       const x = tf.tensor4d(xv, [3, 5, 6, 7]);
-      return [
-        tf.sum(x, [0, 1, 2]),
-        tf.sum(x, [0, 1, 2], true),
-        tf.sum(x, [2, 0, -3]),
-        tf.sum(x, [1, 2]),
-        tf.sum(x, -1),
-        tf.sum(x),
-      ];
+      return [tf.sum(x, [0, 1, 2]), tf.sum(x, [0, 1, 2], true), tf.sum(x, [2, 0, -3]), tf.sum(x, [1, 2]), tf.sum(x, -1), tf.sum(x)];
     };
     await assertSameOnBoth(fn, 'sum');
   });

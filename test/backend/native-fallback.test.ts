@@ -27,7 +27,11 @@ interface Ran {
 /** Runs `node <args>` from the repository root with extra environment variables. */
 function runNode(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, FLATMINIMA_DEBUG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, FLATMINIMA_DEBUG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -41,7 +45,8 @@ function runNode(args: string[], env: Record<string, string>, timeoutMs = 120_00
   });
 }
 
-const cli = (args: string[], env: Record<string, string>): Promise<Ran> => runNode(['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], env);
+const cli = (args: string[], env: Record<string, string>): Promise<Ran> =>
+  runNode(['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], env);
 const OFF = { FLATMINIMA_NATIVE: '0' };
 // The build tests run as if the variable were unset, also in CI's pass with the addon turned off.
 const ON = { FLATMINIMA_NATIVE: '1' };
@@ -65,26 +70,51 @@ describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
     assert.match(out.auto.reason, /native: disabled \(FLATMINIMA_NATIVE=0\); using wasm/);
     // The wasm training kernel, not a native one, is registered for Conv2D.
     assert.equal(out.registered, 'conv2dKernel');
-    assert.match(out.nativeError ?? '', /backend 'native' requested but unavailable: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use backend wasm/);
+    assert.match(
+      out.nativeError ?? '',
+      /backend 'native' requested but unavailable: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use backend wasm/,
+    );
   });
 
   test('the CLI: --backend native exits 2 with the reason; auto trains on wasm and prints the backend line', async () => {
     const results = tempDir('native-off');
     const refused = await cli(['train', ...TINY_RUN, '--results', results, '--backend', 'native'], OFF);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use --backend wasm/);
+    assert.match(
+      refused.stderr,
+      /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\); unset FLATMINIMA_NATIVE \(or set it to 1\), or use --backend wasm/,
+    );
     const auto = await cli(['train', ...TINY_RUN, '--results', results], OFF);
     assert.equal(auto.code, 0, auto.stderr);
     assert.match(auto.stderr, /backend: wasm, 1 thread; native: disabled \(FLATMINIMA_NATIVE=0\)/);
     assert.match(auto.stdout, /on backend wasm, 1 thread/);
     // A sweep on the local pool is refused the same way, before any run starts.
-    const sweep = await cli(['sweep', '--set', 'dataset.name=moons', '--grid', 'optimizer.rho=0.05', '--seeds', '1', '--results', results, '--backend', 'native', '--dry-run'], OFF);
+    const sweep = await cli(
+      [
+        'sweep',
+        '--set',
+        'dataset.name=moons',
+        '--grid',
+        'optimizer.rho=0.05',
+        '--seeds',
+        '1',
+        '--results',
+        results,
+        '--backend',
+        'native',
+        '--dry-run',
+      ],
+      OFF,
+    );
     assert.equal(sweep.code, 2, sweep.stderr);
     assert.match(sweep.stderr, /error: --backend native: the native kernels are disabled \(FLATMINIMA_NATIVE=0\)/);
   });
 
   test('a bad FLATMINIMA_NATIVE value is rejected with what is allowed', () => {
-    assert.throws(() => nativeDisabled({ FLATMINIMA_NATIVE: 'yes' }), { name: 'RangeError', message: /FLATMINIMA_NATIVE must be '0' \(native kernels off\) or '1' \(on, the default\), got "yes"/ });
+    assert.throws(() => nativeDisabled({ FLATMINIMA_NATIVE: 'yes' }), {
+      name: 'RangeError',
+      message: /FLATMINIMA_NATIVE must be '0' \(native kernels off\) or '1' \(on, the default\), got "yes"/,
+    });
     assert.equal(nativeDisabled({ FLATMINIMA_NATIVE: '1' }), false);
     assert.equal(nativeDisabled({}), false);
     assert.equal(nativeDisabled({ FLATMINIMA_NATIVE: '0' }), true);
@@ -94,7 +124,10 @@ describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
 describe('the loader reports an absent or broken addon', () => {
   test('no build, a build note saying why, a file that is not an addon', () => {
     const empty = tempDir('native-none');
-    assert.deepEqual(findNativeAddon({ buildDirs: [empty], env: {} }), { available: false, reason: 'not built (run `npx flatminima build-native`)' });
+    assert.deepEqual(findNativeAddon({ buildDirs: [empty], env: {} }), {
+      available: false,
+      reason: 'not built (run `npx flatminima build-native`)',
+    });
     const noted = tempDir('native-note');
     writeFileSync(join(noted, 'status.json'), JSON.stringify({ built: false, reason: 'no libdnnl found' }));
     const status = findNativeAddon({ buildDirs: [empty, noted], env: {} });
@@ -124,10 +157,16 @@ describe("the install step's build (native/build.mjs --optional)", () => {
     const { script, buildDir } = scratchBuild();
     const r = await runNode([script, '--optional'], { CXX: '/nonexistent/c++', ...ON });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /flatminima: the optional native kernels were not built: no C\+\+ compiler found \(tried CXX=\/nonexistent\/c\+\+\)\. Everything works on the wasm kernels/);
+    assert.match(
+      r.stderr,
+      /flatminima: the optional native kernels were not built: no C\+\+ compiler found \(tried CXX=\/nonexistent\/c\+\+\)\. Everything works on the wasm kernels/,
+    );
     const note = JSON.parse(readFileSync(join(buildDir, 'status.json'), 'utf8')) as { built: boolean; reason: string };
     assert.equal(note.built, false);
-    assert.deepEqual(findNativeAddon({ buildDirs: [buildDir], env: {} }), { available: false, reason: 'not built (no C++ compiler found (tried CXX=/nonexistent/c++))' });
+    assert.deepEqual(findNativeAddon({ buildDirs: [buildDir], env: {} }), {
+      available: false,
+      reason: 'not built (no C++ compiler found (tried CXX=/nonexistent/c++))',
+    });
     // Without --optional (npx flatminima build-native) the same is a failure.
     const strict = await runNode([script], { CXX: '/nonexistent/c++', ...ON });
     assert.equal(strict.code, 1);
@@ -139,7 +178,10 @@ describe("the install step's build (native/build.mjs --optional)", () => {
     // A stand-in compiler that answers --version and fails every compilation the way g++ does when
     // a header is missing (this machine has oneDNN, so a real missing header cannot be staged).
     const cxx = join(buildDir, '..', 'fake-c++');
-    writeFileSync(cxx, '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "fake c++ 1.0"; exit 0; fi\necho "probe.cc:1:10: fatal error: dnnl.hpp: No such file or directory" >&2\nexit 1\n');
+    writeFileSync(
+      cxx,
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "fake c++ 1.0"; exit 0; fi\necho "probe.cc:1:10: fatal error: dnnl.hpp: No such file or directory" >&2\nexit 1\n',
+    );
     chmodSync(cxx, 0o755);
     const r = await runNode([script, '--optional'], { CXX: cxx, ...ON });
     assert.equal(r.code, 0, r.stderr);

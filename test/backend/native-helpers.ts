@@ -14,7 +14,8 @@ export const NATIVE: NativeStatus = nativeAddon();
 /** node:test's `skip` option for tests that need the built addon. */
 export const SKIP_NATIVE: string | false = NATIVE.available
   ? false
-  : `needs the native addon, which is ${NATIVE.reason} here` + (NATIVE.reason.startsWith('not built') ? ' (`npx flatminima build-native` builds it)' : '');
+  : `needs the native addon, which is ${NATIVE.reason} here` +
+    (NATIVE.reason.startsWith('not built') ? ' (`npx flatminima build-native` builds it)' : '');
 
 /** The built addon (call only in tests skipped with SKIP_NATIVE). */
 export function builtAddon(): NativeAddon {

@@ -82,8 +82,27 @@ describe('second-order measures through the native kernels', { skip: SKIP_NATIVE
     const build = (): tf.Sequential => {
       const model = tf.sequential();
       const init = (seed: number) => tf.initializers.glorotNormal({ seed });
-      model.add(tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 3, kernelSize: 3, activation: 'relu', kernelInitializer: init(1), biasInitializer: tf.initializers.constant({ value: 0.05 }) }));
-      model.add(tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(2), biasInitializer: tf.initializers.constant({ value: 0.05 }) }));
+      model.add(
+        tf.layers.conv2d({
+          inputShape: [8, 8, 1],
+          filters: 3,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: init(1),
+          biasInitializer: tf.initializers.constant({ value: 0.05 }),
+        }),
+      );
+      model.add(
+        tf.layers.conv2d({
+          filters: 4,
+          kernelSize: 3,
+          strides: 2,
+          padding: 'same',
+          activation: 'relu',
+          kernelInitializer: init(2),
+          biasInitializer: tf.initializers.constant({ value: 0.05 }),
+        }),
+      );
       model.add(tf.layers.maxPooling2d({ poolSize: 2, padding: 'same' }));
       model.add(tf.layers.flatten());
       model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: init(3) }));
@@ -104,7 +123,12 @@ describe('second-order measures through the native kernels', { skip: SKIP_NATIVE
       const obj = modelObjective(model, x, y);
       const before = tf.memory().numTensors;
       let seed = 11;
-      const v = obj.vars.map((w) => tf.tensor(Array.from({ length: w.size }, () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1), w.shape));
+      const v = obj.vars.map((w) =>
+        tf.tensor(
+          Array.from({ length: w.size }, () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1),
+          w.shape,
+        ),
+      );
       const exact = hessianVectorProduct(obj, v);
       assert.equal(exact.method, 'double-backprop');
       products[backend] = exact.product.flatMap((p) => Array.from(p.dataSync()));
@@ -144,7 +168,13 @@ describe('second-order measures through the native kernels', { skip: SKIP_NATIVE
       model.dispose();
       tf.dispose([x, y]);
     }
-    assert.ok(relErr(results.native!.sigma, results.cpu!.sigma) < 1e-3, `sigma_max native ${results.native!.sigma} vs cpu ${results.cpu!.sigma}`);
-    assert.ok(relErr(results.native!.trace, results.cpu!.trace) < 1e-3, `trace native ${results.native!.trace} vs cpu ${results.cpu!.trace}`);
+    assert.ok(
+      relErr(results.native!.sigma, results.cpu!.sigma) < 1e-3,
+      `sigma_max native ${results.native!.sigma} vs cpu ${results.cpu!.sigma}`,
+    );
+    assert.ok(
+      relErr(results.native!.trace, results.cpu!.trace) < 1e-3,
+      `trace native ${results.native!.trace} vs cpu ${results.cpu!.trace}`,
+    );
   });
 });

@@ -16,7 +16,17 @@ import {
   type NativeConvLayout,
 } from '../../src/backend/native-kernels.js';
 import { assertClose, runOn, sizeOf, uniform } from './helpers.js';
-import { COL2IM_SHAPES, COL2IM_STRIDES, CONV_SHAPES, MATMUL_SHAPES, PADS, POOL_CONFIGS, POOL_INPUTS, STRIDES, type Pad } from './kernel-grid.js';
+import {
+  COL2IM_SHAPES,
+  COL2IM_STRIDES,
+  CONV_SHAPES,
+  MATMUL_SHAPES,
+  PADS,
+  POOL_CONFIGS,
+  POOL_INPUTS,
+  STRIDES,
+  type Pad,
+} from './kernel-grid.js';
 import { SKIP_NATIVE, builtAddon, countingAddon, requireNativeWhereAsked, type CallCounts } from './native-helpers.js';
 
 requireNativeWhereAsked();
@@ -52,7 +62,16 @@ async function assertNativeMatchesCpu(fn: () => tf.Tensor[], what: string, expec
  * (tfjs's sizing of numeric pads can leave more unused rows than that; those go to the wasm kernel).
  */
 function nativeCovers(xs: number[], ws: number[], strides: number | [number, number], pad: Pad): boolean {
-  const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], ws as [number, number, number, number], strides, 1, pad, undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    xs as [number, number, number, number],
+    ws as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    undefined,
+    false,
+    'channelsLast',
+  );
   const bottom = (info.outHeight - 1) * info.strideHeight + info.filterHeight - info.inHeight - info.padInfo.top;
   const right = (info.outWidth - 1) * info.strideWidth + info.filterWidth - info.inWidth - info.padInfo.left;
   return bottom > -info.strideHeight && right > -info.strideWidth;
@@ -84,7 +103,9 @@ describe('native Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter', { skip: S
               const f = tf.tensor4d(wv, ws as [number, number, number, number]);
               const y = tf.conv2d(x, f, strides, pad);
               const r = tf.tensor(uniform(y.size, 3), y.shape);
-              const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)))([x, f]);
+              const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+                tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), r)),
+              )([x, f]);
               return [y, ...g];
             };
             const expect = nativeCovers(xs, ws, strides, pad) ? ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'] : [];
@@ -95,7 +116,7 @@ describe('native Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter', { skip: S
     }
   }
 
-  test('the grid mostly runs natively (few cases beyond oneDNN\'s pad limit)', () => {
+  test("the grid mostly runs natively (few cases beyond oneDNN's pad limit)", () => {
     let covered = 0;
     let total = 0;
     for (const [n, h, w, ci, kh, kw, co] of CONV_SHAPES) {
@@ -135,7 +156,22 @@ describe('native Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter', { skip: S
       const fn = (): tf.Tensor[] => {
         const x = tf.tensor4d(xv, [2, 9, 9, 3]);
         const f = tf.tensor4d(wv, [3, 3, 3, 4]);
-        return [tf.conv2d(x, f, 1, 'same', 'NHWC', 2), tf.conv2d(x, f, 1, [[0, 0], [1, 3], [2, 0], [0, 0]], 'NHWC', [2, 1])];
+        return [
+          tf.conv2d(x, f, 1, 'same', 'NHWC', 2),
+          tf.conv2d(
+            x,
+            f,
+            1,
+            [
+              [0, 0],
+              [1, 3],
+              [2, 0],
+              [0, 0],
+            ],
+            'NHWC',
+            [2, 1],
+          ),
+        ];
       };
       await assertNativeMatchesCpu(fn, `dilated conv (${layout})`, ['conv2d']);
     });
@@ -296,7 +332,9 @@ describe('native BatchMatMul / _FusedMatMul', { skip: SKIP_NATIVE }, () => {
     ];
     await assertNativeMatchesCpu(fn, 'one-sided broadcast', ['matMul']);
     const before = calls.matMul;
-    const twoSided = (): tf.Tensor[] => [tf.matMul(tf.tensor(uniform(3 * 7 * 5, 20), [3, 1, 7, 5]), tf.tensor(uniform(4 * 7 * 6, 21), [1, 4, 7, 6]), true, false)];
+    const twoSided = (): tf.Tensor[] => [
+      tf.matMul(tf.tensor(uniform(3 * 7 * 5, 20), [3, 1, 7, 5]), tf.tensor(uniform(4 * 7 * 6, 21), [1, 4, 7, 6]), true, false),
+    ];
     await assertNativeMatchesCpu(twoSided, 'two-sided broadcast', []);
     assert.equal(calls.matMul, before, 'a two-sided broadcast must not run on the addon');
   });
@@ -323,9 +361,17 @@ describe('native BatchMatMul / _FusedMatMul', { skip: SKIP_NATIVE }, () => {
     resetNativeSizeLimits();
     try {
       const before = calls.matMul!;
-      await assertNativeMatchesCpu(() => [tf.matMul(tf.tensor2d(uniform(64 * 32, 61), [64, 32]), tf.tensor2d(uniform(32 * 32, 62), [32, 32]))], 'm64 k32 n32', []);
+      await assertNativeMatchesCpu(
+        () => [tf.matMul(tf.tensor2d(uniform(64 * 32, 61), [64, 32]), tf.tensor2d(uniform(32 * 32, 62), [32, 32]))],
+        'm64 k32 n32',
+        [],
+      );
       assert.equal(calls.matMul, before, 'a 64x32x32 product ran on the addon');
-      await assertNativeMatchesCpu(() => [tf.matMul(tf.tensor2d(uniform(64 * 64, 63), [64, 64]), tf.tensor2d(uniform(64 * 32, 64), [64, 32]))], 'm64 k64 n32', ['matMul']);
+      await assertNativeMatchesCpu(
+        () => [tf.matMul(tf.tensor2d(uniform(64 * 64, 63), [64, 64]), tf.tensor2d(uniform(64 * 32, 64), [64, 32]))],
+        'm64 k64 n32',
+        ['matMul'],
+      );
     } finally {
       setNativeSizeLimits({ matMulMinMacs: 0 });
     }

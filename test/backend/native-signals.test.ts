@@ -30,7 +30,10 @@ interface Ran {
 function runChild(nodeArgs: string[], childArgs: string[], flooding: boolean): Promise<Ran> {
   let flood = flooding;
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', child, ...childArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', child, ...childArgs], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let sent = 0;

@@ -132,7 +132,8 @@ describe('training on the native kernels', { skip: SKIP_NATIVE }, () => {
 
   test("the addon's OpenMP threads wait passively unless OMP_WAIT_POLICY says otherwise, and the variable is not left set", async () => {
     // OMP_DISPLAY_ENV makes libgomp print the settings it read when it was loaded (with the addon).
-    const load = "import('./src/backend/native.ts').then((m) => { m.nativeAddon(); process.stdout.write(String(process.env.OMP_WAIT_POLICY)); })";
+    const load =
+      "import('./src/backend/native.ts').then((m) => { m.nativeAddon(); process.stdout.write(String(process.env.OMP_WAIT_POLICY)); })";
     const { OMP_WAIT_POLICY: _, ...unset } = process.env;
     const run = (policy?: string): { stdout: string; stderr: string } => {
       const env = { ...unset, OMP_DISPLAY_ENV: 'TRUE', ...(policy === undefined ? {} : { OMP_WAIT_POLICY: policy }) };

@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { SMALL_MATMUL_MAX_MACS, matMul2d, smallMatMul, useSmallMatMul } from '../../src/backend/kernels/matmul.js';
-import { BIAS_PER_COLUMN, BIAS_SCALAR, smallMatMulFor, smallMatMulModuleBytes, smallMatMulSimdError, type SmallMatMulFns } from '../../src/backend/kernels/small-matmul-simd.js';
+import {
+  BIAS_PER_COLUMN,
+  BIAS_SCALAR,
+  smallMatMulFor,
+  smallMatMulModuleBytes,
+  smallMatMulSimdError,
+  type SmallMatMulFns,
+} from '../../src/backend/kernels/small-matmul-simd.js';
 import { WasmOps } from '../../src/backend/kernels/ops.js';
 import { wasmMemoryOf } from '../../src/backend/wasm-internals.js';
 import { Rng } from '../../src/util/random.js';
@@ -32,7 +39,12 @@ function sampledDims(): [number, number, number][] {
   const rng = new Rng(7);
   const pick = (): number => SIZES[Math.floor(rng.next() * SIZES.length)]!;
   const out: [number, number, number][] = [
-    [64, 2, 32], [64, 32, 32], [64, 32, 2], [32, 64, 32], [2, 64, 32], [32, 64, 2],
+    [64, 2, 32],
+    [64, 32, 32],
+    [64, 32, 2],
+    [32, 64, 32],
+    [2, 64, 32],
+    [32, 64, 2],
   ];
   for (const s of SIZES) out.push([s, pick(), pick()], [pick(), s, pick()], [pick(), pick(), s]);
   return out;
@@ -214,7 +226,8 @@ describe('small SIMD matmul', () => {
           const r = tf.tensor(uniform(c.size, 1700 + i), c.shape);
           outs.push(c);
           // tfjs's BatchMatMul gradient does not reduce broadcast batch dims (on any backend).
-          if (ba.join() === bb.join()) outs.push(...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), r)))([a, b]));
+          if (ba.join() === bb.join())
+            outs.push(...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.matMul(p, q, ta, tb), r)))([a, b]));
           const bias = tf.tensor1d(uniform(n, 1800 + i));
           outs.push(tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'relu' }));
         }
@@ -223,7 +236,9 @@ describe('small SIMD matmul', () => {
     };
     await assertSameOnBoth(fn, 'batched');
     // A two-sided broadcast ([2, 1] with [1, 3]) is left to the stock kernel.
-    const twoSided = (): tf.Tensor[] => [tf.matMul(tf.tensor(uniform(2 * 5 * 7, 1900), [2, 1, 5, 7]), tf.tensor(uniform(3 * 7 * 4, 1901), [1, 3, 7, 4]))];
+    const twoSided = (): tf.Tensor[] => [
+      tf.matMul(tf.tensor(uniform(2 * 5 * 7, 1900), [2, 1, 5, 7]), tf.tensor(uniform(3 * 7 * 4, 1901), [1, 3, 7, 4])),
+    ];
     await assertSameOnBoth(twoSided, 'two-sided broadcast');
   });
 
@@ -236,7 +251,16 @@ describe('small SIMD matmul', () => {
         const bias = tf.tensor1d(uniform(7, 2002));
         outs.push(tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'elu' }));
         outs.push(tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'leakyrelu', leakyreluAlpha: 0.1 }));
-        outs.push(tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, activation: 'prelu', preluActivationWeights: tf.tensor1d(uniform(7, 2003)) }));
+        outs.push(
+          tf.fused.matMul({
+            a,
+            b,
+            transposeA: ta,
+            transposeB: tb,
+            activation: 'prelu',
+            preluActivationWeights: tf.tensor1d(uniform(7, 2003)),
+          }),
+        );
       }
       return outs;
     };
@@ -269,7 +293,9 @@ describe('small SIMD matmul', () => {
       [[5, 7], [7, 3], false, false],
     ];
     const expected = await runOn('cpu', () =>
-      shapes.map(([as, bs, ta, tb], i) => tf.matMul(tf.tensor(uniform(sizeOf(as), 1200 + i), as), tf.tensor(uniform(sizeOf(bs), 1300 + i), bs), ta, tb)),
+      shapes.map(([as, bs, ta, tb], i) =>
+        tf.matMul(tf.tensor(uniform(sizeOf(as), 1200 + i), as), tf.tensor(uniform(sizeOf(bs), 1300 + i), bs), ta, tb),
+      ),
     );
     await tf.setBackend('wasm');
     const ops = new WasmOps(tf.backend());
@@ -298,7 +324,16 @@ describe('small SIMD matmul', () => {
         const a = tf.tensor(av, ta ? [6, 9] : [9, 6]);
         const b = tf.tensor(bv, tb ? [10, 6] : [6, 10]);
         outs.push(tf.matMul(a, b, ta, tb));
-        outs.push(tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias: tf.tensor1d(special.concat(special.slice(0, 4))), activation: 'relu' }));
+        outs.push(
+          tf.fused.matMul({
+            a,
+            b,
+            transposeA: ta,
+            transposeB: tb,
+            bias: tf.tensor1d(special.concat(special.slice(0, 4))),
+            activation: 'relu',
+          }),
+        );
       }
       return outs;
     };
@@ -308,7 +343,8 @@ describe('small SIMD matmul', () => {
       for (let j = 0; j < arr.length; j++) {
         const x = arr[j]!;
         const y = c[i]![j]!;
-        if (Number.isNaN(y) || !Number.isFinite(y)) assert.ok(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), `output ${i}[${j}]: wasm ${x} vs cpu ${y}`);
+        if (Number.isNaN(y) || !Number.isFinite(y))
+          assert.ok(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), `output ${i}[${j}]: wasm ${x} vs cpu ${y}`);
         else assert.ok(Math.abs(x - y) <= 1e-4 * (1 + Math.abs(y)), `output ${i}[${j}]: wasm ${x} vs cpu ${y}`);
       }
     });

@@ -82,8 +82,7 @@ const POOL_CASES: PoolCase[] = [
  * gradient kernel sees a dy whose shape differs from the geometry it computes.
  */
 function gradientKeepsShape([xs, window, strides, pad, rounding]: PoolCase): boolean {
-  const shape = (r: Rounding): number[] =>
-    tf.backend_util.computePool2DInfo(xs, window, strides, 1, pad as never, r).outShape;
+  const shape = (r: Rounding): number[] => tf.backend_util.computePool2DInfo(xs, window, strides, 1, pad as never, r).outShape;
   return tf.util.arraysEqual(shape(rounding), shape(undefined));
 }
 
@@ -117,18 +116,15 @@ describe('MaxPool (values and gradients through tf.grad)', () => {
     }
   }
 
-  test(
-    "gradient where 'ceil' changes the output shape (cpu indexes dy by its own shape)",
-    async () => {
-      const xv = uniform(2 * 7 * 6 * 3, 14);
-      const pool = (a: tf.Tensor): tf.Tensor4D => tf.maxPool(a as tf.Tensor4D, 2, 2, 1, 'ceil');
-      await assertSameOnBoth(() => {
-        const x = tf.tensor4d(xv, [2, 7, 6, 3]);
-        const r = tf.tensor(uniform(2 * 5 * 4 * 3, 15), [2, 5, 4, 3]);
-        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a), r)))(x)];
-      }, 'ceil gradient');
-    },
-  );
+  test("gradient where 'ceil' changes the output shape (cpu indexes dy by its own shape)", async () => {
+    const xv = uniform(2 * 7 * 6 * 3, 14);
+    const pool = (a: tf.Tensor): tf.Tensor4D => tf.maxPool(a as tf.Tensor4D, 2, 2, 1, 'ceil');
+    await assertSameOnBoth(() => {
+      const x = tf.tensor4d(xv, [2, 7, 6, 3]);
+      const r = tf.tensor(uniform(2 * 5 * 4 * 3, 15), [2, 5, 4, 3]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a), r)))(x)];
+    }, 'ceil gradient');
+  });
 
   test('a window wholly in the padding is -Infinity; the others are their maxima (hand-computed)', async () => {
     // x = [[1, -2], [-3, 4]] (one image, one channel), window 2x2, stride 2, pad 2: a 3x3 output
@@ -231,14 +227,23 @@ describe('Cast', () => {
       const x = tf.tensor1d(values);
       const b = tf.cast(x, 'bool');
       const i = tf.cast(x, 'int32');
-      return [tf.cast(b, 'float32'), tf.cast(b, 'int32'), i, tf.cast(i, 'float32'), tf.cast(tf.tensor1d([true, false, true], 'bool'), 'float32')];
+      return [
+        tf.cast(b, 'float32'),
+        tf.cast(b, 'int32'),
+        i,
+        tf.cast(i, 'float32'),
+        tf.cast(tf.tensor1d([true, false, true], 'bool'), 'float32'),
+      ];
     };
     const w = await runOn('wasm', fn);
     const c = await runOn('cpu', fn);
     w.forEach((arr, k) => assert.deepEqual(Array.from(arr), Array.from(c[k]!), `output ${k}`));
     // Hand-computed: truncation toward zero, NaN -> 0, wrap modulo 2^32 (3e9 - 2^32).
     assert.deepEqual(Array.from(w[2]!).slice(0, 6), [1, -1, 0, 0, 0, 3e9 - 2 ** 32]);
-    assert.deepEqual(Array.from(w[0]!), values.map((v) => (v !== 0 ? 1 : 0)));
+    assert.deepEqual(
+      Array.from(w[0]!),
+      values.map((v) => (v !== 0 ? 1 : 0)),
+    );
   });
 
   test('a bool result feeds on: logicalAnd / where on wasm match cpu', async () => {

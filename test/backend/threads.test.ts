@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 
 const child = fileURLToPath(new URL('./fixtures/threaded-child.ts', import.meta.url));
 
-function runChild(args: string[], timeoutMs: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
+function runChild(
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const p = spawn(process.execPath, ['--import', 'tsx', child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -31,7 +34,12 @@ test('threaded wasm (2 threads) starts, trains like cpu and lets the process exi
   assert.equal(r.signal, null, `child killed after ${r.ms} ms (did not exit by itself); stderr: ${r.stderr.slice(-2000)}`);
   assert.equal(r.code, 0, `child exit code ${r.code}; stderr: ${r.stderr.slice(-2000)}`);
   const line = r.stdout.trim().split('\n').pop()!;
-  const out = JSON.parse(line) as { info: { name: string; threads: number; reason: string }; losses: number[]; maxDiff: number; numTensors: number };
+  const out = JSON.parse(line) as {
+    info: { name: string; threads: number; reason: string };
+    losses: number[];
+    maxDiff: number;
+    numTensors: number;
+  };
   assert.equal(out.info.name, 'wasm');
   assert.equal(out.info.threads, 2);
   assert.match(out.info.reason, /threaded-SIMD build/);

@@ -45,10 +45,16 @@ describe('flatminima analyze', () => {
     assert.match(r.stdout, /\| Adaptive-GSAM − GSAM \| 3 \| 0 1 2 \|/);
     assert.match(r.stdout, /\| Adaptive-GSAM − SGD \| 3 \| 0 1 2 \|/);
     assert.doesNotMatch(r.stdout, /\| GSAM − SAM \|/, 'only the named pairs');
-    assert.match(r.stdout, new RegExp(`analysis: ${join(sweepDir, 'analysis.md')}, ${join(sweepDir, 'analysis.csv')}, ${join(sweepDir, 'analysis.json')}`));
+    assert.match(
+      r.stdout,
+      new RegExp(`analysis: ${join(sweepDir, 'analysis.md')}, ${join(sweepDir, 'analysis.csv')}, ${join(sweepDir, 'analysis.json')}`),
+    );
     assert.match(r.stdout, /report: .*report\.html/);
     const json = JSON.parse(readFileSync(join(sweepDir, 'analysis.json'), 'utf8')) as Analysis;
-    assert.deepEqual(json.options.pairs, [['agsam', 'gsam'], ['agsam', 'sgd']]);
+    assert.deepEqual(json.options.pairs, [
+      ['agsam', 'gsam'],
+      ['agsam', 'sgd'],
+    ]);
     assert.ok(readFileSync(join(sweepDir, 'analysis.csv'), 'utf8').startsWith('group,section,method,versus,'));
     const html = readFileSync(join(sweepDir, 'report.html'), 'utf8');
     assert.match(html, /id="analysis-comparisons-moons-mlp"/);
@@ -57,7 +63,19 @@ describe('flatminima analyze', () => {
 
   test('--json prints the analysis; the other flags reach it', async () => {
     const before = readFileSync(join(sweepDir, 'report.html'), 'utf8');
-    const r = await cli(['analyze', sweepDir, '--json', '--select-by', 'validationLoss', '--target', '0.95', '--within', '1', '--allow-diverged', '--no-report']);
+    const r = await cli([
+      'analyze',
+      sweepDir,
+      '--json',
+      '--select-by',
+      'validationLoss',
+      '--target',
+      '0.95',
+      '--within',
+      '1',
+      '--allow-diverged',
+      '--no-report',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const a = JSON.parse(r.stdout) as Analysis;
     assert.equal(a.options.selectBy, 'validationLoss');
@@ -74,8 +92,14 @@ describe('flatminima analyze', () => {
 
 describe('flatminima analyze: bad input exits 2 naming the flag', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['--select-by', 'testAccuracy'], /option '--select-by <metric>' argument 'testAccuracy' is invalid\. Model selection never looks at the test set/],
-    [['--select-by', 'accuracy'], /'--select-by <metric>' argument 'accuracy' is invalid\. Expected one of: validationAccuracy, validationLoss, trainAccuracy, trainLoss/],
+    [
+      ['--select-by', 'testAccuracy'],
+      /option '--select-by <metric>' argument 'testAccuracy' is invalid\. Model selection never looks at the test set/,
+    ],
+    [
+      ['--select-by', 'accuracy'],
+      /'--select-by <metric>' argument 'accuracy' is invalid\. Expected one of: validationAccuracy, validationLoss, trainAccuracy, trainLoss/,
+    ],
     [['--pairs', 'agsam'], /'--pairs <list>' argument 'agsam' is invalid\. 'agsam' is not a pair/],
     [['--pairs', 'agsam:agsam'], /compares a method with itself/],
     [['--pairs', 'agsam:gsam,gsam:agsam'], /'gsam:agsam' is listed twice/],

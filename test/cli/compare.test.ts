@@ -11,12 +11,35 @@ import type { MethodSummary } from '../../src/experiments/summary.js';
 test('compare: 2 optimisers x 2 seeds in 2 jobs → table and summary files with the right rows; re-run skips', async () => {
   const dir = tempDir('compare');
   const args = [
-    'compare', '--dataset', 'moons', '--n', '160', '--epochs', '1', '--batch-size', '32',
-    '--optimizers', 'sgd,agsam', '--seeds', '2', '--jobs', '2', '--measure', '0', '--rho', '0.3', '--results', dir, '--backend', 'cpu',
+    'compare',
+    '--dataset',
+    'moons',
+    '--n',
+    '160',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '32',
+    '--optimizers',
+    'sgd,agsam',
+    '--seeds',
+    '2',
+    '--jobs',
+    '2',
+    '--measure',
+    '0',
+    '--rho',
+    '0.3',
+    '--results',
+    dir,
+    '--backend',
+    'cpu',
   ];
   const r = await cli(args);
   assert.equal(r.code, 0, r.stderr);
-  const runDirs = readdirSync(dir).filter((f) => /-seed\d-/.test(f)).sort();
+  const runDirs = readdirSync(dir)
+    .filter((f) => /-seed\d-/.test(f))
+    .sort();
   assert.equal(runDirs.length, 4);
   const records = runDirs.map((d) => readRecordFile(join(dir, d, 'record.json')));
   assert.deepEqual(
@@ -29,7 +52,10 @@ test('compare: 2 optimisers x 2 seeds in 2 jobs → table and summary files with
 
   // summary.json: one row per method in table order, the means of the records' final accuracies.
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as MethodSummary[];
-  assert.deepEqual(summary.map((s) => s.optimizer), ['sgd', 'agsam']);
+  assert.deepEqual(
+    summary.map((s) => s.optimizer),
+    ['sgd', 'agsam'],
+  );
   for (const s of summary) {
     assert.equal(s.runs, 2);
     assert.deepEqual(s.seeds, [0, 1]);
@@ -68,10 +94,28 @@ test('compare: 2 optimisers x 2 seeds in 2 jobs → table and summary files with
 
 test('reproduce (tiny test-only budget): both experiments, tables next to the report numbers', async () => {
   const dir = tempDir('reproduce');
-  const r = await cli([
-    'reproduce', '--epochs-override', '1', '--moons-n', '120', '--mnist-n', '100', '--measure-override', '0',
-    '--optimizers-override', 'gsam,agsam', '--seeds', '1', '--jobs', '2', '--results', dir,
-  ], { timeoutMs: 240_000 });
+  const r = await cli(
+    [
+      'reproduce',
+      '--epochs-override',
+      '1',
+      '--moons-n',
+      '120',
+      '--mnist-n',
+      '100',
+      '--measure-override',
+      '0',
+      '--optimizers-override',
+      'gsam,agsam',
+      '--seeds',
+      '1',
+      '--jobs',
+      '2',
+      '--results',
+      dir,
+    ],
+    { timeoutMs: 240_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout;
   assert.match(out, /TEST OVERRIDES ACTIVE/);
@@ -86,7 +130,9 @@ test('reproduce (tiny test-only budget): both experiments, tables next to the re
   assert.match(mnist, /\| GSAM \| 1 \| 0 \| \d+\.\d\d \| \d\.\d{3} \| — \| 95\.3 \| 0\.04 \|/);
   assert.match(mnist, /\| Adaptive-GSAM \| 1 \| 0 \| \d+\.\d\d \| \d\.\d{3} \| — \| 98\.5 \| 0\.01 \|/);
   assert.match(out, /wall time \d+ s/);
-  const runDirs = readdirSync(dir).filter((f) => /-seed\d-/.test(f)).sort();
+  const runDirs = readdirSync(dir)
+    .filter((f) => /-seed\d-/.test(f))
+    .sort();
   assert.deepEqual(
     runDirs.map((d) => d.replace(/-[0-9a-f]{8}$/, '')),
     ['mnist-cnn-agsam-seed0', 'mnist-cnn-gsam-seed0', 'moons-mlp-agsam-seed0', 'moons-mlp-gsam-seed0'],

@@ -43,23 +43,56 @@ writeFileSync(notJson, '{"dataset": ');
 
 /** [arguments, patterns every one of which the stderr must match]. */
 const cases: [string[], RegExp[]][] = [
-  [['train', '--optimizer', 'foo'], [/--optimizer/, /'foo' is invalid/, /sgd, sam, asam, gsam, agsam/]],
-  [['train', '--rho', '-1', '--optimizer', 'sam'], [/--rho/, /'-1' is invalid/, />= 0/]],
-  [['compare', '--seeds', '1.5'], [/--seeds/, /'1\.5' is invalid/, /whole number >= 1/]],
-  [['compare', '--jobs', '0'], [/--jobs/, /whole number >= 1/]],
-  [['train', '--epochs', 'abc'], [/--epochs/, /Expected a number/]],
-  [['train', '--lr', '0'], [/--lr/, /> 0/]],
-  [['train', '--test-fraction', '1'], [/--test-fraction/, /strictly between 0 and 1/]],
-  [['train', '--alpha', '0.1', '--optimizer', 'sam'], [/--alpha does not apply to --optimizer sam/, /gsam, agsam/]],
-  [['compare', '--optimizers', 'sgd,bogus'], [/--optimizers/, /Unknown 'bogus'/, /sgd, sam, asam, gsam, agsam/]],
+  [
+    ['train', '--optimizer', 'foo'],
+    [/--optimizer/, /'foo' is invalid/, /sgd, sam, asam, gsam, agsam/],
+  ],
+  [
+    ['train', '--rho', '-1', '--optimizer', 'sam'],
+    [/--rho/, /'-1' is invalid/, />= 0/],
+  ],
+  [
+    ['compare', '--seeds', '1.5'],
+    [/--seeds/, /'1\.5' is invalid/, /whole number >= 1/],
+  ],
+  [
+    ['compare', '--jobs', '0'],
+    [/--jobs/, /whole number >= 1/],
+  ],
+  [
+    ['train', '--epochs', 'abc'],
+    [/--epochs/, /Expected a number/],
+  ],
+  [
+    ['train', '--lr', '0'],
+    [/--lr/, /> 0/],
+  ],
+  [
+    ['train', '--test-fraction', '1'],
+    [/--test-fraction/, /strictly between 0 and 1/],
+  ],
+  [
+    ['train', '--alpha', '0.1', '--optimizer', 'sam'],
+    [/--alpha does not apply to --optimizer sam/, /gsam, agsam/],
+  ],
+  [
+    ['compare', '--optimizers', 'sgd,bogus'],
+    [/--optimizers/, /Unknown 'bogus'/, /sgd, sam, asam, gsam, agsam/],
+  ],
   [['compare', '--optimizers', 'sgd,sgd'], [/'sgd' is listed twice/]],
   [['compare', '--optimizers', 'sgd', '--rho', '0.1'], [/--rho applies to none of --optimizers sgd/]],
   [['train', '--dataset', 'idx'], [/--dataset idx needs --data-dir/]],
   [['train', '--dataset', 'idx', '--data-dir', join(dir, 'nope')], [/--data-dir .*nope: no such directory/]],
   [['train', '--dataset', 'mnist', '--data-dir', dir], [/--data-dir applies only to --dataset idx, not mnist/]],
-  [['train', '--dataset', 'moons', '--model', 'cnn'], [/--model/, /must be "mlp"/]],
+  [
+    ['train', '--dataset', 'moons', '--model', 'cnn'],
+    [/--model/, /must be "mlp"/],
+  ],
   [['train', '--base', 'adam', '--momentum', '0.5'], [/--momentum applies only to --base momentum/]],
-  [['train', '--backend', 'gpu'], [/--backend/, /auto, wasm, cpu, tensorflow/]],
+  [
+    ['train', '--backend', 'gpu'],
+    [/--backend/, /auto, wasm, cpu, tensorflow/],
+  ],
   [['train', '--foo'], [/unknown option '--foo'/]],
   [['bogus'], [/unknown command 'bogus'/]],
   [['measure'], [/required option '--run <dir>'/]],
@@ -69,7 +102,10 @@ const cases: [string[], RegExp[]][] = [
   [['train', '--resume', dir], [/--resume .*not a run directory/]],
   [['train', '--spec', join(dir, 'missing.json')], [/--spec .*missing\.json: cannot read the file/]],
   [['train', '--spec', notJson], [/--spec .*broken\.json: not valid JSON/]],
-  [['reproduce', '--seeds', '-2'], [/--seeds/, /whole number >= 1/]],
+  [
+    ['reproduce', '--seeds', '-2'],
+    [/--seeds/, /whole number >= 1/],
+  ],
   [['compare', '--backend', 'cpu', '--threads', '2'], [/--threads applies to --backend wasm, native or auto, not cpu/]],
 ];
 

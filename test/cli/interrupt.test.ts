@@ -41,8 +41,23 @@ test('Ctrl-C (SIGINT) during train stops at the next step, exit 130, prints the 
   const results = tempDir('sigint');
   // 200 epochs of 100 SAM steps: far longer than the test, so the SIGINT always lands mid-training.
   const first = start([
-    'train', '--dataset', 'moons', '--n', '2000', '--epochs', '200', '--batch-size', '16', '--optimizer', 'sam',
-    '--measure', '0', '--results', results, '--backend', 'cpu',
+    'train',
+    '--dataset',
+    'moons',
+    '--n',
+    '2000',
+    '--epochs',
+    '200',
+    '--batch-size',
+    '16',
+    '--optimizer',
+    'sam',
+    '--measure',
+    '0',
+    '--results',
+    results,
+    '--backend',
+    'cpu',
   ]);
   const checkpointed = (): boolean => readdirSync(results).some((d) => existsSync(join(results, d, CHECKPOINT_FILE)));
   try {

@@ -24,8 +24,29 @@ const results = tempDir('spectrum');
 
 test('train with the spectrum flags → spectrum in the spec and the record; measure prints it; old numbers unchanged', async () => {
   const t = await cli([
-    'train', '--dataset', 'moons', '--n', '200', '--epochs', '1', '--batch-size', '32', '--optimizer', 'sam', '--seed', '1',
-    '--measure', '30', '--measure-top-k', '3', '--measure-density', '--measure-layers', '--results', results, '--backend', 'cpu',
+    'train',
+    '--dataset',
+    'moons',
+    '--n',
+    '200',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '32',
+    '--optimizer',
+    'sam',
+    '--seed',
+    '1',
+    '--measure',
+    '30',
+    '--measure-top-k',
+    '3',
+    '--measure-density',
+    '--measure-layers',
+    '--results',
+    results,
+    '--backend',
+    'cpu',
   ]);
   assert.equal(t.code, 0, t.stderr);
   const [run] = readdirSync(results);
@@ -34,13 +55,19 @@ test('train with the spectrum flags → spectrum in the spec and the record; mea
   assert.deepEqual(rec.spec.measureSpectrum, { topK: 3, density: true, layers: true });
   const s = rec.sharpness!;
   assert.equal(s.topEigenvalues?.length, 3);
-  assert.deepEqual(s.topEigenvalues, [...s.topEigenvalues!].sort((a, b) => b - a));
+  assert.deepEqual(
+    s.topEigenvalues,
+    [...s.topEigenvalues!].sort((a, b) => b - a),
+  );
   assert.ok(s.topEigenvalues![0] <= Math.abs(s.sigmaMax) * (1 + 1e-3), 'the largest eigenvalue is at most the largest magnitude');
   assert.ok(s.density && s.density.grid.length === 512 && s.density.runs.length === 5);
   const dx = s.density.grid[1] - s.density.grid[0];
   assert.ok(Math.abs(s.density.density.reduce((a, b) => a + b, 0) * dx - 1) < 1e-6);
   assert.equal(s.layers?.length, 8, 'the 2-32-32-32-2 MLP has 4 kernels and 4 biases');
-  assert.deepEqual(s.layers!.map((l) => l.size), [64, 32, 1024, 32, 1024, 32, 64, 2]);
+  assert.deepEqual(
+    s.layers!.map((l) => l.size),
+    [64, 32, 1024, 32, 1024, 32, 64, 2],
+  );
 
   // A spec that does not ask for the spectrum gets no field, so its run id is what it always was.
   const { measureSpectrum, ...withoutSpectrum } = rec.spec;
@@ -50,8 +77,30 @@ test('train with the spectrum flags → spectrum in the spec and the record; mea
 
   const [json, text] = await Promise.all([
     cli([
-      'measure', '--run', runDir, '--examples', '20', '--samples', '4', '--max-iterations', '10', '--seed', '2', '--json', '--backend', 'cpu',
-      '--top-k', '2', '--density', '--density-runs', '2', '--density-iterations', '8', '--grid-points', '64', '--layers',
+      'measure',
+      '--run',
+      runDir,
+      '--examples',
+      '20',
+      '--samples',
+      '4',
+      '--max-iterations',
+      '10',
+      '--seed',
+      '2',
+      '--json',
+      '--backend',
+      'cpu',
+      '--top-k',
+      '2',
+      '--density',
+      '--density-runs',
+      '2',
+      '--density-iterations',
+      '8',
+      '--grid-points',
+      '64',
+      '--layers',
     ]),
     cli(['measure', '--run', runDir, '--examples', 'all', '--samples', '4', '--max-iterations', '10', '--top-k', '2', '--backend', 'cpu']),
   ]);
@@ -77,7 +126,10 @@ test('train with the spectrum flags → spectrum in the spec and the record; mea
   await initBackend({ backend: 'cpu' });
   const model = await loadModel(join(runDir, 'model'));
   const { test: split } = loadRunData(rec.spec, runSeeds(rec.spec.seed));
-  const { x, y } = toTensors(split, Int32Array.from({ length: 20 }, (_, i) => i));
+  const { x, y } = toTensors(
+    split,
+    Int32Array.from({ length: 20 }, (_, i) => i),
+  );
   const obj = modelObjective(model, x, y);
   const eig = hessianTopEigenvalue(obj, { seed: 2, maxIterations: 10, tol: 1e-4 });
   const tr = hessianTrace(obj, { seed: 2, samples: 4 });
@@ -92,7 +144,10 @@ test('train with the spectrum flags → spectrum in the spec and the record; mea
 
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /on the first 40 test examples/, '--examples all: the whole test split (200 · 0.2)');
-  assert.match(text.stdout, /top-2 eigenvalues\s+-?[\d.e+-]+, -?[\d.e+-]+\s+\(Lanczos, \d+ Hessian-vector products, (all converged|\d NOT converged)\)/);
+  assert.match(
+    text.stdout,
+    /top-2 eigenvalues\s+-?[\d.e+-]+, -?[\d.e+-]+\s+\(Lanczos, \d+ Hessian-vector products, (all converged|\d NOT converged)\)/,
+  );
 });
 
 test('spectrum flags: bad values and flags without their measure are usage errors naming the flag', async () => {

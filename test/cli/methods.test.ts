@@ -16,7 +16,25 @@ const TINY = ['--dataset', 'moons', '--n', '120', '--epochs', '1', '--batch-size
 
 test('compare trains one tiny moons run with each of looksam, msam and esam; records, tables and report name them', async () => {
   const dir = tempDir('methods');
-  const r = await cli(['compare', ...TINY, '--optimizers', 'looksam,msam,esam', '--seeds', '1', '--jobs', '2', '--k', '2', '--esam-gamma', '0.25', '--results', dir], { timeoutMs: 300_000 });
+  const r = await cli(
+    [
+      'compare',
+      ...TINY,
+      '--optimizers',
+      'looksam,msam,esam',
+      '--seeds',
+      '1',
+      '--jobs',
+      '2',
+      '--k',
+      '2',
+      '--esam-gamma',
+      '0.25',
+      '--results',
+      dir,
+    ],
+    { timeoutMs: 300_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   const records = readdirSync(dir)
     .filter((f) => /-seed\d-/.test(f))
@@ -34,12 +52,19 @@ test('compare trains one tiny moons run with each of looksam, msam and esam; rec
   for (const rec of records) {
     assert.equal(rec.status, 'complete', rec.runId);
     const e = rec.epochs[0]!;
-    assert.ok(Number.isFinite(e.trainLoss) && e.trainAccuracy >= 0 && e.trainAccuracy <= 1, `${rec.runId}: train loss ${e.trainLoss}, accuracy ${e.trainAccuracy}`);
+    assert.ok(
+      Number.isFinite(e.trainLoss) && e.trainAccuracy >= 0 && e.trainAccuracy <= 1,
+      `${rec.runId}: train loss ${e.trainLoss}, accuracy ${e.trainAccuracy}`,
+    );
     assert.ok(rec.final !== undefined && rec.final !== null && rec.final.testAccuracy > 0, rec.runId);
   }
   const md = readFileSync(join(dir, 'summary.md'), 'utf8');
   const rows = md.split('\n').filter((l) => /^\| moons \| mlp \|/.test(l));
-  assert.deepEqual(rows.map((l) => l.split('|')[3]!.trim()), ['LookSAM', 'MomentumSAM', 'ESAM'], 'table order and labels of the method table');
+  assert.deepEqual(
+    rows.map((l) => l.split('|')[3]!.trim()),
+    ['LookSAM', 'MomentumSAM', 'ESAM'],
+    'table order and labels of the method table',
+  );
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
   for (const label of ['LookSAM', 'MomentumSAM', 'ESAM']) assert.ok(html.includes(label), `report names ${label}`);
 });
@@ -47,7 +72,20 @@ test('compare trains one tiny moons run with each of looksam, msam and esam; rec
 test('train: SAM with --interval, --climb-probability and --micro-batches, SGD with --accumulation; a sweep file over LookSAM k', async () => {
   const dir = tempDir('methods-train');
   const [sam, sgd] = await Promise.all([
-    cli(['train', ...TINY, '--optimizer', 'sam', '--interval', '2', '--climb-probability', '0.5', '--micro-batches', '2', '--results', dir]),
+    cli([
+      'train',
+      ...TINY,
+      '--optimizer',
+      'sam',
+      '--interval',
+      '2',
+      '--climb-probability',
+      '0.5',
+      '--micro-batches',
+      '2',
+      '--results',
+      dir,
+    ]),
     cli(['train', ...TINY, '--optimizer', 'sgd', '--accumulation', '3', '--results', dir]),
   ]);
   assert.equal(sam.code, 0, sam.stderr);
@@ -66,7 +104,21 @@ test('train: SAM with --interval, --climb-probability and --micro-batches, SGD w
 
   const sweepDir = tempDir('methods-sweep');
   const file = join(sweepDir, 'looksam.yaml');
-  writeFileSync(file, ['base:', '  dataset: { name: moons, n: 120 }', '  epochs: 1', '  batchSize: 32', '  measureExamples: 0', 'grid:', '  optimizer.name: [looksam]', '  optimizer.k: [1, 3]', 'seeds: 1', ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'base:',
+      '  dataset: { name: moons, n: 120 }',
+      '  epochs: 1',
+      '  batchSize: 32',
+      '  measureExamples: 0',
+      'grid:',
+      '  optimizer.name: [looksam]',
+      '  optimizer.k: [1, 3]',
+      'seeds: 1',
+      '',
+    ].join('\n'),
+  );
   const results = join(sweepDir, 'results');
   const sw = await cli(['sweep', file, '--results', results, '--jobs', '2', '--backend', 'cpu'], { timeoutMs: 300_000 });
   assert.equal(sw.code, 0, sw.stderr);
@@ -78,11 +130,17 @@ test('train: SAM with --interval, --climb-probability and --micro-batches, SGD w
 test('bad settings of the variants are usage errors (exit 2) naming the flag or field and what is allowed', async () => {
   const dir = tempDir('methods-bad');
   const cases: [string[], RegExp][] = [
-    [['--optimizer', 'msam', '--base', 'sgd'], /--base \(base\.name\): MomentumSAM climbs along the base's momentum, so it must be "momentum", got "sgd"/],
+    [
+      ['--optimizer', 'msam', '--base', 'sgd'],
+      /--base \(base\.name\): MomentumSAM climbs along the base's momentum, so it must be "momentum", got "sgd"/,
+    ],
     [['--optimizer', 'sam', '--k', '3'], /--k does not apply to --optimizer sam \(it applies to looksam\)/],
     [['--optimizer', 'esam', '--beta', '1.5'], /--beta.*Expected a finite number > 0 and <= 1/],
     [['--optimizer', 'looksam', '--k', '0'], /--k.*Expected an integer >= 1/],
-    [['--optimizer', 'looksam', '--micro-batches', '2'], /--micro-batches does not apply to --optimizer looksam \(it applies to sam, asam, gsam, agsam, esam\)/],
+    [
+      ['--optimizer', 'looksam', '--micro-batches', '2'],
+      /--micro-batches does not apply to --optimizer looksam \(it applies to sam, asam, gsam, agsam, esam\)/,
+    ],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(['train', ...TINY, ...args, '--results', dir])));
   results.forEach((r, i) => {

@@ -13,19 +13,28 @@ test('a protocol file cuts only the fields it names, and every cut is described'
   assert.deepEqual(mnist?.grids.sam, { 'optimizer.rho': [0.05, 0.1] });
   assert.deepEqual(mnist?.grids.gsam, FULL_PROTOCOLS[1]?.grids.gsam);
   assert.deepEqual(mnist?.selectionSeeds, FULL_PROTOCOLS[1]?.selectionSeeds);
-  assert.deepEqual(describeProtocolCuts([moons!, mnist!]), ['mnist: 1 epochs (report: 25); a smaller selection grid; 3 confirmation seeds (protocol: 5)']);
+  assert.deepEqual(describeProtocolCuts([moons!, mnist!]), [
+    'mnist: 1 epochs (report: 25); a smaller selection grid; 3 confirmation seeds (protocol: 5)',
+  ]);
   assert.deepEqual(describeProtocolCuts(FULL_PROTOCOLS), []);
 });
 
 test('an experiment set to false is not run and the cut says its claims are not judged', () => {
   const ps = applyProtocolOverrides(FULL_PROTOCOLS, parseProtocolOverrides({ moons: false }, 'p'));
-  assert.deepEqual(ps.map((p) => p.key), ['mnist']);
+  assert.deepEqual(
+    ps.map((p) => p.key),
+    ['mnist'],
+  );
   assert.deepEqual(describeProtocolCuts(ps), ['moons: not run (its claims are not judged)']);
 });
 
 test('a bad protocol file is refused with one line per problem naming its path', () => {
   assert.throws(
-    () => parseProtocolOverrides({ mnist: { epochs: 0, grids: { sam: { 'optimizer.beta': [1] }, gsam: { 'optimizer.rho': [] } } }, cifar: {} }, 'protocol file x.json'),
+    () =>
+      parseProtocolOverrides(
+        { mnist: { epochs: 0, grids: { sam: { 'optimizer.beta': [1] }, gsam: { 'optimizer.rho': [] } } }, cifar: {} },
+        'protocol file x.json',
+      ),
     (err: unknown) => {
       assert.ok(err instanceof ValidationError);
       const m = err.message;

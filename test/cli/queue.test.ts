@@ -67,7 +67,14 @@ after(async () => {
 test('sweep --redis runs the sweep on the worker and reports as the local pool does', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const dir = folder('qsweep');
   const file = join(dir, 'tiny.json');
-  writeFileSync(file, JSON.stringify({ base: { dataset: { name: 'moons', n: 200 }, epochs: 1, batchSize: 32, measureExamples: 0 }, grid: { 'optimizer.name': ['sam', 'gsam'] }, seeds: 1 }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      base: { dataset: { name: 'moons', n: 200 }, epochs: 1, batchSize: 32, measureExamples: 0 },
+      grid: { 'optimizer.name': ['sam', 'gsam'] },
+      seeds: 1,
+    }),
+  );
   const results = join(dir, 'results');
   const r = await run(['sweep', file, '--redis', url, '--backend', 'cpu', '--results', results]);
   assert.equal(r.code, 0, r.stderr);
@@ -85,31 +92,73 @@ test('sweep --redis runs the sweep on the worker and reports as the local pool d
   assert.deepEqual(leftOver(), [], 'checkpoints left behind');
 });
 
-test('compare --redis: --detach submits and exits, a waiting run gathers the records, --collect finds them all', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
-  const results = folder('qcompare');
-  const args = ['compare', '--optimizers', 'sgd,sam', '--seeds', '1', '--n', '200', '--epochs', '1', '--measure', '0', '--backend', 'cpu', '--results', results, '--redis', url];
-  const detached = await run([...args, '--detach']);
-  assert.equal(detached.code, 0, detached.stderr);
-  assert.match(detached.stderr, /submitted to queue flatminima-runs on redis:\/\/default:\*\*\*@[^:]+:\d+: 2 new, 0 already queued/);
-  assert.match(detached.stderr, /gather the records: flatminima compare .* --redis redis:\/\/default:\*\*\*@.* --collect/);
-  const waited = await run(args);
-  assert.equal(waited.code, 0, waited.stderr);
-  assert.match(waited.stdout, /\| SGD \|/);
-  const collected = await run([...args, '--collect']);
-  assert.equal(collected.code, 0, collected.stderr);
-  assert.match(collected.stderr, /collected: all 2 runs have their record/);
-});
+test(
+  'compare --redis: --detach submits and exits, a waiting run gathers the records, --collect finds them all',
+  { skip: REDIS_SKIP, timeout: 300_000 },
+  async () => {
+    const results = folder('qcompare');
+    const args = [
+      'compare',
+      '--optimizers',
+      'sgd,sam',
+      '--seeds',
+      '1',
+      '--n',
+      '200',
+      '--epochs',
+      '1',
+      '--measure',
+      '0',
+      '--backend',
+      'cpu',
+      '--results',
+      results,
+      '--redis',
+      url,
+    ];
+    const detached = await run([...args, '--detach']);
+    assert.equal(detached.code, 0, detached.stderr);
+    assert.match(detached.stderr, /submitted to queue flatminima-runs on redis:\/\/default:\*\*\*@[^:]+:\d+: 2 new, 0 already queued/);
+    assert.match(detached.stderr, /gather the records: flatminima compare .* --redis redis:\/\/default:\*\*\*@.* --collect/);
+    const waited = await run(args);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.match(waited.stdout, /\| SGD \|/);
+    const collected = await run([...args, '--collect']);
+    assert.equal(collected.code, 0, collected.stderr);
+    assert.match(collected.stderr, /collected: all 2 runs have their record/);
+  },
+);
 
 test('--collect of runs nobody submitted says so and exits with the pending code', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const results = folder('qpending');
-  const r = await run(['compare', '--optimizers', 'asam', '--seeds', '1', '--first-seed', '9', '--n', '200', '--epochs', '1', '--results', results, '--redis', url, '--collect']);
+  const r = await run([
+    'compare',
+    '--optimizers',
+    'asam',
+    '--seeds',
+    '1',
+    '--first-seed',
+    '9',
+    '--n',
+    '200',
+    '--epochs',
+    '1',
+    '--results',
+    results,
+    '--redis',
+    url,
+    '--collect',
+  ]);
   assert.equal(r.code, EXIT_PENDING, r.stderr);
   assert.match(r.stderr, /collected 0 of 1 runs .*; 1 not finished:\n {2}moons-mlp-asam-seed9-[0-9a-f]{8}: not submitted\n/);
 });
 
 test('a wrong password is refused at once with a masked message', { skip: REDIS_SKIP, timeout: 300_000 }, async () => {
   const wrongUrl = `redis://default:${WRONG}@127.0.0.1:${server.port}`;
-  const r = await run(['compare', '--optimizers', 'sgd', '--seeds', '1', '--n', '200', '--epochs', '1', '--results', folder('qwrong'), '--collect'], { env: { FLATMINIMA_REDIS: wrongUrl } });
+  const r = await run(
+    ['compare', '--optimizers', 'sgd', '--seeds', '1', '--n', '200', '--epochs', '1', '--results', folder('qwrong'), '--collect'],
+    { env: { FLATMINIMA_REDIS: wrongUrl } },
+  );
   assert.equal(r.code, EXIT_FAILURE, r.stderr);
   assert.match(r.stderr, /error: Redis at redis:\/\/default:\*\*\*@127\.0\.0\.1:\d+ refused the credentials: WRONGPASS/);
   assert.ok(!r.stderr.includes(WRONG) && !r.stdout.includes(WRONG));
@@ -121,7 +170,10 @@ test('the password appears in no output and no file written', { skip: REDIS_SKIP
   assert.ok(outputs.length >= 5 && worker.log().includes('finished'), 'the commands above ran');
   for (const text of printed) for (const f of forms) assert.ok(!text.includes(f), `printed: ${text}`);
   const written = [...folders, server.dir].flatMap(files);
-  assert.ok(written.some((f) => f.endsWith('record.json')) && written.some((f) => /appendonly/.test(f)), 'records and the AOF were scanned');
+  assert.ok(
+    written.some((f) => f.endsWith('record.json')) && written.some((f) => /appendonly/.test(f)),
+    'records and the AOF were scanned',
+  );
   for (const path of written) {
     const bytes = readFileSync(path);
     for (const f of forms) assert.ok(!bytes.includes(Buffer.from(f)), `${path} holds the password`);

@@ -10,7 +10,28 @@ after(removeTempDirs);
 
 // The whole protocol, shrunk by the hidden test flags to a few tiny runs: one grid point per method,
 // one selection seed, two confirmation seeds, one epoch.
-const SHRINK = ['--epochs-override', '1', '--moons-n', '200', '--mnist-n', '120', '--measure-override', '0', '--grid-override', '1', '--selection-seeds-override', '1', '--seeds', '2', '--optimizers-override', 'gsam,agsam', '--backend', 'wasm', '--jobs', '2'];
+const SHRINK = [
+  '--epochs-override',
+  '1',
+  '--moons-n',
+  '200',
+  '--mnist-n',
+  '120',
+  '--measure-override',
+  '0',
+  '--grid-override',
+  '1',
+  '--selection-seeds-override',
+  '1',
+  '--seeds',
+  '2',
+  '--optimizers-override',
+  'gsam,agsam',
+  '--backend',
+  'wasm',
+  '--jobs',
+  '2',
+];
 
 test('reproduce --full: selection on validation, confirmation of the selected points, verdict files; a re-run runs nothing', async () => {
   const dir = tempDir('reproduce-full');
@@ -35,7 +56,10 @@ test('reproduce --full: selection on validation, confirmation of the selected po
     }
   }
   const verdict = JSON.parse(readFileSync(join(dir, 'verdict.json'), 'utf8')) as ClaimVerdict[];
-  assert.deepEqual(verdict.map((v) => v.id), ['moons-accuracy', 'moons-convergence', 'moons-sensitivity', 'mnist-accuracy', 'mnist-convergence', 'mnist-sensitivity']);
+  assert.deepEqual(
+    verdict.map((v) => v.id),
+    ['moons-accuracy', 'moons-convergence', 'moons-sensitivity', 'mnist-accuracy', 'mnist-convergence', 'mnist-sensitivity'],
+  );
   assert.ok(verdict.every((v) => ['supported', 'not supported', 'contradicted'].includes(v.verdict)));
   assert.match(verdict[0].report, /^89\.0 % vs 85\.7 %/);
   // One grid point per method: the sensitivity claim cannot be tested, and says why.

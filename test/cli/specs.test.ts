@@ -74,7 +74,8 @@ test("REPRODUCE_SETTINGS: full is the report's setup; reduced only shrinks it; s
   assert.deepEqual(moons!.report, { gsam: { accuracy: 0.857, loss: 0.33 }, agsam: { accuracy: 0.89, loss: 0.27 } });
   assert.deepEqual(mnist!.report, { gsam: { accuracy: 0.953, loss: 0.04 }, agsam: { accuracy: 0.985, loss: 0.01 } });
   for (const exp of REPRODUCE_SETTINGS.experiments) {
-    for (const key of ['n', 'epochs', 'seeds', 'measureExamples'] as const) assert.ok(exp.reduced[key] <= exp.full[key], `${exp.key}.${key}`);
+    for (const key of ['n', 'epochs', 'seeds', 'measureExamples'] as const)
+      assert.ok(exp.reduced[key] <= exp.full[key], `${exp.key}.${key}`);
     const specs = experimentSpecs(exp, exp.reduced, REPRODUCE_SETTINGS.optimizers);
     assert.equal(specs.length, 5 * exp.reduced.seeds);
     assert.equal(new Set(specs.map((s) => runId(s))).size, specs.length);

@@ -13,7 +13,18 @@ test('sweep: a tiny moons grid from a file runs, prints its per-point table, and
   // YAML, as a user may write it; the minimal form of the README.
   writeFileSync(
     file,
-    ['base:', '  dataset: { name: moons, n: 200 }', '  epochs: 1', '  batchSize: 32', '  measureExamples: 0', 'grid:', '  optimizer.name: [sam, gsam]', '  optimizer.rho: [0.05, 0.5]', 'seeds: 2', ''].join('\n'),
+    [
+      'base:',
+      '  dataset: { name: moons, n: 200 }',
+      '  epochs: 1',
+      '  batchSize: 32',
+      '  measureExamples: 0',
+      'grid:',
+      '  optimizer.name: [sam, gsam]',
+      '  optimizer.rho: [0.05, 0.5]',
+      'seeds: 2',
+      '',
+    ].join('\n'),
   );
   const results = join(dir, 'results');
   const r = await cli(['sweep', file, '--results', results, '--jobs', '2', '--backend', 'cpu'], { timeoutMs: 300_000 });
@@ -32,10 +43,22 @@ test('sweep: a tiny moons grid from a file runs, prints its per-point table, and
   // The analysis: one selected point per method, chosen on validation, and every point's row.
   assert.match(r.stdout, /### Selected points/);
   assert.match(r.stdout, /\| SAM \| rho=0\.(05|5) \| 2\/2 \|/);
-  for (const [method, rho] of [['SAM', '0.05'], ['SAM', '0.5'], ['GSAM', '0.05'], ['GSAM', '0.5']]) {
+  for (const [method, rho] of [
+    ['SAM', '0.05'],
+    ['SAM', '0.5'],
+    ['GSAM', '0.05'],
+    ['GSAM', '0.5'],
+  ]) {
     assert.match(r.stdout, new RegExp(`\\| ${method} \\| rho=${rho.replace('.', '\\.')} \\| 2/2 \\| 0 \\|`));
   }
-  for (const f of ['analysis.md', 'analysis.csv', 'analysis.json', 'report.html', 'moons-mlp-sensitivity.png', 'moons-mlp-sensitivity.svg']) {
+  for (const f of [
+    'analysis.md',
+    'analysis.csv',
+    'analysis.json',
+    'report.html',
+    'moons-mlp-sensitivity.png',
+    'moons-mlp-sensitivity.svg',
+  ]) {
     assert.ok(existsSync(join(results, f)), f);
   }
 
@@ -67,7 +90,10 @@ test('sweep: bad files and flags are usage errors (exit 2) that name the problem
     [['sweep', '--grid', 'optimizer.rho'], /--grid optimizer\.rho: expected <spec\.path>=<value>/],
     [['sweep', '--grid', 'optimizer.rho=0.1', '--seeds', '0'], /--seeds 0: a count must be >= 1/],
     [['sweep', '--grid', 'optimizer.rho=0.1', '--threads', '9'], /--threads.*from 1 to 8/],
-    [['sweep', '--grid', 'optimizer.rho=0.1', '--random', 'optimizer.alpha=normal:0:1'], /random\.params\["optimizer\.alpha"\]\.dist: must be one of/],
+    [
+      ['sweep', '--grid', 'optimizer.rho=0.1', '--random', 'optimizer.alpha=normal:0:1'],
+      /random\.params\["optimizer\.alpha"\]\.dist: must be one of/,
+    ],
     [['sweep', bad, '--grid', 'optimizer.rho=0.1'], /in the file or by --set\/--grid\/--random flags, not both/],
   ];
   for (const [args, pattern] of cases) {
@@ -80,12 +106,39 @@ test('sweep: bad files and flags are usage errors (exit 2) that name the problem
 test('sweep: the same sweep given by flags expands to the same runs as the file form (dry run)', async () => {
   const dir = tempDir('sweep-flags');
   const file = join(dir, 's.json');
-  writeFileSync(file, JSON.stringify({ base: { dataset: { name: 'moons', n: 500 }, epochs: 3 }, grid: { 'optimizer.name': ['gsam'], 'optimizer.alpha': [0, 0.2] }, seeds: [1, 4] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      base: { dataset: { name: 'moons', n: 500 }, epochs: 3 },
+      grid: { 'optimizer.name': ['gsam'], 'optimizer.alpha': [0, 0.2] },
+      seeds: [1, 4],
+    }),
+  );
   const fromFile = await cli(['sweep', file, '--dry-run']);
-  const fromFlags = await cli(['sweep', '--set', 'dataset.name=moons', '--set', 'dataset.n=500', '--set', 'epochs=3', '--grid', 'optimizer.name=gsam', '--grid', 'optimizer.alpha=0,0.2', '--seeds', '1,4', '--dry-run']);
+  const fromFlags = await cli([
+    'sweep',
+    '--set',
+    'dataset.name=moons',
+    '--set',
+    'dataset.n=500',
+    '--set',
+    'epochs=3',
+    '--grid',
+    'optimizer.name=gsam',
+    '--grid',
+    'optimizer.alpha=0,0.2',
+    '--seeds',
+    '1,4',
+    '--dry-run',
+  ]);
   assert.equal(fromFile.code, 0, fromFile.stderr);
   assert.equal(fromFlags.code, 0, fromFlags.stderr);
-  const ids = (s: string): string[] => s.trim().split('\n').map((l) => l.split('\t')[0]).sort();
+  const ids = (s: string): string[] =>
+    s
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t')[0])
+      .sort();
   assert.equal(ids(fromFile.stdout).length, 4);
   assert.deepEqual(ids(fromFlags.stdout), ids(fromFile.stdout));
 });

@@ -11,9 +11,29 @@ const results = tempDir('train');
 
 test('train → record and model written; measure on that model; resume of a finished run', async () => {
   const t = await cli([
-    'train', '--dataset', 'moons', '--n', '240', '--epochs', '2', '--batch-size', '32',
-    '--optimizer', 'gsam', '--rho', '0.1', '--alpha', '0.2', '--seed', '3', '--measure', '24',
-    '--results', results, '--backend', 'cpu',
+    'train',
+    '--dataset',
+    'moons',
+    '--n',
+    '240',
+    '--epochs',
+    '2',
+    '--batch-size',
+    '32',
+    '--optimizer',
+    'gsam',
+    '--rho',
+    '0.1',
+    '--alpha',
+    '0.2',
+    '--seed',
+    '3',
+    '--measure',
+    '24',
+    '--results',
+    results,
+    '--backend',
+    'cpu',
   ]);
   assert.equal(t.code, 0, t.stderr);
   const runs = readdirSync(results);
@@ -43,7 +63,22 @@ test('train → record and model written; measure on that model; resume of a fin
   // measure, on the run directory (JSON, to check the relations between the numbers) and on the
   // model directory (text), which finds the run's record one level up.
   const [mj, mt] = await Promise.all([
-    cli(['measure', '--run', runDir, '--examples', '20', '--samples', '4', '--max-iterations', '10', '--rho', '0.2', '--json', '--backend', 'cpu']),
+    cli([
+      'measure',
+      '--run',
+      runDir,
+      '--examples',
+      '20',
+      '--samples',
+      '4',
+      '--max-iterations',
+      '10',
+      '--rho',
+      '0.2',
+      '--json',
+      '--backend',
+      'cpu',
+    ]),
     cli(['measure', '--run', join(runDir, 'model'), '--examples', '20', '--samples', '4', '--max-iterations', '10', '--backend', 'cpu']),
   ]);
   assert.equal(mj.code, 0, mj.stderr);
@@ -68,7 +103,10 @@ test('train → record and model written; measure on that model; resume of a fin
   assert.match(mt.stdout, /sigma_max\s+-?\d/);
   assert.match(mt.stdout, /\d+ Hessian-vector products/);
   assert.match(mt.stdout, /Hessian trace\s+-?[\d.e+-]+ ± [\d.e+-]+/);
-  assert.match(mt.stdout, /surrogate gap\s+-?[\d.e+-]+\s+at rho 0\.05 \(the common measuring radius, the same for every run; --rho to change\)/);
+  assert.match(
+    mt.stdout,
+    /surrogate gap\s+-?[\d.e+-]+\s+at rho 0\.05 \(the common measuring radius, the same for every run; --rho to change\)/,
+  );
   assert.match(mt.stdout, /2h\/rho\^2 = /);
 
   // --resume on the finished run returns its record at once; spec flags with --resume are refused.

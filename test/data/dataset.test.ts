@@ -25,7 +25,10 @@ test('trainTestSplit: ceil(testFraction * n) test examples, disjoint, covering, 
   assert.equal(held.size, 21); // ceil(20.2), as scikit-learn
   assert.equal(train.size, 80);
   const all = [...ids(train), ...ids(held)].sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: 101 }, (_, i) => i));
+  assert.deepEqual(
+    all,
+    Array.from({ length: 101 }, (_, i) => i),
+  );
   for (const part of [train, held]) {
     for (let i = 0; i < part.size; i++) {
       const id = part.x[2 * i];
@@ -36,7 +39,10 @@ test('trainTestSplit: ceil(testFraction * n) test examples, disjoint, covering, 
     assert.equal(part.numClasses, 3);
   }
   // Shuffled, not a contiguous block.
-  assert.notDeepEqual(ids(held), Array.from({ length: 21 }, (_, i) => i));
+  assert.notDeepEqual(
+    ids(held),
+    Array.from({ length: 21 }, (_, i) => i),
+  );
 });
 
 test('trainTestSplit is deterministic by seed', () => {
@@ -52,7 +58,10 @@ test('trainTestSplit is deterministic by seed', () => {
 test('trainTestSplit rejects bad fractions and seeds', () => {
   const ds = traced(10);
   for (const f of [0, 1, -0.1, 1.5, NaN]) {
-    assert.throws(() => trainTestSplit(ds, { testFraction: f, seed: 0 }), /trainTestSplit: testFraction must be a finite number > 0 and < 1/);
+    assert.throws(
+      () => trainTestSplit(ds, { testFraction: f, seed: 0 }),
+      /trainTestSplit: testFraction must be a finite number > 0 and < 1/,
+    );
   }
   assert.throws(() => trainTestSplit(ds, { testFraction: 0.95, seed: 0 }), /0 train and 10 test/);
   assert.throws(() => trainTestSplit(ds, { testFraction: 0.5, seed: 1.5 }), /seed must be an integer/);
@@ -80,24 +89,46 @@ test('toTensors gives [m, ...shape] features and one-hot float32 labels, without
   assert.equal(all.x.dtype, 'float32');
   assert.equal(all.y.dtype, 'float32');
   assert.deepEqual(all.y.arraySync(), [
-    [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1],
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
   ]);
   ds.x[0] = 123;
   assert.equal(all.x.dataSync()[0], 0, 'the tensor must not alias ds.x');
   const some = toTensors(ds, [5, 2]);
-  assert.deepEqual(some.x.arraySync(), [[5, -5], [2, -2]]);
-  assert.deepEqual(some.y.arraySync(), [[0, 0, 1], [0, 0, 1]]);
+  assert.deepEqual(some.x.arraySync(), [
+    [5, -5],
+    [2, -2],
+  ]);
+  assert.deepEqual(some.y.arraySync(), [
+    [0, 0, 1],
+    [0, 0, 1],
+  ]);
   assert.equal(tf.memory().numTensors, before + 4);
   tf.dispose([all.x, all.y, some.x, some.y]);
   assert.equal(tf.memory().numTensors, before);
 });
 
 test('toTensors keeps image example shapes', () => {
-  const ds: Dataset = { name: 'img', x: new Float32Array(2 * 4 * 3 * 1), y: new Int32Array([1, 0]), exampleShape: [4, 3, 1], numClasses: 2, classNames: ['0', '1'], size: 2 };
+  const ds: Dataset = {
+    name: 'img',
+    x: new Float32Array(2 * 4 * 3 * 1),
+    y: new Int32Array([1, 0]),
+    exampleShape: [4, 3, 1],
+    numClasses: 2,
+    classNames: ['0', '1'],
+    size: 2,
+  };
   const before = tf.memory().numTensors;
   const t = toTensors(ds);
   assert.deepEqual(t.x.shape, [2, 4, 3, 1]);
-  assert.deepEqual(t.y.arraySync(), [[0, 1], [1, 0]]);
+  assert.deepEqual(t.y.arraySync(), [
+    [0, 1],
+    [1, 0],
+  ]);
   tf.dispose([t.x, t.y]);
   assert.equal(tf.memory().numTensors, before);
 });

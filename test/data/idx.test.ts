@@ -50,7 +50,10 @@ test('gzip is detected by magic bytes, and opts.gzip overrides the name', () => 
   assert.deepEqual(Array.from(readIdxFile(file).data), Array.from(pattern(4)));
   const plain = join(dir, 'plain.gz');
   writeIdxFile(plain, [4], pattern(4), { gzip: false });
-  assert.throws(() => readIdxFile(plain), new RegExp(`${re(plain)}: the name ends in .gz but the file does not start with the gzip magic bytes`));
+  assert.throws(
+    () => readIdxFile(plain),
+    new RegExp(`${re(plain)}: the name ends in .gz but the file does not start with the gzip magic bytes`),
+  );
 });
 
 test('readIdxFile decodes every IDX data type big-endian (hand-encoded files)', () => {
@@ -72,31 +75,80 @@ test('readIdxFile decodes every IDX data type big-endian (hand-encoded files)', 
 });
 
 test('readIdxFile rejects damaged files with a message naming the file and the problem', () => {
-  const good = readFileSync((() => { const f = join(dir, 'good'); writeIdxFile(f, [2, 3, 4], pattern(24)); return f; })());
+  const good = readFileSync(
+    (() => {
+      const f = join(dir, 'good');
+      writeIdxFile(f, [2, 3, 4], pattern(24));
+      return f;
+    })(),
+  );
   const cases: { name: string; bytes: Uint8Array; message: RegExp }[] = [
-    { name: 'truncated', bytes: good.subarray(0, good.length - 5), message: /truncated: dims \[2, 3, 4\] of uint8 need 24 data bytes, found 19 \(missing 5\)/ },
+    {
+      name: 'truncated',
+      bytes: good.subarray(0, good.length - 5),
+      message: /truncated: dims \[2, 3, 4\] of uint8 need 24 data bytes, found 19 \(missing 5\)/,
+    },
     { name: 'trailing', bytes: Buffer.concat([good, Buffer.from([1, 2, 3])]), message: /3 trailing bytes after the 24 data bytes/ },
-    { name: 'wrong-magic', bytes: Buffer.concat([Buffer.from([0x08, 0x03, 0x00, 0x00]), good.subarray(4)]), message: /bad magic number 0x08030000; an IDX file starts with two zero bytes/ },
-    { name: 'unknown-dtype', bytes: Buffer.concat([Buffer.from([0, 0, 0x07, 3]), good.subarray(4)]), message: /unknown data type byte 0x07 \(allowed: 0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32, 0x0e float64\)/ },
+    {
+      name: 'wrong-magic',
+      bytes: Buffer.concat([Buffer.from([0x08, 0x03, 0x00, 0x00]), good.subarray(4)]),
+      message: /bad magic number 0x08030000; an IDX file starts with two zero bytes/,
+    },
+    {
+      name: 'unknown-dtype',
+      bytes: Buffer.concat([Buffer.from([0, 0, 0x07, 3]), good.subarray(4)]),
+      message: /unknown data type byte 0x07 \(allowed: 0x08 uint8, 0x09 int8, 0x0b int16, 0x0c int32, 0x0d float32, 0x0e float64\)/,
+    },
     { name: 'zero-dims', bytes: Buffer.from([0, 0, 8, 0]), message: /declares 0 dimensions/ },
-    { name: 'wrong-dims', bytes: Buffer.concat([good.subarray(0, 4), Buffer.from([0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 5]), good.subarray(16)]), message: /truncated: dims \[2, 3, 5\] of uint8 need 30 data bytes, found 24/ },
-    { name: 'wrong-ndims', bytes: Buffer.concat([Buffer.from([0, 0, 8, 2]), good.subarray(4)]), message: /22 trailing bytes after the 6 data bytes of dims \[2, 3\]/ },
-    { name: 'huge-dims', bytes: Buffer.concat([good.subarray(0, 4), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4]), good.subarray(16)]), message: /truncated: dims \[4294967295, 4294967295, 4\]/ },
-    { name: 'truncated-header', bytes: good.subarray(0, 10), message: /truncated header: 3 dimensions need 16 header bytes, the file has 10/ },
+    {
+      name: 'wrong-dims',
+      bytes: Buffer.concat([good.subarray(0, 4), Buffer.from([0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 5]), good.subarray(16)]),
+      message: /truncated: dims \[2, 3, 5\] of uint8 need 30 data bytes, found 24/,
+    },
+    {
+      name: 'wrong-ndims',
+      bytes: Buffer.concat([Buffer.from([0, 0, 8, 2]), good.subarray(4)]),
+      message: /22 trailing bytes after the 6 data bytes of dims \[2, 3\]/,
+    },
+    {
+      name: 'huge-dims',
+      bytes: Buffer.concat([
+        good.subarray(0, 4),
+        Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4]),
+        good.subarray(16),
+      ]),
+      message: /truncated: dims \[4294967295, 4294967295, 4\]/,
+    },
+    {
+      name: 'truncated-header',
+      bytes: good.subarray(0, 10),
+      message: /truncated header: 3 dimensions need 16 header bytes, the file has 10/,
+    },
     { name: 'tiny', bytes: Buffer.from([0, 0]), message: /only 2 bytes long, too short for the 4-byte magic number/ },
-    { name: 'corrupt.gz', bytes: (() => { const z = Buffer.from(gzipSync(good)); z[z.length - 6] ^= 0xff; return z; })(), message: /corrupt gzip data/ },
+    {
+      name: 'corrupt.gz',
+      bytes: (() => {
+        const z = Buffer.from(gzipSync(good));
+        z[z.length - 6] ^= 0xff;
+        return z;
+      })(),
+      message: /corrupt gzip data/,
+    },
     { name: 'truncated.gz', bytes: gzipSync(good).subarray(0, 20), message: /corrupt gzip data/ },
     { name: 'gzip-of-truncated.gz', bytes: gzipSync(good.subarray(0, 30)), message: /truncated: dims \[2, 3, 4\]/ },
   ];
   for (const c of cases) {
     const file = join(dir, c.name);
     writeFileSync(file, c.bytes);
-    assert.throws(() => readIdxFile(file), (err: unknown) => {
-      assert.ok(err instanceof Error, `${c.name}: throws an Error`);
-      assert.ok(err.message.startsWith(`IDX file ${file}: `), `${c.name}: message names the file: ${err.message}`);
-      assert.match(err.message, c.message, c.name);
-      return true;
-    });
+    assert.throws(
+      () => readIdxFile(file),
+      (err: unknown) => {
+        assert.ok(err instanceof Error, `${c.name}: throws an Error`);
+        assert.ok(err.message.startsWith(`IDX file ${file}: `), `${c.name}: message names the file: ${err.message}`);
+        assert.match(err.message, c.message, c.name);
+        return true;
+      },
+    );
   }
   const missing = join(dir, 'does-not-exist');
   assert.throws(() => readIdxFile(missing), new RegExp(`IDX file ${re(missing)}: cannot be read \\(ENOENT`));

@@ -40,10 +40,20 @@ test('fuzz: randomly damaged IDX files either load consistently or throw an Erro
   const base = join(root, 'base');
   mkdirSync(base);
   const originals: { name: string; bytes: Uint8Array }[] = [];
-  for (const [name, dims] of [['images', [6, 4, 4]], ['labels', [6]]] as const) {
+  for (const [name, dims] of [
+    ['images', [6, 4, 4]],
+    ['labels', [6]],
+  ] as const) {
     for (const suffix of ['', '.gz']) {
       const file = join(base, `${name}${suffix}`);
-      writeIdxFile(file, [...dims], pattern(dims.reduce((a, b) => a * b, 1), name.length));
+      writeIdxFile(
+        file,
+        [...dims],
+        pattern(
+          dims.reduce((a, b) => a * b, 1),
+          name.length,
+        ),
+      );
       originals.push({ name: `${name}${suffix}`, bytes: readFileSync(file) });
     }
   }
@@ -70,7 +80,11 @@ test('fuzz: randomly damaged IDX files either load consistently or throw an Erro
       loaded++;
       assert.ok(['uint8', 'int8', 'int16', 'int32', 'float32', 'float64'].includes(result.dtype));
       assert.ok(result.dims.length >= 1);
-      assert.equal(result.data.length, result.dims.reduce((a, b) => a * b, 1), `iteration ${iter}: data length matches dims`);
+      assert.equal(
+        result.data.length,
+        result.dims.reduce((a, b) => a * b, 1),
+        `iteration ${iter}: data length matches dims`,
+      );
       const again = readIdxFile(file);
       assert.deepEqual(again.dims, result.dims);
       assert.deepEqual(Array.from(again.data), Array.from(result.data));
@@ -111,7 +125,10 @@ test('fuzz: a dataset directory with one randomly damaged file loads consistentl
       }
     } catch (err) {
       assert.ok(err instanceof Error, `iteration ${iter}: threw a non-Error ${String(err)}`);
-      assert.ok(err.message.includes(join(dir, names[victim])), `iteration ${iter}: message does not name ${names[victim]}: ${err.message}`);
+      assert.ok(
+        err.message.includes(join(dir, names[victim])),
+        `iteration ${iter}: message does not name ${names[victim]}: ${err.message}`,
+      );
       rejected++;
     }
     rmSync(dir, { recursive: true });

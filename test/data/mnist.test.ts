@@ -18,10 +18,17 @@ test('loadEmbeddedMnist loads the 10,000 labelled digits of the mnist package', 
   assert.equal(ds.x.length, 10000 * 784);
   assert.equal(ds.y.length, 10000);
   const counts = classCounts(ds.y);
-  assert.equal(counts.reduce((a, b) => a + b, 0), 10000);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    10000,
+  );
   for (let c = 0; c < 10; c++) assert.ok(counts[c] > 800 && counts[c] < 1200, `class ${c}: ${counts[c]} digits`);
-  let min = Infinity, max = -Infinity;
-  for (const v of ds.x) { if (v < min) min = v; if (v > max) max = v; }
+  let min = Infinity,
+    max = -Infinity;
+  for (const v of ds.x) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   assert.equal(min, 0);
   assert.ok(max <= 1 && max > 0.99, `max pixel ${max}`);
   // Real digits: every image has ink (a bright pixel) and a mostly dark background.

@@ -9,8 +9,12 @@ test('makeMoons without shuffle or noise reproduces the scikit-learn points (han
   const ds = makeMoons({ n: 6, noise: 0, seed: 0, shuffle: false });
   // outer: t = 0, pi/2, pi -> (cos t, sin t); inner: t = 0, pi/2, pi -> (1 - cos t, 0.5 - sin t)
   const expected = [
-    [1, 0], [0, 1], [-1, 0],
-    [0, 0.5], [1, -0.5], [2, 0.5],
+    [1, 0],
+    [0, 1],
+    [-1, 0],
+    [0, 0.5],
+    [1, -0.5],
+    [2, 0.5],
   ];
   assert.deepEqual(Array.from(ds.y), [0, 0, 0, 1, 1, 1]);
   for (let i = 0; i < 6; i++) {
@@ -28,11 +32,17 @@ test('makeMoons with noise 0: every point lies on its unit half circle; class ba
     const ds = makeMoons({ n, noise: 0, seed: 3 });
     let outer = 0;
     let inner = 0;
-    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
     for (let i = 0; i < n; i++) {
       const x = ds.x[2 * i];
       const y = ds.x[2 * i + 1];
-      minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y);
+      minX = Math.min(minX, x);
+      maxX = Math.max(maxX, x);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
       if (ds.y[i] === 0) {
         outer++;
         assert.ok(Math.abs(x * x + y * y - 1) < 4 * TOL, `outer point ${i} (${x}, ${y}) is off the unit circle`);
@@ -74,10 +84,14 @@ test('makeMoons noise is Gaussian with the requested std on both coordinates, in
   const noisy = makeMoons({ n, noise, seed: 11 });
   assert.deepEqual(noisy.y, clean.y, 'same seed gives the same order before noise');
   for (const axis of [0, 1]) {
-    let sum = 0, sumSq = 0, sum4 = 0;
+    let sum = 0,
+      sumSq = 0,
+      sum4 = 0;
     for (let i = 0; i < n; i++) {
       const r = noisy.x[2 * i + axis] - clean.x[2 * i + axis];
-      sum += r; sumSq += r * r; sum4 += r ** 4;
+      sum += r;
+      sumSq += r * r;
+      sum4 += r ** 4;
     }
     const mean = sum / n;
     const variance = sumSq / n - mean * mean;

@@ -61,7 +61,10 @@ test('encode/decode round-trips every field bit for bit', () => {
 
 test('damaged bytes are rejected with a message saying what is wrong', () => {
   const bytes = concat(encodeCheckpoint(data(1)));
-  assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 3), 'f'), /checkpoint f is unusable: tensor data is .* \(truncated\?\)/);
+  assert.throws(
+    () => decodeCheckpoint(bytes.subarray(0, bytes.length - 3), 'f'),
+    /checkpoint f is unusable: tensor data is .* \(truncated\?\)/,
+  );
   assert.throws(() => decodeCheckpoint(bytes.subarray(0, 20), 'f'), /truncated/);
   assert.throws(() => decodeCheckpoint(Buffer.from('not a checkpoint at all'), 'f'), /bad magic/);
   const flipped = Buffer.from(bytes);
@@ -109,7 +112,10 @@ test('when every checkpoint is damaged the error names both files', () => {
   const dir = tempResults();
   writeFileSync(join(dir, CHECKPOINT_FILE), 'junk');
   writeFileSync(join(dir, PREVIOUS_CHECKPOINT_FILE), 'FMCKPT01');
-  assert.throws(() => loadCheckpoint(dir), (err: Error) => err.message.includes(CHECKPOINT_FILE) && err.message.includes(PREVIOUS_CHECKPOINT_FILE));
+  assert.throws(
+    () => loadCheckpoint(dir),
+    (err: Error) => err.message.includes(CHECKPOINT_FILE) && err.message.includes(PREVIOUS_CHECKPOINT_FILE),
+  );
 });
 
 test('writeFileAtomic replaces the file and leaves no temp file behind', () => {

@@ -36,7 +36,10 @@ test('save writes <resultsDir>/<runId>/checkpoint.bin byte for byte as checkpoin
 });
 
 test('a store over a bad directory is refused; isCheckpointStore recognises the interface', () => {
-  assert.throws(() => new DirectoryCheckpointStore(''), (e: unknown) => e instanceof TypeError && /resultsDir must be a non-empty path string/.test(e.message));
+  assert.throws(
+    () => new DirectoryCheckpointStore(''),
+    (e: unknown) => e instanceof TypeError && /resultsDir must be a non-empty path string/.test(e.message),
+  );
   assert.equal(isCheckpointStore(new DirectoryCheckpointStore(tempResults())), true);
   assert.equal(isCheckpointStore({ load: async () => null, save: async () => {} }), true);
   for (const bad of [null, undefined, 3, {}, { load: async () => null }]) assert.equal(isCheckpointStore(bad), false, String(bad));

@@ -23,8 +23,14 @@ test('learning-rate schedules at hand-computed steps', () => {
   assert.ok(Math.abs(learningRateAt(base('cosine'), 50, 100) - 0.1) < 1e-15);
   assert.ok(Math.abs(learningRateAt(base('cosine'), 25, 100) - 0.1 * (1 + Math.SQRT1_2)) < 1e-15);
   assert.ok(Math.abs(learningRateAt(base('cosine'), 100, 100)) < 1e-15);
-  assert.deepEqual([49, 50, 74, 75, 99].map((s) => learningRateAt(base('step'), s, 100)), [0.2, 0.2 * 0.1, 0.2 * 0.1, 0.2 * 0.01, 0.2 * 0.01]);
-  assert.deepEqual(['constant', 'cosine', 'step'].map((s) => minLearningRate(base(s as BaseOptimizerSpec['schedule']))), [0.2, 0, 0.002]);
+  assert.deepEqual(
+    [49, 50, 74, 75, 99].map((s) => learningRateAt(base('step'), s, 100)),
+    [0.2, 0.2 * 0.1, 0.2 * 0.1, 0.2 * 0.01, 0.2 * 0.01],
+  );
+  assert.deepEqual(
+    ['constant', 'cosine', 'step'].map((s) => minLearningRate(base(s as BaseOptimizerSpec['schedule']))),
+    [0.2, 0, 0.002],
+  );
   assert.throws(() => learningRateAt(base('constant'), 101, 100), /step must be an integer in \[0, 100\]/);
   assert.throws(() => learningRateAt(base('constant'), 0, 0), /totalSteps must be a positive integer/);
 });
@@ -62,7 +68,10 @@ test('each name builds its class with the documented defaults; nothing leaks', (
 
 test('the schedules drive the base learning rate and the proportional rho', () => {
   const b = buildOptimizer(
-    { optimizer: { name: 'gsam', rho: 0.1, rhoMin: 0.02, rhoSchedule: 'proportional' }, base: { name: 'sgd', learningRate: 0.4, schedule: 'cosine' } },
+    {
+      optimizer: { name: 'gsam', rho: 0.1, rhoMin: 0.02, rhoSchedule: 'proportional' },
+      base: { name: 'sgd', learningRate: 0.4, schedule: 'cosine' },
+    },
     8,
   );
   b.setStep(0);
@@ -81,7 +90,10 @@ test("Adaptive-GSAM's default rho gives a climb of SAM's size on the moons MLP (
   const { train } = loadRunData(spec, seeds);
   const model = createRunModel(spec, train, seeds);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { x, y } = toTensors(train, Int32Array.from({ length: 64 }, (_, i) => i));
+  const { x, y } = toTensors(
+    train,
+    Int32Array.from({ length: 64 }, (_, i) => i),
+  );
   const { value, grads } = tf.variableGrads(() => crossEntropy(model.apply(x, { training: true }) as tf.Tensor, y), vars);
   const g = vars.map((v) => grads[v.name]);
   const climbNorm = (rule: AscentRule, rho: number): number =>

@@ -25,9 +25,15 @@ test('runMany with jobs 2 runs 4 specs in child processes, records in spec order
   ];
   const progress: Progress[] = [];
   const records = await runMany(specs, { resultsDir: dir, jobs: 2, backend: 'cpu', onProgress: (p) => progress.push(p) });
-  assert.deepEqual(records.map((r) => r.runId), specs.map(runId));
+  assert.deepEqual(
+    records.map((r) => r.runId),
+    specs.map(runId),
+  );
   for (const r of records) RunRecordSchema.parse(r);
-  assert.deepEqual(records.map((r) => r.status), ['complete', 'complete', 'running', 'diverged']);
+  assert.deepEqual(
+    records.map((r) => r.status),
+    ['complete', 'complete', 'running', 'diverged'],
+  );
   assert.match(records[2].error ?? '', /nonexistent\/idx-dir/);
   assert.equal(records[3].divergence?.epoch, 1);
   // Every run that trained reported its progress, ending at its last step.
@@ -47,7 +53,10 @@ test('runMany checks every spec and its options before running anything', async 
   const dir = tempResults();
   await assert.rejects(runMany([tinySpec(), { ...tinySpec(), epochs: 0 }], { resultsDir: dir, jobs: 1 }), (err: unknown) => {
     assert.ok(err instanceof ValidationError);
-    assert.deepEqual(err.issues.map((l) => l.split(':')[0]), ['[1].epochs']);
+    assert.deepEqual(
+      err.issues.map((l) => l.split(':')[0]),
+      ['[1].epochs'],
+    );
     return true;
   });
   await assert.rejects(runMany([tinySpec()], { resultsDir: dir, jobs: 0 }), /jobs must be a positive integer/);
@@ -94,32 +103,36 @@ function alive(pid: number): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test('a pool worker whose parent is killed (SIGTERM to the parent only) stops within seconds, checkpoint intact', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const dir = tempResults();
-  // 1000 epochs of 40 steps: minutes of work, so only the parent's death can end it within the test.
-  const spec = tinySpec({ epochs: 1000, batchSize: 8, optimizer: { name: 'sgd' } });
-  const specPath = join(dir, 'spec.json');
-  writeFileSync(specPath, JSON.stringify(spec));
-  const parent = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), parentFixture, specPath, dir], { stdio: 'ignore' });
-  const parentExit = new Promise<void>((resolve) => parent.on('exit', () => resolve()));
-  const checkpointFile = join(dir, runId(spec), CHECKPOINT_FILE);
-  let workers: number[] = [];
-  try {
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(checkpointFile) && parent.exitCode === null && Date.now() < deadline) await sleep(50);
-    assert.ok(existsSync(checkpointFile), 'the worker never finished its first epoch');
-    // Only the pool's worker: tsx may run an esbuild service as another child of the parent.
-    workers = childrenOf(parent.pid!).filter((pid) => commandLine(pid).includes('experiments/worker.'));
-    assert.equal(workers.length, 1, `expected one worker process, found [${workers.join(', ')}]`);
-    parent.kill('SIGTERM');
-    await parentExit;
-    const killedAt = Date.now();
-    while (alive(workers[0]) && Date.now() - killedAt < 5000) await sleep(50);
-    assert.ok(!alive(workers[0]), 'the worker still trains 5 s after its parent died');
-    const ck = loadCheckpoint(join(dir, runId(spec)));
-    assert.ok(ck !== null && ck.data.epoch >= 1 && ck.data.epoch < 1000, 'the last good checkpoint is kept and loads');
-  } finally {
-    if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
-    for (const pid of workers) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  }
-});
+test(
+  'a pool worker whose parent is killed (SIGTERM to the parent only) stops within seconds, checkpoint intact',
+  { skip: process.platform !== 'linux' && 'reads /proc' },
+  async () => {
+    const dir = tempResults();
+    // 1000 epochs of 40 steps: minutes of work, so only the parent's death can end it within the test.
+    const spec = tinySpec({ epochs: 1000, batchSize: 8, optimizer: { name: 'sgd' } });
+    const specPath = join(dir, 'spec.json');
+    writeFileSync(specPath, JSON.stringify(spec));
+    const parent = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), parentFixture, specPath, dir], { stdio: 'ignore' });
+    const parentExit = new Promise<void>((resolve) => parent.on('exit', () => resolve()));
+    const checkpointFile = join(dir, runId(spec), CHECKPOINT_FILE);
+    let workers: number[] = [];
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(checkpointFile) && parent.exitCode === null && Date.now() < deadline) await sleep(50);
+      assert.ok(existsSync(checkpointFile), 'the worker never finished its first epoch');
+      // Only the pool's worker: tsx may run an esbuild service as another child of the parent.
+      workers = childrenOf(parent.pid!).filter((pid) => commandLine(pid).includes('experiments/worker.'));
+      assert.equal(workers.length, 1, `expected one worker process, found [${workers.join(', ')}]`);
+      parent.kill('SIGTERM');
+      await parentExit;
+      const killedAt = Date.now();
+      while (alive(workers[0]) && Date.now() - killedAt < 5000) await sleep(50);
+      assert.ok(!alive(workers[0]), 'the worker still trains 5 s after its parent died');
+      const ck = loadCheckpoint(join(dir, runId(spec)));
+      assert.ok(ck !== null && ck.data.epoch >= 1 && ck.data.epoch < 1000, 'the last good checkpoint is kept and loads');
+    } finally {
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+      for (const pid of workers) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  },
+);

@@ -23,8 +23,16 @@ const digest = (ids: readonly string[]): string => createHash('sha256').update(i
 
 test('the selection sweeps of docs/results expand to the same runs under the same ids', () => {
   const expected = {
-    'moons-selection': { count: 147, digest: '5d8f0ea3c1415723', first: ['moons-mlp-sgd-seed0-e2c102fd', 'moons-mlp-sgd-seed1-c372d8c6', 'moons-mlp-sgd-seed2-860d1a59'] },
-    'mnist-selection': { count: 25, digest: 'b279c18f59bbb59a', first: ['mnist-cnn-sgd-seed0-d44821e1', 'mnist-cnn-sam-seed0-58e7b9d8', 'mnist-cnn-sam-seed0-98459651'] },
+    'moons-selection': {
+      count: 147,
+      digest: '5d8f0ea3c1415723',
+      first: ['moons-mlp-sgd-seed0-e2c102fd', 'moons-mlp-sgd-seed1-c372d8c6', 'moons-mlp-sgd-seed2-860d1a59'],
+    },
+    'mnist-selection': {
+      count: 25,
+      digest: 'b279c18f59bbb59a',
+      first: ['mnist-cnn-sgd-seed0-d44821e1', 'mnist-cnn-sam-seed0-58e7b9d8', 'mnist-cnn-sam-seed0-98459651'],
+    },
   };
   for (const [file, want] of Object.entries(expected)) {
     const sweep = expandSweep(JSON.parse(readFileSync(new URL(`../../docs/results/${file}.json`, import.meta.url), 'utf8')), file);
@@ -46,19 +54,42 @@ test('buildSpec (train and compare) gives each method the same spec, so the same
     [{ dataset: 'mnist', rho: 0.1, alpha: 0.3, weightDecay: 5e-4, lrSchedule: 'cosine' }, 'gsam', 'mnist-cnn-gsam-seed3-afc74ac9'],
     [{ rhoSchedule: 'proportional', rhoMin: 0.01, base: 'sgd', lr: 0.1 }, 'sam', 'moons-mlp-sam-seed3-11f19adf'],
   ];
-  for (const [flags, opt, id] of train) assert.equal(runId(buildSpec(flags, opt, 3, { strictOptimizerFlags: true })), id, `${opt} ${JSON.stringify(flags)}`);
+  for (const [flags, opt, id] of train)
+    assert.equal(runId(buildSpec(flags, opt, 3, { strictOptimizerFlags: true })), id, `${opt} ${JSON.stringify(flags)}`);
   // compare applies a setting flag to the methods that take it and ignores it for the others.
-  const compare = { sgd: 'moons-mlp-sgd-seed0-7af099d1', sam: 'moons-mlp-sam-seed0-81726aa0', asam: 'moons-mlp-asam-seed0-5ae67a1c', gsam: 'moons-mlp-gsam-seed0-f45dd61d', agsam: 'moons-mlp-agsam-seed0-20e97c03' } as const;
+  const compare = {
+    sgd: 'moons-mlp-sgd-seed0-7af099d1',
+    sam: 'moons-mlp-sam-seed0-81726aa0',
+    asam: 'moons-mlp-asam-seed0-5ae67a1c',
+    gsam: 'moons-mlp-gsam-seed0-f45dd61d',
+    agsam: 'moons-mlp-agsam-seed0-20e97c03',
+  } as const;
   for (const [opt, id] of Object.entries(compare)) {
-    assert.equal(runId(buildSpec({ rho: 0.1, alpha: 0.2, epochs: 3 }, opt as keyof typeof compare, 0, { strictOptimizerFlags: false })), id, opt);
+    assert.equal(
+      runId(buildSpec({ rho: 0.1, alpha: 0.2, epochs: 3 }, opt as keyof typeof compare, 0, { strictOptimizerFlags: false })),
+      id,
+      opt,
+    );
   }
 });
 
 test('completeSpec (sweep files) and reproduce keep their ids; DEFAULT_OPTIMIZERS is what it was', () => {
-  const completed = { sgd: 'moons-mlp-sgd-seed1-7297e0cf', sam: 'moons-mlp-sam-seed1-5a5f5a81', asam: 'moons-mlp-asam-seed1-5c1c9119', gsam: 'moons-mlp-gsam-seed1-2dd9c044', agsam: 'moons-mlp-agsam-seed1-cea4c59f' };
+  const completed = {
+    sgd: 'moons-mlp-sgd-seed1-7297e0cf',
+    sam: 'moons-mlp-sam-seed1-5a5f5a81',
+    asam: 'moons-mlp-asam-seed1-5c1c9119',
+    gsam: 'moons-mlp-gsam-seed1-2dd9c044',
+    agsam: 'moons-mlp-agsam-seed1-cea4c59f',
+  };
   for (const [name, id] of Object.entries(completed)) assert.equal(runId(completeSpec({ optimizer: { name }, seed: 1 })), id, name);
-  assert.equal(runId(completeSpec({ dataset: { name: 'mnist', n: 2000 }, optimizer: { name: 'asam', scope: 'all' }, epochs: 5 })), 'mnist-cnn-asam-seed0-44b5df4c');
-  const repro = { moons: { count: 15, digest: 'f098e5e849a892f9', first: 'moons-mlp-sgd-seed0-0f837b8c' }, mnist: { count: 5, digest: 'e108fd3c2c1e6394', first: 'mnist-cnn-sgd-seed0-c6631cad' } };
+  assert.equal(
+    runId(completeSpec({ dataset: { name: 'mnist', n: 2000 }, optimizer: { name: 'asam', scope: 'all' }, epochs: 5 })),
+    'mnist-cnn-asam-seed0-44b5df4c',
+  );
+  const repro = {
+    moons: { count: 15, digest: 'f098e5e849a892f9', first: 'moons-mlp-sgd-seed0-0f837b8c' },
+    mnist: { count: 5, digest: 'e108fd3c2c1e6394', first: 'mnist-cnn-sgd-seed0-c6631cad' },
+  };
   for (const exp of REPRODUCE_SETTINGS.experiments) {
     const ids = experimentSpecs(exp, exp.reduced, REPRODUCE_SETTINGS.optimizers).map((s) => runId(s));
     assert.equal(ids.length, repro[exp.key].count, exp.key);

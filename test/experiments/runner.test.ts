@@ -92,7 +92,10 @@ test('same spec and seed give the same record; another seed a different one', as
   const c = await runSpec({ ...spec, seed: 1 }, { resultsDir: tempResults(), backend: 'cpu' });
   assert.deepEqual(withoutTimings(a), withoutTimings(b));
   assert.notEqual(a.runId, c.runId);
-  assert.notDeepEqual(a.epochs.map((e) => e.trainLoss), c.epochs.map((e) => e.trainLoss));
+  assert.notDeepEqual(
+    a.epochs.map((e) => e.trainLoss),
+    c.epochs.map((e) => e.trainLoss),
+  );
 });
 
 const resumeCases: { label: string; spec: RunSpec }[] = [
@@ -107,12 +110,22 @@ const resumeCases: { label: string; spec: RunSpec }[] = [
   },
   {
     label: 'SGD + weight decay, step lr',
-    spec: tinySpec({ epochs: 3, optimizer: { name: 'sgd' }, base: { name: 'sgd', learningRate: 0.1, weightDecay: 1e-3, schedule: 'step' } }),
+    spec: tinySpec({
+      epochs: 3,
+      optimizer: { name: 'sgd' },
+      base: { name: 'sgd', learningRate: 0.1, weightDecay: 1e-3, schedule: 'step' },
+    }),
   },
   // The variants' state (LookSAM's stored direction mid-cycle, RST's and ESAM's generators, MSAM's
   // momentum) goes through the checkpoint; ESAM with accumulation takes the per-example loss path.
-  { label: 'LookSAM k 3 + climbProbability 0.7', spec: tinySpec({ epochs: 3, optimizer: { name: 'looksam', k: 3, climbProbability: 0.7 } }) },
-  { label: 'MomentumSAM + weight decay', spec: tinySpec({ epochs: 3, optimizer: { name: 'msam' }, base: { name: 'momentum', learningRate: 0.05, weightDecay: 1e-3 } }) },
+  {
+    label: 'LookSAM k 3 + climbProbability 0.7',
+    spec: tinySpec({ epochs: 3, optimizer: { name: 'looksam', k: 3, climbProbability: 0.7 } }),
+  },
+  {
+    label: 'MomentumSAM + weight decay',
+    spec: tinySpec({ epochs: 3, optimizer: { name: 'msam' }, base: { name: 'momentum', learningRate: 0.05, weightDecay: 1e-3 } }),
+  },
   { label: 'ESAM beta 0.5 gamma 0.5, accumulation 2', spec: tinySpec({ epochs: 3, optimizer: { name: 'esam', accumulation: 2 } }) },
 ];
 
@@ -167,7 +180,10 @@ test('a huge learning rate diverges cleanly: record says where, no throw, no mod
   assert.equal(record.status, 'diverged');
   assert.ok(record.divergence !== null);
   const { epoch, step, message } = record.divergence;
-  assert.match(message, new RegExp(`^diverged at epoch ${epoch}, step ${step} of 10: (clean loss is (NaN|-?Infinity)|the weights became non-finite)`));
+  assert.match(
+    message,
+    new RegExp(`^diverged at epoch ${epoch}, step ${step} of 10: (clean loss is (NaN|-?Infinity)|the weights became non-finite)`),
+  );
   assert.equal(record.epochs.length, epoch - 1);
   assert.equal(record.modelDir, null);
   assert.deepEqual(JSON.parse(readFileSync(recordPath(dir, record.runId), 'utf8')), record);
@@ -197,7 +213,10 @@ test('divergence after good epochs keeps the last good checkpoint untouched', as
 
 test('bad options and specs are rejected with clear errors', async () => {
   await assert.rejects(runSpec(tinySpec(), { resultsDir: '' }), /resultsDir/);
-  await assert.rejects(runSpec(tinySpec(), { resultsDir: tempResults(), checkpointEvery: 0 }), /checkpointEvery must be a positive integer/);
+  await assert.rejects(
+    runSpec(tinySpec(), { resultsDir: tempResults(), checkpointEvery: 0 }),
+    /checkpointEvery must be a positive integer/,
+  );
   await assert.rejects(runSpec({ ...tinySpec(), epochs: -1 }, { resultsDir: tempResults() }), /epochs:/);
   const dir = tempResults();
   const spec = tinySpec();
@@ -206,7 +225,7 @@ test('bad options and specs are rejected with clear errors', async () => {
   assert.ok(existsSync(join(dir, runId(spec), CHECKPOINT_FILE)), 'the last epoch always gets a checkpoint');
 });
 
-test('measureExamples > 0 stores the final model\'s sharpness in the record', async () => {
+test("measureExamples > 0 stores the final model's sharpness in the record", async () => {
   const before = tf.memory().numTensors;
   const spec = tinySpec({ epochs: 1, optimizer: { name: 'sam', rho: 0.1 }, measureExamples: 40 });
   const t0 = performance.now();
@@ -228,7 +247,10 @@ test('measureExamples > 0 stores the final model\'s sharpness in the record', as
   // The gap really is the one at MEASURE_RHO: recompute it from the saved model on the same examples.
   const model = await loadModel(join(dir, record.runId, record.modelDir as string));
   const { test: testSet } = loadRunData(spec, runSeeds(spec.seed));
-  const { x, y } = toTensors(testSet, Int32Array.from({ length: 40 }, (_, i) => i));
+  const { x, y } = toTensors(
+    testSet,
+    Int32Array.from({ length: 40 }, (_, i) => i),
+  );
   const gap = surrogateGap(modelObjective(model, x, y), { rho: 0.05 });
   tf.dispose([x, y]);
   model.dispose();
@@ -277,11 +299,23 @@ test('onEpoch gets each epoch record once, in order, after the record and checkp
     seen.push({ epoch, runId: rid, recordEpochs: onDisk.epochs.length, checkpointEpoch: loadCheckpoint(join(dir, rid))?.data.epoch });
   };
   // Interrupted in epoch 2: only epoch 1 was reported.
-  await runSpec(spec, { resultsDir: dir, backend: 'cpu', signal: ctl.signal, onEpoch, onProgress: (p) => p.epoch === 2 && p.step === 4 && ctl.abort() });
-  assert.deepEqual(seen.map((s) => s.epoch.epoch), [1]);
+  await runSpec(spec, {
+    resultsDir: dir,
+    backend: 'cpu',
+    signal: ctl.signal,
+    onEpoch,
+    onProgress: (p) => p.epoch === 2 && p.step === 4 && ctl.abort(),
+  });
+  assert.deepEqual(
+    seen.map((s) => s.epoch.epoch),
+    [1],
+  );
   // Resumed: epochs 2 and 3 are reported, none twice, and each equals the record's entry.
   const record = await runSpec(spec, { resultsDir: dir, backend: 'cpu', onEpoch });
-  assert.deepEqual(seen.map((s) => s.epoch), record.epochs);
+  assert.deepEqual(
+    seen.map((s) => s.epoch),
+    record.epochs,
+  );
   for (const s of seen) {
     assert.equal(s.runId, id);
     assert.equal(s.recordEpochs, s.epoch.epoch, 'record.json already holds the epoch');
@@ -331,21 +365,34 @@ test('a checkpoint from the store that belongs to another spec is refused, namin
   const ck = store.saved.get(runId(spec))!;
   const other = tinySpec({ epochs: 1, optimizer: { name: 'sam' } });
   store.saved.set(runId(other), ck);
-  await assert.rejects(runSpec(other, { resultsDir: tempResults(), backend: 'cpu', checkpointStore: store }), new RegExp(`checkpoint memory:${runId(other)} belongs to a different spec`));
+  await assert.rejects(
+    runSpec(other, { resultsDir: tempResults(), backend: 'cpu', checkpointStore: store }),
+    new RegExp(`checkpoint memory:${runId(other)} belongs to a different spec`),
+  );
 });
 
 test('a bad checkpointStore or onEpoch is refused with a TypeError naming it', async () => {
-  const isTypeError = (re: RegExp) => (e: unknown): boolean => e instanceof TypeError && re.test(e.message);
+  const isTypeError =
+    (re: RegExp) =>
+    (e: unknown): boolean =>
+      e instanceof TypeError && re.test(e.message);
   const spec = tinySpec();
   const bad = (opts: object) => runSpec(spec, { resultsDir: tempResults(), backend: 'cpu', ...opts });
-  await assert.rejects(bad({ checkpointStore: {} }), isTypeError(/^runSpec: opts\.checkpointStore must be an object with load\(runId\) and save\(runId, data\) methods, got object$/));
+  await assert.rejects(
+    bad({ checkpointStore: {} }),
+    isTypeError(/^runSpec: opts\.checkpointStore must be an object with load\(runId\) and save\(runId, data\) methods, got object$/),
+  );
   await assert.rejects(bad({ checkpointStore: null }), isTypeError(/checkpointStore .* got null$/));
   await assert.rejects(bad({ onEpoch: 5 }), isTypeError(/^runSpec: opts\.onEpoch must be a function .* got number$/));
 });
 
 test("a new record names this package's version, as its package.json says", async () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const record = await runSpec(tinySpec({ epochs: 1, optimizer: { name: 'sgd' } }), { resultsDir: tempResults(), backend: 'cpu', saveModel: false });
+  const record = await runSpec(tinySpec({ epochs: 1, optimizer: { name: 'sgd' } }), {
+    resultsDir: tempResults(),
+    backend: 'cpu',
+    saveModel: false,
+  });
   assert.equal(record.versions.flatminima, pkg.version);
   assert.equal(record.versions['@tensorflow/tfjs'], tf.version.tfjs);
 });

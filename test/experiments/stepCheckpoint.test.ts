@@ -56,7 +56,9 @@ test('a run stopped between two steps with checkpointOnAbort resumes at the next
   const whole = await runSpec(spec, { resultsDir: wholeDir, backend: 'cpu' });
   assert.deepEqual(withoutTimings(resumed), withoutTimings(whole), 'same record (epoch sums carried across the stop), same weights hash');
   assert.match(whole.weightsSha256 ?? '', /^[0-9a-f]{64}$/);
-  const fileHash = createHash('sha256').update(readFileSync(join(wholeDir, id, 'model', 'weights.bin'))).digest('hex');
+  const fileHash = createHash('sha256')
+    .update(readFileSync(join(wholeDir, id, 'model', 'weights.bin')))
+    .digest('hex');
   assert.equal(whole.weightsSha256, fileHash, 'weightsSha256 is the sha256 of weights.bin');
   assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked');
 });
@@ -76,7 +78,10 @@ test('a mid-epoch checkpoint has header version 2 and round-trips; damaged parti
   const data = loadCheckpoint(join(dir, runId(spec)))!.data;
   const bytes = encodeCheckpointBytes(data);
   const headerLength = bytes.readUInt32LE(8);
-  const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as { version: number; partialEpoch: { sums: Record<string, unknown> } };
+  const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString('utf8')) as {
+    version: number;
+    partialEpoch: { sums: Record<string, unknown> };
+  };
   assert.equal(header.version, 2);
   assert.deepEqual(decodeCheckpoint(bytes, 'x').partialEpoch, data.partialEpoch);
   // The same checkpoint with a bad sum in its header (a hand-edited or foreign file).
@@ -87,7 +92,10 @@ test('a mid-epoch checkpoint has header version 2 and round-trips; damaged parti
   const bad = Buffer.concat([bytes.subarray(0, 8), len, newHeader, bytes.subarray(12 + headerLength)]);
   assert.throws(() => decodeCheckpoint(bad, 'bad'), /checkpoint bad is unusable: partialEpoch\.sums\.loss must be a number, got "lots"/);
   // Non-finite sums survive the JSON header as strings.
-  const odd = { ...data, partialEpoch: { ...data.partialEpoch!, sums: { ...data.partialEpoch!.sums, perturbedLoss: NaN, surrogateGap: -Infinity } } };
+  const odd = {
+    ...data,
+    partialEpoch: { ...data.partialEpoch!, sums: { ...data.partialEpoch!.sums, perturbedLoss: NaN, surrogateGap: -Infinity } },
+  };
   const back = decodeCheckpoint(encodeCheckpointBytes(odd), 'odd').partialEpoch!.sums;
   assert.ok(Number.isNaN(back.perturbedLoss));
   assert.equal(back.surrogateGap, -Infinity);

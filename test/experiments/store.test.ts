@@ -11,7 +11,12 @@ import { createMlp } from '../../src/models/index.js';
 import { tempResults, tinySpec } from './helpers.js';
 
 function record(id: string): RunRecord {
-  return { ...newRecord(id, tinySpec(), { backend: 'cpu', threads: null, versions: { node: '20' } }), status: 'complete', startedAt: 'a', finishedAt: 'b' };
+  return {
+    ...newRecord(id, tinySpec(), { backend: 'cpu', threads: null, versions: { node: '20' } }),
+    status: 'complete',
+    startedAt: 'a',
+    finishedAt: 'b',
+  };
 }
 
 test('records round-trip through the store, sorted by run id', () => {
@@ -19,7 +24,10 @@ test('records round-trip through the store, sorted by run id', () => {
   writeRecord(dir, record('b-run'));
   writeRecord(dir, record('a-run'));
   mkdirSync(join(dir, 'no-record-here'));
-  assert.deepEqual(readRecords(dir).map((r) => r.runId), ['a-run', 'b-run']);
+  assert.deepEqual(
+    readRecords(dir).map((r) => r.runId),
+    ['a-run', 'b-run'],
+  );
   assert.deepEqual(readRecords(join(dir, 'missing')), []);
 });
 
@@ -28,9 +36,15 @@ test('a damaged or invalid record is rejected with an error naming its file', ()
   writeRecord(dir, record('x'));
   const path = recordPath(dir, 'x');
   writeFileSync(path, readFileSync(path, 'utf8').slice(0, 40));
-  assert.throws(() => readRecords(dir), (err: Error) => err.message.includes(path) && /not valid JSON/.test(err.message));
+  assert.throws(
+    () => readRecords(dir),
+    (err: Error) => err.message.includes(path) && /not valid JSON/.test(err.message),
+  );
   writeFileSync(path, JSON.stringify({ ...record('x'), status: 'finished' }));
-  assert.throws(() => readRecords(dir), (err: Error) => err.message.includes(path) && /status:/.test(err.message));
+  assert.throws(
+    () => readRecords(dir),
+    (err: Error) => err.message.includes(path) && /status:/.test(err.message),
+  );
   assert.throws(() => writeRecord(dir, { ...record('y'), wallSeconds: -1 }), /wallSeconds:/);
 });
 

@@ -135,7 +135,11 @@ test('summarize: sharpness statistics, datasets grouped separately, variants lab
 test('summarize: failed and unfinished runs are counted and shown, not averaged', () => {
   const ok = record(spec({ name: 'sam', rho: 0.05 }, 0), { testAccuracy: 0.9, testLoss: 0.2, trainLoss: 0.2 });
   const failed = { ...record(spec({ name: 'sam', rho: 0.05 }, 1), null, { status: 'running' }), error: 'worker process exited (SIGKILL)' };
-  const unfinished = record(spec({ name: 'sam', rho: 0.05 }, 2), { testAccuracy: 0.5, testLoss: 0.7, trainLoss: 0.7 }, { status: 'running' });
+  const unfinished = record(
+    spec({ name: 'sam', rho: 0.05 }, 2),
+    { testAccuracy: 0.5, testLoss: 0.7, trainLoss: 0.7 },
+    { status: 'running' },
+  );
   const [s] = summarize([ok, failed, unfinished]);
   assert.equal(s!.runs, 3);
   assert.equal(s!.complete, 1);

@@ -89,7 +89,11 @@ test('methods x grid x random x seeds gives exactly the specs expected, draws re
   const again = expandSweep({
     seeds: [0, 5],
     select: false,
-    methods: { sam: { grid: { 'optimizer.rho': [0.05, 0.1] } }, gsam: { grid: { 'optimizer.alpha': [0, 0.3], 'optimizer.rho': [0.05] } }, sgd: {} },
+    methods: {
+      sam: { grid: { 'optimizer.rho': [0.05, 0.1] } },
+      gsam: { grid: { 'optimizer.alpha': [0, 0.3], 'optimizer.rho': [0.05] } },
+      sgd: {},
+    },
     random: { seed: 7, n: 2, params: { 'base.learningRate': { low: 0.01, high: 0.1, dist: 'loguniform' } } },
     base: { epochs: 2, dataset: { n: 300, name: 'moons' } },
   });
@@ -107,7 +111,13 @@ test('a sweep completes specs exactly as the CLI flags do, so both name a run wi
 test('run ids ignore key order and change with every field; point ids ignore only the seed and the name', () => {
   const spec = completeSpec({ dataset: { name: 'moons', n: 500, validationFraction: 0.1 }, optimizer: { name: 'gsam' }, seed: 1 });
   const reverseKeys = (v: unknown): unknown =>
-    v !== null && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v;
+    v !== null && typeof v === 'object'
+      ? Object.fromEntries(
+          Object.entries(v)
+            .reverse()
+            .map(([k, x]) => [k, reverseKeys(x)]),
+        )
+      : v;
   const shuffled = reverseKeys(spec) as RunSpec;
   assert.notEqual(JSON.stringify(shuffled), JSON.stringify(spec));
   assert.equal(runId(shuffled), runId(spec));
@@ -160,11 +170,22 @@ test('a bad sweep is rejected before anything runs, one line per problem naming 
   assert.match(problems({ grid: { 'optimizer.rho': [0.1] }, seeds: 0 })[0], /^seeds: /);
   assert.match(problems({ grid: { 'optimizer.rho': [0.1] }, seeds: 1, extra: true })[0], /^extra: unknown key/);
   assert.deepEqual(problems({ grid: { seed: [1, 2] }, seeds: 1 }), ['grid["seed"]: seeds are set by the sweep\'s "seeds", not by a grid']);
-  const ranges = problems({ random: { n: 3, params: { 'optimizer.rho': { dist: 'loguniform', low: 0, high: 1 }, 'base.learningRate': { dist: 'uniform', low: 1, high: 0.5 } } }, seeds: 1 });
-  assert.deepEqual(ranges.map((l) => l.split(':')[0]), ['random.params["optimizer.rho"].low', 'random.params["base.learningRate"]']);
+  const ranges = problems({
+    random: {
+      n: 3,
+      params: { 'optimizer.rho': { dist: 'loguniform', low: 0, high: 1 }, 'base.learningRate': { dist: 'uniform', low: 1, high: 0.5 } },
+    },
+    seeds: 1,
+  });
+  assert.deepEqual(
+    ranges.map((l) => l.split(':')[0]),
+    ['random.params["optimizer.rho"].low', 'random.params["base.learningRate"]'],
+  );
   // Cross-field rules of the run spec, named by the point they come from.
   const alphaForSam = problems({ grid: { 'optimizer.name': ['sam'], 'optimizer.alpha': [0.1] }, seeds: 1 });
-  assert.deepEqual(alphaForSam, ['point (optimizer.name="sam", optimizer.alpha=0.1): optimizer.alpha: only used by optimizers "gsam" and "agsam"']);
+  assert.deepEqual(alphaForSam, [
+    'point (optimizer.name="sam", optimizer.alpha=0.1): optimizer.alpha: only used by optimizers "gsam" and "agsam"',
+  ]);
   assert.match(problems({ methods: { adam: {} }, seeds: 1 })[0], /^methods\.adam: unknown method; methods: sgd, sam, asam, gsam, agsam/);
 });
 
@@ -175,24 +196,43 @@ test('execution options: threads default to the shared cores capped at the wasm 
   assert.equal(threadsPerJob(4, 2), 1);
   assert.deepEqual(resolveExecution({ jobs: 2 }, { cores: 64 }), { jobs: 2, threads: 8, backend: 'auto', checkpointEvery: 1 });
   assert.deepEqual(resolveExecution({ backend: 'cpu' }, { cores: 4 }), { jobs: 4, threads: undefined, backend: 'cpu', checkpointEvery: 1 });
-  assert.throws(() => resolveExecution({ threads: 9 }), (e: unknown) => e instanceof RangeError && /threads must be a whole number from 1 to 8 .*got 9/.test(e.message));
+  assert.throws(
+    () => resolveExecution({ threads: 9 }),
+    (e: unknown) => e instanceof RangeError && /threads must be a whole number from 1 to 8 .*got 9/.test(e.message),
+  );
   assert.throws(() => resolveExecution({ threads: 2, backend: 'cpu' }), /threads applies to backend wasm, native or auto, not cpu/);
-  assert.throws(() => resolveExecution({ jobs: 0 }, { names: { jobs: '--jobs' } }), /^RangeError: --jobs must be a whole number >= 1, got 0$/);
+  assert.throws(
+    () => resolveExecution({ jobs: 0 }, { names: { jobs: '--jobs' } }),
+    /^RangeError: --jobs must be a whole number >= 1, got 0$/,
+  );
 });
 
 test('re-running a finished sweep runs nothing; a sweep that gains a point runs only its runs', async () => {
   const dir = tempResults();
   const sweepOf = (rhos: number[]): ReturnType<typeof expandSweep> =>
-    expandSweep({ base: { dataset: { name: 'moons', n: 160 }, epochs: 1, batchSize: 32, measureExamples: 0 }, grid: { 'optimizer.name': ['sam'], 'optimizer.rho': rhos }, seeds: 2 });
+    expandSweep({
+      base: { dataset: { name: 'moons', n: 160 }, epochs: 1, batchSize: 32, measureExamples: 0 },
+      grid: { 'optimizer.name': ['sam'], 'optimizer.rho': rhos },
+      seeds: 2,
+    });
   const executor = new LocalPoolExecutor({ jobs: 2, backend: 'cpu' });
   const run = async (rhos: number[]): Promise<{ started: string[]; skipped: string[]; finished: string[] }> => {
     const events: ExecutorEvent[] = [];
     const sweep = sweepOf(rhos);
-    const records = await executor.run(sweep.runs.map((r) => r.spec), { resultsDir: dir, onEvent: (e) => events.push(e) });
-    assert.deepEqual(records.map((r) => r.runId), sweep.runs.map((r) => r.runId));
+    const records = await executor.run(
+      sweep.runs.map((r) => r.spec),
+      { resultsDir: dir, onEvent: (e) => events.push(e) },
+    );
+    assert.deepEqual(
+      records.map((r) => r.runId),
+      sweep.runs.map((r) => r.runId),
+    );
     assert.ok(records.every((r) => r.status === 'complete'));
     const ids = (t: ExecutorEvent['type']): string[] =>
-      events.filter((e) => e.type === t).map((e) => ('runId' in e ? e.runId : 'record' in e ? e.record.runId : '')).sort();
+      events
+        .filter((e) => e.type === t)
+        .map((e) => ('runId' in e ? e.runId : 'record' in e ? e.record.runId : ''))
+        .sort();
     return { started: ids('started'), skipped: ids('skipped'), finished: ids('finished') };
   };
   const first = await run([0.05]);
@@ -202,7 +242,9 @@ test('re-running a finished sweep runs nothing; a sweep that gains a point runs 
   assert.deepEqual(second.started, []);
   assert.deepEqual(second.skipped, first.started);
   const third = await run([0.05, 0.2]);
-  const newRuns = sweepOf([0.2]).runs.map((r) => r.runId).sort();
+  const newRuns = sweepOf([0.2])
+    .runs.map((r) => r.runId)
+    .sort();
   assert.deepEqual(third.started, newRuns);
   assert.deepEqual(third.skipped, first.started);
   await executor.close();

@@ -21,10 +21,22 @@ test('a valid spec parses unchanged', () => {
 test('one message per bad field, each naming its path', () => {
   const bad = { ...tinySpec(), epochs: 0, batchSize: 'x', extra: 1, base: { name: 'rmsprop', learningRate: -1 } };
   const issues = issuesOf(bad);
-  assert.ok(issues.some((l) => l.startsWith('epochs:')), issues.join('\n'));
-  assert.ok(issues.some((l) => l.startsWith('batchSize:')), issues.join('\n'));
-  assert.ok(issues.some((l) => l.startsWith('base.name:')), issues.join('\n'));
-  assert.ok(issues.some((l) => l.startsWith('base.learningRate:')), issues.join('\n'));
+  assert.ok(
+    issues.some((l) => l.startsWith('epochs:')),
+    issues.join('\n'),
+  );
+  assert.ok(
+    issues.some((l) => l.startsWith('batchSize:')),
+    issues.join('\n'),
+  );
+  assert.ok(
+    issues.some((l) => l.startsWith('base.name:')),
+    issues.join('\n'),
+  );
+  assert.ok(
+    issues.some((l) => l.startsWith('base.learningRate:')),
+    issues.join('\n'),
+  );
   assert.ok(issues.includes('extra: unknown key'), issues.join('\n'));
   assert.equal(issues.length, 5, issues.join('\n'));
 });

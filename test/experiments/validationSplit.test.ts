@@ -31,14 +31,22 @@ test('a validation split comes out of the training part, seeded, and leaves the 
 
 test('a run with a validation split records validation loss and accuracy every epoch; a plain run has none', async () => {
   const dir = tempResults();
-  const withVal = await runSpec(tinySpec({ dataset: { name: 'moons', n: 300, noise: 0.2, validationFraction: 0.2 } }), { resultsDir: dir, backend: 'cpu', saveModel: false });
+  const withVal = await runSpec(tinySpec({ dataset: { name: 'moons', n: 300, noise: 0.2, validationFraction: 0.2 } }), {
+    resultsDir: dir,
+    backend: 'cpu',
+    saveModel: false,
+  });
   assert.equal(withVal.epochs.length, 2);
   for (const e of withVal.epochs) {
     assert.ok(e.validationAccuracy! >= 0 && e.validationAccuracy! <= 1);
     assert.ok(Number.isFinite(e.validationLoss) && e.validationLoss! > 0);
   }
   assert.equal(withVal.final?.validationAccuracy, withVal.epochs[1].validationAccuracy);
-  const plain = await runSpec(tinySpec({ dataset: { name: 'moons', n: 300, noise: 0.2 } }), { resultsDir: dir, backend: 'cpu', saveModel: false });
+  const plain = await runSpec(tinySpec({ dataset: { name: 'moons', n: 300, noise: 0.2 } }), {
+    resultsDir: dir,
+    backend: 'cpu',
+    saveModel: false,
+  });
   assert.ok(plain.epochs.every((e) => !('validationAccuracy' in e)));
   assert.ok(!('validationAccuracy' in plain.final!));
 });

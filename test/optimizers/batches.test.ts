@@ -53,7 +53,10 @@ test('microBatches 2 on 7 examples: a perturbation per micro-batch (3 and 4 exam
   }
   assertClose(flatValues(r.gradients), d, 1e-6, 1e-5, 'd');
   assertClose(r.loss.dataSync(), [loss], 1e-6, 1e-5, 'the clean loss of the batch');
-  assert.deepEqual(p.calls.map((c) => `${c.pass} ${c.n}`), ['clean 3', 'perturbed 3', 'clean 4', 'perturbed 4']);
+  assert.deepEqual(
+    p.calls.map((c) => `${c.pass} ${c.n}`),
+    ['clean 3', 'perturbed 3', 'clean 4', 'perturbed 4'],
+  );
   disposeStepResult(r);
   p.dispose();
 });
@@ -66,7 +69,10 @@ test('one micro-batch (and accumulation 1) with one loss per example is the plai
     const perExample = sharpnessAwareStep(p.examples(), p.vars, { ...config, microBatches: 1, accumulation: 1 });
     assert.deepEqual(flatValues(perExample.gradients), flatValues(plain.gradients), descent.name);
     assert.deepEqual(flatValues([perExample.loss, perExample.perturbedLoss]), flatValues([plain.loss, plain.perturbedLoss]));
-    assert.deepEqual(p.calls.map((c) => `${c.pass} ${c.n}`), ['clean 7', 'perturbed 7']);
+    assert.deepEqual(
+      p.calls.map((c) => `${c.pass} ${c.n}`),
+      ['clean 7', 'perturbed 7'],
+    );
     disposeStepResult(plain);
     disposeStepResult(perExample);
     p.dispose();
@@ -109,15 +115,21 @@ test('accumulation over 4 parts equals one step on their union (float32 toleranc
     };
     const whole = train(1);
     const parts = train(4);
-    assert.ok(whole.parts.every((n) => n <= 30), `${row.name}: whole-batch passes`);
-    assert.ok(parts.parts.every((n) => n <= 8), `${row.name}: no pass of the accumulated run sees more than a part (30 / 4 rounded up), got ${parts.parts.join(',')}`);
+    assert.ok(
+      whole.parts.every((n) => n <= 30),
+      `${row.name}: whole-batch passes`,
+    );
+    assert.ok(
+      parts.parts.every((n) => n <= 8),
+      `${row.name}: no pass of the accumulated run sees more than a part (30 / 4 rounded up), got ${parts.parts.join(',')}`,
+    );
     assertClose(parts.w, whole.w, 2e-6, 1e-4, `${row.name}: weights after 5 steps`);
   }
   assert.equal(tf.memory().numTensors, start);
   tf.dispose([x, y]);
 });
 
-test('accumulation on the least-squares problem: 3 parts of 7 examples (2, 2, 3) give the whole batch\'s SAM direction (float64 reference)', () => {
+test("accumulation on the least-squares problem: 3 parts of 7 examples (2, 2, 3) give the whole batch's SAM direction (float64 reference)", () => {
   const rho = 0.4;
   const p = new LeastSquares(XS, TS, W0);
   const r = sharpnessAwareStep(p.examples(), p.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho, accumulation: 3 });
@@ -125,7 +137,10 @@ test('accumulation on the least-squares problem: 3 parts of 7 examples (2, 2, 3)
   const g = lsq.grad(XS, TS, W0, all);
   const wp = W0.map((wi, i) => wi + (rho * g[i]) / (norm(g) + EPS));
   assertClose(flatValues(r.gradients), lsq.grad(XS, TS, wp, all), 1e-6, 1e-5, 'd = g_p of the whole batch');
-  assert.deepEqual(p.calls.map((c) => `${c.pass} ${c.n}`), ['clean 2', 'clean 2', 'clean 3', 'perturbed 2', 'perturbed 2', 'perturbed 3']);
+  assert.deepEqual(
+    p.calls.map((c) => `${c.pass} ${c.n}`),
+    ['clean 2', 'clean 2', 'clean 3', 'perturbed 2', 'perturbed 2', 'perturbed 3'],
+  );
   disposeStepResult(r);
   p.dispose();
 });

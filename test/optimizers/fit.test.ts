@@ -19,7 +19,13 @@ test('model.fit on the 2-32-32-32-2 net learns noisy two moons with each optimis
     const model = reportMlp(0);
     const optimizer = make();
     model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-    const history = await model.fit(train.x, train.y, { epochs: 15, batchSize: 32, shuffle: true, verbose: 0, callbacks: [new SharpnessMetricsCallback(optimizer)] });
+    const history = await model.fit(train.x, train.y, {
+      epochs: 15,
+      batchSize: 32,
+      shuffle: true,
+      verbose: 0,
+      callbacks: [new SharpnessMetricsCallback(optimizer)],
+    });
     const [loss, acc] = model.evaluate(testSet.x, testSet.y) as tf.Scalar[];
     const accuracy = acc.dataSync()[0];
     assert.ok(accuracy > 0.85, `${name}: test accuracy ${accuracy} should be well above chance (0.5)`);

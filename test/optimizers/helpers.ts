@@ -23,7 +23,11 @@ export class Quadratic {
   readonly vars: tf.Variable[];
   private readonly coeffs: tf.Tensor[];
 
-  constructor(readonly shapes: number[][], readonly init: number[], readonly a: number[]) {
+  constructor(
+    readonly shapes: number[][],
+    readonly init: number[],
+    readonly a: number[],
+  ) {
     let offset = 0;
     this.vars = [];
     this.coeffs = [];

@@ -2,7 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ASAM, AdaptiveGSAM, GSAM, SAM, adaptiveAscent, euclideanAscent, sharpnessAwareStep, perturbedDescent, disposeStepResult } from '../../src/index.js';
+import {
+  ASAM,
+  AdaptiveGSAM,
+  GSAM,
+  SAM,
+  adaptiveAscent,
+  euclideanAscent,
+  sharpnessAwareStep,
+  perturbedDescent,
+  disposeStepResult,
+} from '../../src/index.js';
 import { assertClose, flatValues } from './helpers.js';
 import { crossEntropy, moonsBatch, reportMlp, trainableVars } from './mlp.js';
 
@@ -86,7 +96,8 @@ function bnModel(): tf.Sequential {
 function bnStep(step: (f: () => tf.Scalar, vars: tf.Variable[]) => void): number[] {
   const model = bnModel();
   const { x, y } = moonsBatch(32, 0.2, 9);
-  const f = (): tf.Scalar => tf.tidy(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
+  const f = (): tf.Scalar =>
+    tf.tidy(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar);
   step(f, trainableVars(model));
   const moving = flatValues(model.nonTrainableWeights.map((w) => w.read()));
   tf.dispose([x, y]);
@@ -103,11 +114,16 @@ test('BatchNormalization moving statistics are updated by the clean pass only', 
     () => new GSAM({ base: tf.train.sgd(0.1), rho: 0.5, alpha: 0.2 }),
     () => new AdaptiveGSAM({ base: tf.train.sgd(0.1), rho: 0.5, alpha: 0.2 }),
   ]) {
-    assert.deepEqual(bnStep((f, vars) => make().minimize(f, false, vars)), cleanOnly);
+    assert.deepEqual(
+      bnStep((f, vars) => make().minimize(f, false, vars)),
+      cleanOnly,
+    );
   }
   // Without the restore the pass at w + e would move them a second time (the PyTorch SAM bug).
   const unguarded = bnStep((f, vars) => {
-    disposeStepResult(sharpnessAwareStep(f, vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: 0.5, restoreNonTrainable: false }));
+    disposeStepResult(
+      sharpnessAwareStep(f, vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: 0.5, restoreNonTrainable: false }),
+    );
   });
   assert.notDeepEqual(unguarded, cleanOnly);
 });

@@ -37,7 +37,10 @@ export function moonsBatch(n: number, noise: number, seed: number): { x: tf.Tens
     labels.push(outer ? 0 : 1);
   }
   const order = rng.permutation(n);
-  const x = tf.tensor2d(Array.from(order).flatMap((j) => [xs[2 * j], xs[2 * j + 1]]), [n, 2]);
+  const x = tf.tensor2d(
+    Array.from(order).flatMap((j) => [xs[2 * j], xs[2 * j + 1]]),
+    [n, 2],
+  );
   const shuffled = Array.from(order).map((j) => labels[j]);
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(shuffled, 'int32'), 2).toFloat()) as tf.Tensor2D;
   return { x, y, labels: shuffled };

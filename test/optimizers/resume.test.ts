@@ -20,7 +20,9 @@ interface Stored {
 }
 
 async function store(weights: NamedTensor[]): Promise<Stored[]> {
-  return Promise.all(weights.map(async (w) => ({ name: w.name, dtype: w.tensor.dtype, shape: w.tensor.shape, values: Array.from(await w.tensor.data()) })));
+  return Promise.all(
+    weights.map(async (w) => ({ name: w.name, dtype: w.tensor.dtype, shape: w.tensor.shape, values: Array.from(await w.tensor.data()) })),
+  );
 }
 
 function load(stored: Stored[]): NamedTensor[] {
@@ -52,7 +54,10 @@ async function checkResume(name: string, make: () => SharpnessAwareOptimizer): P
 
   // The case is sensitive: tfjs Adam restored by its own setWeights has other beta powers than the run.
   const plainAdam = tf.train.adam(0.01);
-  const baseWeights = load(optimizerFile.filter((w) => w.name === 'iter' || w.name.startsWith('base/'))).map((w) => ({ name: w.name.replace(/^base\//, ''), tensor: w.tensor }));
+  const baseWeights = load(optimizerFile.filter((w) => w.name === 'iter' || w.name.startsWith('base/'))).map((w) => ({
+    name: w.name.replace(/^base\//, ''),
+    tensor: w.tensor,
+  }));
   await plainAdam.setWeights(baseWeights);
   const powers = (o: tf.Optimizer): number[] => {
     const adam = o as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };

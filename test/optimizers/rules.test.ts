@@ -59,7 +59,13 @@ test('ASAM one step (scope kernels): T = |w| + eta scales only rank >= 2 variabl
   const tg = g.map((gi, i) => T[i] * gi);
   const e = tg.map((x, i) => (rho * T[i] * x) / norm(tg));
   const gp = w.map((wi, i) => a[i] * (wi + e[i]));
-  assertClose(q.weights(), w.map((wi, i) => wi - 0.05 * gp[i]), 1e-6, 1e-6, 'w');
+  assertClose(
+    q.weights(),
+    w.map((wi, i) => wi - 0.05 * gp[i]),
+    1e-6,
+    1e-6,
+    'w',
+  );
   opt.dispose();
   q.dispose();
 });
@@ -79,7 +85,13 @@ test('Adaptive-GSAM elementwise climb: e = rho (|w| + gamma) g / |g|, by hand', 
   const c = dot(g, gp) / (norm(gp) * norm(g));
   const gPerp = g.map((gi, i) => gi - (c * norm(g) * gp[i]) / norm(gp));
   const d = gp.map((v, i) => v - alpha * gPerp[i]);
-  assertClose(q.weights(), w.map((wi, i) => wi - 0.1 * d[i]), 1e-6, 1e-6, 'w');
+  assertClose(
+    q.weights(),
+    w.map((wi, i) => wi - 0.1 * d[i]),
+    1e-6,
+    1e-6,
+    'w',
+  );
   opt.dispose();
   q.dispose();
 });
@@ -92,7 +104,18 @@ function referenceTrajectory(
   w0: number[],
   a: number[],
   scaled: boolean[],
-  opts: { ascent: 'euclidean' | 'adaptive' | 'elementwise'; descent: 'perturbed' | 'surrogate-gap'; rho: number; alpha: number; eta: number; gamma: number; lr: number; momentum: number; wd: number; eps: number },
+  opts: {
+    ascent: 'euclidean' | 'adaptive' | 'elementwise';
+    descent: 'perturbed' | 'surrogate-gap';
+    rho: number;
+    alpha: number;
+    eta: number;
+    gamma: number;
+    lr: number;
+    momentum: number;
+    wd: number;
+    eps: number;
+  },
   steps: number,
 ): number[] {
   let w = [...w0];
@@ -126,14 +149,25 @@ test('30 steps of each preset with momentum and weight decay follow the float64 
   const a = [1.0, 2.5, 0.5, 3.0, 1.5, 4.0];
   const scaled = [false, false, true, true, true, true];
   const common = { rho: 0.1, alpha: 0.4, eta: 0.02, gamma: 0.03, lr: 0.05, momentum: 0.9, wd: 5e-3, eps: 1e-12 };
-  const cases: [string, (base: tf.Optimizer) => SharpnessAwareOptimizer, 'euclidean' | 'adaptive' | 'elementwise', 'perturbed' | 'surrogate-gap'][] = [
+  const cases: [
+    string,
+    (base: tf.Optimizer) => SharpnessAwareOptimizer,
+    'euclidean' | 'adaptive' | 'elementwise',
+    'perturbed' | 'surrogate-gap',
+  ][] = [
     ['SAM', (base) => new SAM({ base, rho: common.rho, weightDecay: common.wd }), 'euclidean', 'perturbed'],
     ['ASAM', (base) => new ASAM({ base, rho: common.rho, eta: common.eta, weightDecay: common.wd }), 'adaptive', 'perturbed'],
     ['GSAM', (base) => new GSAM({ base, rho: common.rho, alpha: common.alpha, weightDecay: common.wd }), 'euclidean', 'surrogate-gap'],
-    ['AdaptiveGSAM', (base) => new AdaptiveGSAM({ base, rho: common.rho, alpha: common.alpha, gamma: common.gamma, weightDecay: common.wd }), 'elementwise', 'surrogate-gap'],
+    [
+      'AdaptiveGSAM',
+      (base) => new AdaptiveGSAM({ base, rho: common.rho, alpha: common.alpha, gamma: common.gamma, weightDecay: common.wd }),
+      'elementwise',
+      'surrogate-gap',
+    ],
     [
       'AdaptiveGSAM(adaptive)',
-      (base) => new AdaptiveGSAM({ base, rho: common.rho, alpha: common.alpha, ascent: 'adaptive', eta: common.eta, weightDecay: common.wd }),
+      (base) =>
+        new AdaptiveGSAM({ base, rho: common.rho, alpha: common.alpha, ascent: 'adaptive', eta: common.eta, weightDecay: common.wd }),
       'adaptive',
       'surrogate-gap',
     ],

@@ -2,7 +2,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ASAM, AdaptiveGSAM, GSAM, SAM, getLearningRate, proportionalRho, rhoAt, setLearningRate, type SharpnessAwareOptimizer } from '../../src/index.js';
+import {
+  ASAM,
+  AdaptiveGSAM,
+  GSAM,
+  SAM,
+  getLearningRate,
+  proportionalRho,
+  rhoAt,
+  setLearningRate,
+  type SharpnessAwareOptimizer,
+} from '../../src/index.js';
 import { flatValues, Quadratic } from './helpers.js';
 import { crossEntropy, moonsBatch, reportMlp, trainableVars } from './mlp.js';
 
@@ -53,8 +63,14 @@ test('invalid options are rejected at construction, naming the option and the al
     [() => new GSAM({ base, rho: 0.1 } as never), /GSAM: alpha is required/],
     [() => new ASAM({ base, rho: 0.1, eta: -1 }), /ASAM: eta must be a finite number >= 0/],
     [() => new ASAM({ base, rho: 0.1, scope: 'biases' as never }), /ASAM: scope must be one of 'kernels', 'all', got 'biases'/],
-    [() => new AdaptiveGSAM({ base, rho: 0.1, alpha: 0.1, gamma: Number.POSITIVE_INFINITY }), /AdaptiveGSAM: gamma must be a finite number >= 0/],
-    [() => new AdaptiveGSAM({ base, rho: 0.1, alpha: 0.1, ascent: 'euclidean' as never }), /AdaptiveGSAM: ascent must be one of 'elementwise', 'adaptive'/],
+    [
+      () => new AdaptiveGSAM({ base, rho: 0.1, alpha: 0.1, gamma: Number.POSITIVE_INFINITY }),
+      /AdaptiveGSAM: gamma must be a finite number >= 0/,
+    ],
+    [
+      () => new AdaptiveGSAM({ base, rho: 0.1, alpha: 0.1, ascent: 'euclidean' as never }),
+      /AdaptiveGSAM: ascent must be one of 'elementwise', 'adaptive'/,
+    ],
     [() => new AdaptiveGSAM({ base, rho: 0.1, alpha: 0.1, eta: 0.1 }), /eta and scope apply only with ascent 'adaptive'/],
     [() => proportionalRho({ rhoMax: 0.1, rhoMin: 0.2, lrMax: 1 }), /rhoMin must be <= rhoMax/],
   ];
@@ -91,8 +107,14 @@ async function snapshot(opt: tf.Optimizer): Promise<{ name: string; tensor: tf.T
 test('saving and restoring the state mid-training continues exactly as never stopping', async () => {
   const makers: [string, () => SharpnessAwareOptimizer][] = [
     ['SAM+momentum', () => new SAM({ base: tf.train.momentum(0.05, 0.9), rho: 0.05, weightDecay: 1e-3 })],
-    ['GSAM+adam, proportional rho', () => new GSAM({ base: tf.train.adam(0.01), rho: proportionalRho({ rhoMax: 0.1, rhoMin: 0.01, lrMax: 0.01 }), alpha: 0.2 })],
-    ['AdaptiveGSAM+momentum, rho(step)', () => new AdaptiveGSAM({ base: tf.train.momentum(0.05, 0.9), rho: ({ step }) => 0.05 / (1 + step), alpha: 0.2 })],
+    [
+      'GSAM+adam, proportional rho',
+      () => new GSAM({ base: tf.train.adam(0.01), rho: proportionalRho({ rhoMax: 0.1, rhoMin: 0.01, lrMax: 0.01 }), alpha: 0.2 }),
+    ],
+    [
+      'AdaptiveGSAM+momentum, rho(step)',
+      () => new AdaptiveGSAM({ base: tf.train.momentum(0.05, 0.9), rho: ({ step }) => 0.05 / (1 + step), alpha: 0.2 }),
+    ],
   ];
   for (const [name, make] of makers) {
     const { x, y } = moonsBatch(64, 0.2, 4);
@@ -132,7 +154,13 @@ test('setWeights rejects a state that was not produced by getWeights', async () 
   const opt = new SAM({ base: tf.train.sgd(0.1), rho: 0.1 });
   await assert.rejects(opt.setWeights([]), /expected the list returned by getWeights/);
   const t = tf.scalar(1);
-  await assert.rejects(opt.setWeights([{ name: 'iter', tensor: t }, { name: 'momentum', tensor: t }]), /unexpected weight 'momentum'/);
+  await assert.rejects(
+    opt.setWeights([
+      { name: 'iter', tensor: t },
+      { name: 'momentum', tensor: t },
+    ]),
+    /unexpected weight 'momentum'/,
+  );
   t.dispose();
   opt.dispose();
 });

@@ -33,7 +33,15 @@ function randomClimb(p: number, seed: number): ClimbPolicy {
   const rng = new Rng(seed);
   const state: RuleState = {
     // A fresh tensor the caller owns; the uint32 words keep their bits as int32.
-    save: () => [{ name: 'rng', tensor: tf.tensor1d(rng.getState().map((w) => w | 0), 'int32') }],
+    save: () => [
+      {
+        name: 'rng',
+        tensor: tf.tensor1d(
+          rng.getState().map((w) => w | 0),
+          'int32',
+        ),
+      },
+    ],
     load: (saved) => {
       const entry = saved.find((w) => w.name === 'rng');
       if (entry !== undefined) rng.setState(Array.from(entry.tensor.dataSync(), (w) => w >>> 0) as RngState);
@@ -79,12 +87,18 @@ function reuseCorrection(): DescentRule & { state: RuleState } {
 
 const norm = (x: number[]): number => Math.sqrt(x.reduce((s, v) => s + v * v, 0));
 
-test('a one-pass step (climb: false) calls f once and hands the base the rule\'s direction, by default g', () => {
+test("a one-pass step (climb: false) calls f once and hands the base the rule's direction, by default g", () => {
   const q = new Quadratic([[3]], [0.5, -1, 2], [1, 2, 3]);
   let calls = 0;
   const f = (): tf.Scalar => (calls++, q.loss());
   const before = tf.memory().numTensors;
-  const r = sharpnessAwareStep(f, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: 0.1, climb: false, weightDecay: 0.5 });
+  const r = sharpnessAwareStep(f, q.vars, {
+    ascent: euclideanAscent(),
+    descent: perturbedDescent(),
+    rho: 0.1,
+    climb: false,
+    weightDecay: 0.5,
+  });
   assert.equal(calls, 1);
   // g = a w = (0.5, -2, 6); d = g + wd w = (0.75, -2.5, 7).
   assertClose(flatValues(r.gradients), [0.75, -2.5, 7], 1e-6, 0, 'd');
@@ -129,7 +143,13 @@ test('a climb policy and a stateful descent: six steps follow the float64 refere
 
 test('rule state saved mid-cycle through getWeights/setWeights continues exactly as a run that never stopped', async () => {
   const make = (): SharpnessAwareOptimizer =>
-    new SharpnessAwareOptimizer({ base: tf.train.momentum(0.05, 0.9), rho: 0.05, ascent: euclideanAscent(), descent: reuseCorrection(), climb: randomClimb(0.5, 7) });
+    new SharpnessAwareOptimizer({
+      base: tf.train.momentum(0.05, 0.9),
+      rho: 0.05,
+      ascent: euclideanAscent(),
+      descent: reuseCorrection(),
+      climb: randomClimb(0.5, 7),
+    });
   const { x, y } = moonsBatch(64, 0.2, 4);
   const start = tf.memory().numTensors;
   const countCalls = (f: () => tf.Scalar, counter: { n: number }) => (): tf.Scalar => (counter.n++, f());
@@ -146,7 +166,10 @@ test('rule state saved mid-cycle through getWeights/setWeights continues exactly
   const v2 = trainableVars(m2);
   for (let s = 0; s < 5; s++) o2.minimize(crossEntropy(m2, x, y), false, v2);
   const saved = await o2.getWeights();
-  assert.ok(saved.some((w) => w.name === 'climb/rng') && saved.some((w) => w.name.startsWith('descent/c')), 'the rules\' states are in getWeights');
+  assert.ok(
+    saved.some((w) => w.name === 'climb/rng') && saved.some((w) => w.name.startsWith('descent/c')),
+    "the rules' states are in getWeights",
+  );
   // Copy as a file would, then free the fresh tensors (the runner's checkpoint writer does the same).
   const copies = saved.map((w) => ({ name: w.name, tensor: tf.tensor(w.tensor.dataSync(), w.tensor.shape, w.tensor.dtype) }));
   tf.dispose(saved.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
@@ -168,18 +191,24 @@ test('rule state saved mid-cycle through getWeights/setWeights continues exactly
   o3.dispose();
   m1.dispose();
   m3.dispose();
-  assert.equal(tf.memory().numTensors, start, 'dispose frees the rules\' states too');
+  assert.equal(tf.memory().numTensors, start, "dispose frees the rules' states too");
   tf.dispose([x, y]);
 });
 
 test('setWeights refuses state for a rule that has none', async () => {
   const opt = new SharpnessAwareOptimizer({ base: tf.train.sgd(0.1), rho: 0.1, ascent: euclideanAscent(), descent: perturbedDescent() });
   const t = tf.scalar(1);
-  await assert.rejects(opt.setWeights([{ name: 'iter', tensor: t }, { name: 'descent/c0', tensor: t }]), (err: unknown) => {
-    assert.ok(err instanceof TypeError);
-    assert.match(err.message, /unexpected weight 'descent\/c0' \(expected base\/\.\.\.\)/);
-    return true;
-  });
+  await assert.rejects(
+    opt.setWeights([
+      { name: 'iter', tensor: t },
+      { name: 'descent/c0', tensor: t },
+    ]),
+    (err: unknown) => {
+      assert.ok(err instanceof TypeError);
+      assert.match(err.message, /unexpected weight 'descent\/c0' \(expected base\/\.\.\.\)/);
+      return true;
+    },
+  );
   t.dispose();
   opt.dispose();
 });
@@ -188,7 +217,13 @@ test('no tensor leaks over hundreds of steps with a stateful rule, through minim
   const { x, y } = moonsBatch(64, 0.2, 8);
   const model = reportMlp(2);
   const descent = reuseCorrection();
-  const optimizer = new SharpnessAwareOptimizer({ base: tf.train.momentum(0.05, 0.9), rho: 0.05, ascent: euclideanAscent(), descent, climb: randomClimb(0.3, 1) });
+  const optimizer = new SharpnessAwareOptimizer({
+    base: tf.train.momentum(0.05, 0.9),
+    rho: 0.05,
+    ascent: euclideanAscent(),
+    descent,
+    climb: randomClimb(0.3, 1),
+  });
   const vars = trainableVars(model);
   const f = crossEntropy(model, x, y);
   // Until the base's slots and the stored correction exist (the first climb makes the latter).
@@ -219,7 +254,16 @@ test('SharpnessAwareOptimizer used directly with the GSAM pair is GSAM, bit for 
     tf.dispose([x, y]);
     return w;
   };
-  const direct = run((base) => new SharpnessAwareOptimizer({ base, rho: 0.05, weightDecay: 1e-3, ascent: euclideanAscent(), descent: surrogateGapDescent({ alpha: 0.3 }) }));
+  const direct = run(
+    (base) =>
+      new SharpnessAwareOptimizer({
+        base,
+        rho: 0.05,
+        weightDecay: 1e-3,
+        ascent: euclideanAscent(),
+        descent: surrogateGapDescent({ alpha: 0.3 }),
+      }),
+  );
   const preset = run((base) => new GSAM({ base, rho: 0.05, weightDecay: 1e-3, alpha: 0.3 }));
   assert.deepEqual(direct, preset);
   const opt = new SharpnessAwareOptimizer({ base: tf.train.sgd(0.1), rho: 0.05, ascent: euclideanAscent(), descent: perturbedDescent() });
@@ -232,14 +276,53 @@ test('bad rules and step settings are rejected with the kind of error and the ar
   const base = tf.train.sgd(0.1);
   const q = new Quadratic([[1]], [1], [1]);
   const cases: [() => unknown, typeof TypeError | typeof RangeError, RegExp][] = [
-    [() => new SharpnessAwareOptimizer({ base, rho: 0.1, ascent: {} as never, descent: perturbedDescent() }), TypeError, /SharpnessAwareOptimizer: ascent must be an object with a perturbation\(\) method/],
-    [() => new SharpnessAwareOptimizer({ base, rho: 0.1, ascent: euclideanAscent(), descent: null as never }), TypeError, /descent must be an object with a direction\(\) method, got null/],
-    [() => new SharpnessAwareOptimizer({ base, rho: 0.1, ascent: euclideanAscent(), descent: perturbedDescent(), climb: { name: 'x' } as never }), TypeError, /climb must be an object with a climbs\(\) method/],
-    [() => new SharpnessAwareOptimizer({ base, rho: -1, ascent: euclideanAscent(), descent: perturbedDescent() }), RangeError, /SharpnessAwareOptimizer: rho must be a finite number >= 0, got -1/],
-    [() => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: -0.5 }), RangeError, /sharpnessAwareStep: rho must be a finite number >= 0, got -0.5/],
-    [() => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: '0.1' as never }), TypeError, /sharpnessAwareStep: rho must be a finite number >= 0, got '0.1'/],
-    [() => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: 0.1, climb: 1 as never }), TypeError, /sharpnessAwareStep: climb must be a boolean, got 1/],
-    [() => sharpnessAwareStep(q.loss, q.vars, { ascent: undefined as never, descent: perturbedDescent(), rho: 0.1 }), TypeError, /config.ascent must be an ascent rule/],
+    [
+      () => new SharpnessAwareOptimizer({ base, rho: 0.1, ascent: {} as never, descent: perturbedDescent() }),
+      TypeError,
+      /SharpnessAwareOptimizer: ascent must be an object with a perturbation\(\) method/,
+    ],
+    [
+      () => new SharpnessAwareOptimizer({ base, rho: 0.1, ascent: euclideanAscent(), descent: null as never }),
+      TypeError,
+      /descent must be an object with a direction\(\) method, got null/,
+    ],
+    [
+      () =>
+        new SharpnessAwareOptimizer({
+          base,
+          rho: 0.1,
+          ascent: euclideanAscent(),
+          descent: perturbedDescent(),
+          climb: { name: 'x' } as never,
+        }),
+      TypeError,
+      /climb must be an object with a climbs\(\) method/,
+    ],
+    [
+      () => new SharpnessAwareOptimizer({ base, rho: -1, ascent: euclideanAscent(), descent: perturbedDescent() }),
+      RangeError,
+      /SharpnessAwareOptimizer: rho must be a finite number >= 0, got -1/,
+    ],
+    [
+      () => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: -0.5 }),
+      RangeError,
+      /sharpnessAwareStep: rho must be a finite number >= 0, got -0.5/,
+    ],
+    [
+      () => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: '0.1' as never }),
+      TypeError,
+      /sharpnessAwareStep: rho must be a finite number >= 0, got '0.1'/,
+    ],
+    [
+      () => sharpnessAwareStep(q.loss, q.vars, { ascent: euclideanAscent(), descent: perturbedDescent(), rho: 0.1, climb: 1 as never }),
+      TypeError,
+      /sharpnessAwareStep: climb must be a boolean, got 1/,
+    ],
+    [
+      () => sharpnessAwareStep(q.loss, q.vars, { ascent: undefined as never, descent: perturbedDescent(), rho: 0.1 }),
+      TypeError,
+      /config.ascent must be an ascent rule/,
+    ],
   ];
   const before = tf.memory().numTensors;
   for (const [make, kind, message] of cases) {

@@ -201,9 +201,21 @@ test('ESAM: one step with gamma 0.5 descends on the half of the batch whose loss
   const rise = all.map((i) => lsq.loss(xs[i], ts[i], wp) - lsq.loss(xs[i], ts[i], w0));
   const chosen = [...all].sort((a, b) => rise[b] - rise[a]).slice(0, 3);
   const gp = lsq.grad(xs, ts, wp, chosen);
-  assertClose(p.weights(), w0.map((wi, i) => wi - lr * gp[i]), 1e-6, 1e-5, 'w after the step');
+  assertClose(
+    p.weights(),
+    w0.map((wi, i) => wi - lr * gp[i]),
+    1e-6,
+    1e-5,
+    'w after the step',
+  );
   assertClose(loss.dataSync(), [all.reduce((s, i) => s + lsq.loss(xs[i], ts[i], w0), 0) / 6], 1e-6, 1e-5, 'the clean loss');
-  assertClose([opt.lastPerturbedLoss as number], [all.reduce((s, i) => s + lsq.loss(xs[i], ts[i], wp), 0) / 6], 1e-6, 1e-5, 'L(w + e) over the whole batch');
+  assertClose(
+    [opt.lastPerturbedLoss as number],
+    [all.reduce((s, i) => s + lsq.loss(xs[i], ts[i], wp), 0) / 6],
+    1e-6,
+    1e-5,
+    'L(w + e) over the whole batch',
+  );
   loss.dispose();
   opt.dispose();
   p.dispose();
@@ -233,7 +245,13 @@ test('ESAM: beta 0.5 perturbs the weights its seeded mask keeps, scaled by 1/bet
   const g = lsq.grad(xs, ts, w0, indices(4));
   const wp = w0.map((wi, i) => wi + ((rho / beta) * mask[i] * g[i]) / (norm(g) + EPS));
   const gp = lsq.grad(xs, ts, wp, indices(4));
-  assertClose(p.weights(), w0.map((wi, i) => wi - lr * gp[i]), 1e-6, 1e-5, `w after the step (mask ${mask.join('')}, seed ${seed})`);
+  assertClose(
+    p.weights(),
+    w0.map((wi, i) => wi - lr * gp[i]),
+    1e-6,
+    1e-5,
+    `w after the step (mask ${mask.join('')}, seed ${seed})`,
+  );
   opt.dispose();
   p.dispose();
 });
@@ -289,7 +307,7 @@ test('state saved mid-cycle (LookSAM, RST, ESAM, MomentumSAM) and restored conti
     m1.dispose();
     m3.dispose();
   }
-  assert.equal(tf.memory().numTensors, start, 'dispose frees the rules\' states');
+  assert.equal(tf.memory().numTensors, start, "dispose frees the rules' states");
   tf.dispose([x, y]);
 });
 
@@ -309,7 +327,8 @@ test('no tensor leaks over hundreds of steps of each variant, through minimize a
     const optimizer = make(tf.train.momentum(0.05, 0.9));
     const vars = trainableVars(model);
     const f = examples ? mlpExamples(model, x, y) : crossEntropy(model, x, y);
-    const minimize = (): void => (optimizer.minimize as (f: unknown, r: boolean, v: tf.Variable[]) => tf.Scalar | null)(f, true, vars)?.dispose();
+    const minimize = (): void =>
+      (optimizer.minimize as (f: unknown, r: boolean, v: tf.Variable[]) => tf.Scalar | null)(f, true, vars)?.dispose();
     // Until the base's slots and the rules' states exist.
     for (let s = 0; s < 6; s++) minimize();
     const before = tf.memory().numTensors;
@@ -332,21 +351,69 @@ test('bad options are rejected at construction with the option named and the ran
   const cases: [() => unknown, typeof TypeError | typeof RangeError, RegExp][] = [
     [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, k: 0 }), RangeError, /^LookSAM: k must be an integer >= 1, got 0$/],
     [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, k: 2.5 }), RangeError, /^LookSAM: k must be an integer >= 1, got 2.5$/],
-    [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, alpha: -1 }), RangeError, /^LookSAM: alpha must be a finite number >= 0, got -1$/],
-    [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, k: '5' as never }), TypeError, /^LookSAM: k must be an integer >= 1, got '5'$/],
+    [
+      () => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, alpha: -1 }),
+      RangeError,
+      /^LookSAM: alpha must be a finite number >= 0, got -1$/,
+    ],
+    [
+      () => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, k: '5' as never }),
+      TypeError,
+      /^LookSAM: k must be an integer >= 1, got '5'$/,
+    ],
     [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, kk: 5 } as never), TypeError, /LookSAM: unknown option 'kk'/],
-    [() => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, beta: 0 }), RangeError, /^ESAM: beta must be a finite number > 0 and <= 1, got 0$/],
-    [() => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, beta: 1.5 }), RangeError, /^ESAM: beta must be a finite number > 0 and <= 1, got 1.5$/],
-    [() => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, gamma: 0 }), RangeError, /^ESAM: gamma must be a finite number > 0 and <= 1, got 0$/],
+    [
+      () => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, beta: 0 }),
+      RangeError,
+      /^ESAM: beta must be a finite number > 0 and <= 1, got 0$/,
+    ],
+    [
+      () => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, beta: 1.5 }),
+      RangeError,
+      /^ESAM: beta must be a finite number > 0 and <= 1, got 1.5$/,
+    ],
+    [
+      () => new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, gamma: 0 }),
+      RangeError,
+      /^ESAM: gamma must be a finite number > 0 and <= 1, got 0$/,
+    ],
     [() => new MomentumSAM({ base: tf.train.sgd(0.1), rho: 0.3 }), TypeError, /^MomentumSAM: base must be momentum SGD .*got SGD$/],
-    [() => new MomentumSAM({ base: tf.train.momentum(0.1, 0.9, true), rho: 0.3 }), RangeError, /^MomentumSAM: base must not use Nesterov momentum/],
-    [() => new MomentumSAM({ base: tf.train.momentum(0.1, 0.9), rho: 0.3, microBatches: 2 }), RangeError, /MomentumSAM: microBatches must be 1 with an ascent that needs no gradient/],
+    [
+      () => new MomentumSAM({ base: tf.train.momentum(0.1, 0.9, true), rho: 0.3 }),
+      RangeError,
+      /^MomentumSAM: base must not use Nesterov momentum/,
+    ],
+    [
+      () => new MomentumSAM({ base: tf.train.momentum(0.1, 0.9), rho: 0.3, microBatches: 2 }),
+      RangeError,
+      /MomentumSAM: microBatches must be 1 with an ascent that needs no gradient/,
+    ],
     [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, interval: 0 }), RangeError, /^SAM: interval must be an integer >= 1, got 0$/],
-    [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, climbProbability: 1.5 }), RangeError, /^SAM: climbProbability must be a finite number >= 0 and <= 1, got 1.5$/],
-    [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 0 }), RangeError, /^SAM: microBatches must be an integer >= 1, got 0$/],
-    [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, accumulation: 2.5 }), RangeError, /^SAM: accumulation must be an integer >= 1, got 2.5$/],
-    [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 2, accumulation: 2 }), RangeError, /SAM: microBatches and accumulation cannot both exceed 1/],
-    [() => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 2 }), RangeError, /LookSAM: microBatches must be 1 with a descent rule that carries state/],
+    [
+      () => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, climbProbability: 1.5 }),
+      RangeError,
+      /^SAM: climbProbability must be a finite number >= 0 and <= 1, got 1.5$/,
+    ],
+    [
+      () => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 0 }),
+      RangeError,
+      /^SAM: microBatches must be an integer >= 1, got 0$/,
+    ],
+    [
+      () => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, accumulation: 2.5 }),
+      RangeError,
+      /^SAM: accumulation must be an integer >= 1, got 2.5$/,
+    ],
+    [
+      () => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 2, accumulation: 2 }),
+      RangeError,
+      /SAM: microBatches and accumulation cannot both exceed 1/,
+    ],
+    [
+      () => new LookSAM({ base: tf.train.sgd(0.1), rho: 0.05, microBatches: 2 }),
+      RangeError,
+      /LookSAM: microBatches must be 1 with a descent rule that carries state/,
+    ],
     [() => new SAM({ base: tf.train.sgd(0.1), rho: 0.05, seed: 0.5 }), RangeError, /^SAM: seed must be an integer, got 0.5$/],
   ];
   for (const [make, kind, message] of cases) {
@@ -359,11 +426,17 @@ test('bad options are rejected at construction with the option named and the ran
   // A step that needs one loss per example, given the batch's mean loss, says what to pass.
   const q = quadratic();
   const esam = new ESAM({ base: tf.train.sgd(0.1), rho: 0.05, gamma: 0.5 });
-  assert.throws(() => esam.minimize(q.loss, false, q.vars), (err: unknown) => {
-    assert.ok(err instanceof TypeError);
-    assert.match(err.message, /the data selection of 'sharpness-sensitive' \(exampleShare 0.5\) need one loss per example: pass exampleLosses\(size, losses\)/);
-    return true;
-  });
+  assert.throws(
+    () => esam.minimize(q.loss, false, q.vars),
+    (err: unknown) => {
+      assert.ok(err instanceof TypeError);
+      assert.match(
+        err.message,
+        /the data selection of 'sharpness-sensitive' \(exampleShare 0.5\) need one loss per example: pass exampleLosses\(size, losses\)/,
+      );
+      return true;
+    },
+  );
   esam.dispose();
   q.dispose();
 });

@@ -56,7 +56,10 @@ test('npm pack, install the tarball into an empty project, run and type-check an
   }
   assert.deepEqual(
     files.filter(
-      (f) => !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|native\/(binding\.gyp|build\.mjs|src\/[\w-]+\.(cc|h))|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(f),
+      (f) =>
+        !/^(dist\/src\/.*\.(js|d\.ts|js\.map|d\.ts\.map)|native\/(binding\.gyp|build\.mjs|src\/[\w-]+\.(cc|h))|LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(
+          f,
+        ),
     ),
     [],
     'nothing else',

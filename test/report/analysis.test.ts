@@ -29,13 +29,18 @@ const planned = (id: string): AnalysisPlot => {
 
 describe('analysis plots', () => {
   test('sensitivity: one line per method with a rho sweep, mean and CI per rho, SGD as a reference', () => {
-    const spec = planned('sensitivity').spec as unknown as { hconcat: Array<{ data: { values: Row[] }; layer: Array<{ data?: { values: Row[] } }> }> };
+    const spec = planned('sensitivity').spec as unknown as {
+      hconcat: Array<{ data: { values: Row[] }; layer: Array<{ data?: { values: Row[] } }> }>;
+    };
     assert.equal(spec.hconcat.length, 2, 'validation and test accuracy panels');
     const rows = spec.hconcat[0].data.values;
     assert.deepEqual([...new Set(rows.map((r) => r.optimizer))], ['SAM', 'GSAM', 'Adaptive-GSAM']);
     const agsam = group.sensitivity.find((s) => s.method === 'agsam')!.metrics[0].rhoCurve!;
     const drawn = rows.filter((r) => r.optimizer === 'Adaptive-GSAM');
-    assert.deepEqual(drawn.map((r) => r.x), [0.02, 0.05, 0.2]);
+    assert.deepEqual(
+      drawn.map((r) => r.x),
+      [0.02, 0.05, 0.2],
+    );
     drawn.forEach((r, i) => {
       assert.equal(r.mean, agsam[i].estimate!.mean);
       assert.equal(r.lo, agsam[i].estimate!.ci!.lower);
@@ -50,8 +55,13 @@ describe('analysis plots', () => {
     assert.deepEqual([...new Set(rows.map((r) => r.optimizer))], ['GSAM', 'Adaptive-GSAM']);
     assert.equal(rows.length, 12);
     const marked = rows.filter((r) => String(r.label).endsWith('*'));
-    assert.deepEqual(marked.map((r) => [r.optimizer, r.rho, r.alpha]), [['GSAM', '0.2', '0.3']]);
-    const cell = group.sensitivity.find((s) => s.method === 'agsam')!.metrics[0].grid!.cells.find((c) => c.rho === 0.05 && c.alpha === 0.1)!;
+    assert.deepEqual(
+      marked.map((r) => [r.optimizer, r.rho, r.alpha]),
+      [['GSAM', '0.2', '0.3']],
+    );
+    const cell = group.sensitivity
+      .find((s) => s.method === 'agsam')!
+      .metrics[0].grid!.cells.find((c) => c.rho === 0.05 && c.alpha === 0.1)!;
     const row = rows.find((r) => r.optimizer === 'Adaptive-GSAM' && r.rho === '0.05' && r.alpha === '0.1')!;
     assert.equal(row.mean, cell.estimate.mean);
     assert.equal(row.label, (cell.estimate.mean! * 100).toFixed(1));
@@ -75,11 +85,10 @@ describe('analysis plots', () => {
   test('a group without a rho sweep skips the sensitivity plots with a reason', () => {
     const flat = analyzeRecords(sweepRecords().filter((r) => r.spec.optimizer.rho === 0.05 || r.spec.optimizer.name === 'sgd'));
     const ps = planAnalysisPlots(flat.groups[0]);
-    assert.deepEqual(ps.map((p) => ('skipped' in p ? `${p.id}: ${p.skipped}` : p.id)), [
-      'sensitivity: no method has points at more than one rho',
-      'sensitivity-grid: no method varies both rho and alpha',
-      'convergence',
-    ]);
+    assert.deepEqual(
+      ps.map((p) => ('skipped' in p ? `${p.id}: ${p.skipped}` : p.id)),
+      ['sensitivity: no method has points at more than one rho', 'sensitivity-grid: no method varies both rho and alpha', 'convergence'],
+    );
   });
 });
 
@@ -99,7 +108,10 @@ describe('writeReport with an Analysis section', () => {
       assert.ok(!process.env.CI, '/usr/bin/chromium is required in CI');
       return;
     }
-    const page = await inspectPage(result.htmlPath, result.files.filter((f) => f.endsWith('.svg')));
+    const page = await inspectPage(
+      result.htmlPath,
+      result.files.filter((f) => f.endsWith('.svg')),
+    );
     assert.deepEqual(page.consoleErrors, []);
     assert.deepEqual(page.externalRequests, []);
     for (const id of ANALYSIS_PLOT_IDS) assert.ok(page.figures.includes(id), `figure ${id}`);
@@ -119,7 +131,10 @@ describe('writeReport with an Analysis section', () => {
     }));
     writeRecordDir(dir, recs);
     const result = await writeReport(dir);
-    assert.match(readFileSync(result.htmlPath, 'utf8'), /<p class="warning">Not computed: moons \(MLP\): the runs have no validation split/);
+    assert.match(
+      readFileSync(result.htmlPath, 'utf8'),
+      /<p class="warning">Not computed: moons \(MLP\): the runs have no validation split/,
+    );
     assert.ok(!result.files.some((f) => f.includes('sensitivity')));
   });
 

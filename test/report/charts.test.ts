@@ -52,7 +52,17 @@ describe('planPlots', () => {
   });
 
   test('decision regions: cells centred on the grid with edges at the midpoints, points on top, first seed per optimiser', () => {
-    const r0 = syntheticRecord('sam', 0, { decisionGrid: { xs: [0, 1, 3], ys: [10, 20], probs: [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], points: [[1, 15, 1]] } });
+    const r0 = syntheticRecord('sam', 0, {
+      decisionGrid: {
+        xs: [0, 1, 3],
+        ys: [10, 20],
+        probs: [
+          [0.1, 0.2, 0.3],
+          [0.4, 0.5, 0.6],
+        ],
+        points: [[1, 15, 1]],
+      },
+    });
     const r1 = syntheticRecord('sam', 1);
     const rows = values(plot([r1, r0], 'decision-regions').spec);
     const cells = rows.filter((r) => r.kind === 'cell');
@@ -72,9 +82,20 @@ describe('planPlots', () => {
 
   test('landscape 2-D: losses[i][j] is drawn at (alphas[i], betas[j])', () => {
     const r = syntheticRecord('sam', 0);
-    r.sharpness = { ...r.sharpness!, landscape2D: { alphas: [-1, 1], betas: [-2, 0, 2], losses: [[1, 2, 3], [4, 5, 6]] } };
+    r.sharpness = {
+      ...r.sharpness!,
+      landscape2D: {
+        alphas: [-1, 1],
+        betas: [-2, 0, 2],
+        losses: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      },
+    };
     const cells = values(plot([r], 'landscape-2d').spec);
-    const at = (a: number, b: number): unknown => cells.find((c) => (c.x as number) < a && a < (c.x2 as number) && (c.y as number) < b && b < (c.y2 as number))?.v;
+    const at = (a: number, b: number): unknown =>
+      cells.find((c) => (c.x as number) < a && a < (c.x2 as number) && (c.y as number) < b && b < (c.y2 as number))?.v;
     assert.equal(at(-1, -2), 1);
     assert.equal(at(-1, 2), 3);
     assert.equal(at(1, 0), 5);
@@ -98,7 +119,15 @@ describe('planPlots', () => {
     const r = syntheticRecord('sgd', 0, { sharpness: null, decisionGrid: null });
     const plans = planPlots(groupRecords([r])[0]);
     const skipped = plans.filter(isSkipped).map((p) => p.id);
-    assert.deepEqual(skipped, ['surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d', 'spectral-density', 'top-eigenvalues', 'layer-sharpness']);
+    assert.deepEqual(skipped, [
+      'surrogate-gap',
+      'decision-regions',
+      'landscape-1d',
+      'landscape-2d',
+      'spectral-density',
+      'top-eigenvalues',
+      'layer-sharpness',
+    ]);
     for (const p of plans.filter(isSkipped)) assert.ok(p.skipped.length > 10);
   });
 

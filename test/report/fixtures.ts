@@ -16,17 +16,29 @@ function linspace(a: number, b: number, n: number): number[] {
 }
 
 /** The Gaussian mixture Σ_j w_j N(t; θ_j, σ²) on `n` cells over [lo, hi], as a record's density (point values at the cell centres). */
-function mixtureOnGrid(thetas: number[], weights: number[], sigma: number, lo: number, hi: number, n: number): { grid: number[]; density: number[] } {
+function mixtureOnGrid(
+  thetas: number[],
+  weights: number[],
+  sigma: number,
+  lo: number,
+  hi: number,
+  n: number,
+): { grid: number[]; density: number[] } {
   const width = (hi - lo) / n;
   const grid = Array.from({ length: n }, (_, i) => lo + (i + 0.5) * width);
-  const density = grid.map((t) => thetas.reduce((s, th, j) => s + (weights[j] * Math.exp(-((t - th) ** 2) / (2 * sigma * sigma))) / (sigma * Math.sqrt(2 * Math.PI)), 0));
+  const density = grid.map((t) =>
+    thetas.reduce((s, th, j) => s + (weights[j] * Math.exp(-((t - th) ** 2) / (2 * sigma * sigma))) / (sigma * Math.sqrt(2 * Math.PI)), 0),
+  );
   return { grid, density };
 }
 
 /** The 2-32-32-32-2 MLP's variables (name, shape) as the spectrum's per-layer records name them. */
 const MLP_VARIABLES: Array<[string, number[]]> = [1, 2, 3, 4].flatMap((l): Array<[string, number[]]> => {
   const units = [2, 32, 32, 32, 2];
-  return [[`dense_Dense${l}/kernel`, [units[l - 1], units[l]]], [`dense_Dense${l}/bias`, [units[l]]]];
+  return [
+    [`dense_Dense${l}/kernel`, [units[l - 1], units[l]]],
+    [`dense_Dense${l}/bias`, [units[l]]],
+  ];
 });
 
 /** One synthetic record; `overrides` replace top-level fields (e.g. sharpness: null). */

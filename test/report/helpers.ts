@@ -24,7 +24,11 @@ export function assertPlotFiles(svgPath: string, pngPath: string, scale: number)
   assert.match(svg, /<\/svg>\s*$/, `${svgPath} closes its root`);
   const { width, height } = svgSize(svg);
   assert.ok(width > 50 && height > 50, `${svgPath} has a real size, got ${width}x${height}`);
-  assert.deepEqual(pngSize(readFileSync(pngPath)), { width: Math.round(width * scale), height: Math.round(height * scale) }, `${pngPath} size`);
+  assert.deepEqual(
+    pngSize(readFileSync(pngPath)),
+    { width: Math.round(width * scale), height: Math.round(height * scale) },
+    `${pngPath} size`,
+  );
 }
 
 /** What the page check found. */
@@ -44,7 +48,14 @@ export interface PageFacts {
   inlineSvgs: Array<{ tag: string; width: string | null; height: string | null }>;
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
 
 /**
  * Opens `htmlPath` in headless Chromium (Debian's /usr/bin/chromium) and reads the facts the tests

@@ -19,7 +19,8 @@ import {
 } from '../../src/report/index.js';
 import { pngSize } from './helpers.js';
 
-const TEXT_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="5" y="28" font-family="sans-serif" font-size="20">SAM</text></svg>';
+const TEXT_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><text x="5" y="28" font-family="sans-serif" font-size="20">SAM</text></svg>';
 const BLANK_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"></svg>';
 
 function darkPixels(rgba: Buffer): number {
@@ -70,7 +71,10 @@ describe('style and helpers', () => {
       domain: ['SGD', 'Adaptive-GSAM'],
       range: [optimizerColor('sgd'), optimizerColor('agsam')],
     });
-    assert.throws(() => optimizerLabel('adam'), /optimizer name must be one of sgd, sam, asam, gsam, agsam, looksam, msam, esam, got "adam"/);
+    assert.throws(
+      () => optimizerLabel('adam'),
+      /optimizer name must be one of sgd, sam, asam, gsam, agsam, looksam, msam, esam, got "adam"/,
+    );
   });
 
   test('spread: mean, sample std, range of the finite values', () => {

@@ -67,7 +67,11 @@ async function checkReport(result: WriteReportResult, outDir: string, records: R
   assert.deepEqual(page.externalRequests, [], 'the page loads nothing from outside');
   assert.deepEqual(page.svgParseErrors, []);
   assert.deepEqual(page.figures, expected, 'one inline SVG figure per plot, in order');
-  assert.deepEqual(page.skipped, PLOT_IDS.filter((id) => !expected.includes(id)), 'a note for every plot not drawn');
+  assert.deepEqual(
+    page.skipped,
+    PLOT_IDS.filter((id) => !expected.includes(id)),
+    'a note for every plot not drawn',
+  );
   for (const s of page.inlineSvgs) {
     assert.equal(s.tag.toLowerCase(), 'svg');
     assert.ok(Number(s.width) > 0 && Number(s.height) > 0);
@@ -101,7 +105,10 @@ describe('writeReport on a real results directory (2 optimisers x 2 seeds, tiny 
   });
 
   test('writes every plot the records can give, as SVG + PNG, into resultsDir by default, and a page that opens cleanly', async () => {
-    assert.deepEqual(records.map((r) => r.status), ['complete', 'complete', 'complete', 'complete']);
+    assert.deepEqual(
+      records.map((r) => r.status),
+      ['complete', 'complete', 'complete', 'complete'],
+    );
     const result = await writeReport(resultsDir);
     await checkReport(result, resultsDir, records, 'moons-mlp');
     const html = readFileSync(result.htmlPath, 'utf8');
@@ -133,7 +140,8 @@ describe('writeReport on synthetic records with every kind of data', () => {
     await checkReport(result, outDir, records, 'moons-mlp');
     const html = readFileSync(result.htmlPath, 'utf8');
     assert.match(html, /<ul id="diverged">[\s\S]*moons-mlp-asam-seed0-diverged[\s\S]*epoch 2, step 5: non-finite loss NaN/);
-    for (const label of ['SGD', 'SAM', 'ASAM', 'GSAM', 'Adaptive-GSAM']) assert.ok(html.includes(`${label}</td>`), `summary names ${label}`);
+    for (const label of ['SGD', 'SAM', 'ASAM', 'GSAM', 'Adaptive-GSAM'])
+      assert.ok(html.includes(`${label}</td>`), `summary names ${label}`);
   });
 
   test('records without sharpness or decision grids: those plots are skipped with a note, the rest drawn', async () => {
@@ -141,7 +149,10 @@ describe('writeReport on synthetic records with every kind of data', () => {
     const bare = [0, 1].map((s) => syntheticRecord('sgd', s, { sharpness: null, decisionGrid: null }));
     writeRecords(dir, bare);
     const result = await writeReport(dir);
-    assert.deepEqual(result.files.map((f) => basename(f)), ['moons-mlp-curves.svg', 'moons-mlp-curves.png', 'moons-mlp-final-bars.svg', 'moons-mlp-final-bars.png']);
+    assert.deepEqual(
+      result.files.map((f) => basename(f)),
+      ['moons-mlp-curves.svg', 'moons-mlp-curves.png', 'moons-mlp-final-bars.svg', 'moons-mlp-final-bars.png'],
+    );
     const html = readFileSync(result.htmlPath, 'utf8');
     for (const id of ['surrogate-gap', 'decision-regions', 'landscape-1d', 'landscape-2d']) {
       assert.match(html, new RegExp(`class="skipped plot-skipped" id="plot-moons-mlp-${id}" data-plot-id="${id}">Not drawn: [^<]+`));

@@ -66,23 +66,49 @@ describe('spectrum plots', () => {
   });
 
   test('layers: mean ± sample std over seeds per variable, labelled by position, type, role and shape', () => {
-    const layer = (name: string, shape: number[], top: number, trace: number) => ({ name, shape, size: shape.reduce((x, y) => x * y, 1), topEigenvalue: top, trace });
-    const a = withSharpness(syntheticRecord('sam', 0), { layers: [layer('dense_Dense1/kernel', [2, 3], 1, 10), layer('dense_Dense1/bias', [3], 5, 6)] });
-    const b = withSharpness(syntheticRecord('sam', 1), { layers: [layer('dense_Dense7/kernel', [2, 3], 3, 14), layer('dense_Dense7/bias', [3], 5, 6)] });
+    const layer = (name: string, shape: number[], top: number, trace: number) => ({
+      name,
+      shape,
+      size: shape.reduce((x, y) => x * y, 1),
+      topEigenvalue: top,
+      trace,
+    });
+    const a = withSharpness(syntheticRecord('sam', 0), {
+      layers: [layer('dense_Dense1/kernel', [2, 3], 1, 10), layer('dense_Dense1/bias', [3], 5, 6)],
+    });
+    const b = withSharpness(syntheticRecord('sam', 1), {
+      layers: [layer('dense_Dense7/kernel', [2, 3], 3, 14), layer('dense_Dense7/bias', [3], 5, 6)],
+    });
     const p = plot([a, b], 'layer-sharpness');
     const tops = values(p.spec, 0);
     const traces = values(p.spec, 1);
-    assert.deepEqual(tops.map((r) => [r.layer, r.mean, r.runs]), [['1. dense kernel 2×3', 2, 2], ['2. dense bias 3', 5, 2]]);
+    assert.deepEqual(
+      tops.map((r) => [r.layer, r.mean, r.runs]),
+      [
+        ['1. dense kernel 2×3', 2, 2],
+        ['2. dense bias 3', 5, 2],
+      ],
+    );
     const std = Math.SQRT2; // sample std of {1, 3}
     assert.ok(Math.abs((tops[0].hi as number) - (2 + std)) < 1e-12 && Math.abs((tops[0].lo as number) - (2 - std)) < 1e-12);
     assert.equal(tops[1].hi, 5);
-    assert.deepEqual(traces.map((r) => r.mean), [12, 6]);
+    assert.deepEqual(
+      traces.map((r) => r.mean),
+      [12, 6],
+    );
     assert.equal(layerLabel(0, 'conv2d_Conv2D12/kernel', [3, 3, 1, 32]), '1. conv2d kernel 3×3×1×32');
   });
 
   test('skipped with a reason when no complete run has the data', () => {
     const bare = syntheticRecord('sam', 0);
-    const { topEigenvalues: _t, topEigenvaluesConverged: _c, topEigenvaluesIterations: _i, density: _d, layers: _l, ...old } = bare.sharpness!;
+    const {
+      topEigenvalues: _t,
+      topEigenvaluesConverged: _c,
+      topEigenvaluesIterations: _i,
+      density: _d,
+      layers: _l,
+      ...old
+    } = bare.sharpness!;
     const plans = planPlots(groupRecords([{ ...bare, sharpness: old }])[0]);
     for (const id of ['spectral-density', 'top-eigenvalues', 'layer-sharpness']) {
       const p = plans.find((q) => q.id === id);
@@ -90,7 +116,12 @@ describe('spectrum plots', () => {
       assert.match(p.skipped, /--measure-(density|top-k|layers)/);
     }
     const diverged = syntheticRecord('sam', 1, { status: 'diverged' });
-    assert.ok(planPlots(groupRecords([diverged])[0]).filter((q) => q.id.startsWith('spectral')).every(isSkipped), 'diverged runs are not drawn');
+    assert.ok(
+      planPlots(groupRecords([diverged])[0])
+        .filter((q) => q.id.startsWith('spectral'))
+        .every(isSkipped),
+      'diverged runs are not drawn',
+    );
   });
 
   test('the spectrum specs compile and render to SVG', async () => {

@@ -91,7 +91,18 @@ test('CSV: raw numbers, empty cells and n = 0 for a missing statistic, quoting w
   const csv = toCsv([sgd, samMeasured, quoted]).trim().split('\n');
   assert.equal(csv.length, 4);
   const header = csv[0]!.split(',');
-  assert.deepEqual(header.slice(0, 10), ['dataset', 'model', 'optimizer', 'label', 'runs', 'complete', 'diverged', 'failed', 'incomplete', 'seeds']);
+  assert.deepEqual(header.slice(0, 10), [
+    'dataset',
+    'model',
+    'optimizer',
+    'label',
+    'runs',
+    'complete',
+    'diverged',
+    'failed',
+    'incomplete',
+    'seeds',
+  ]);
   assert.equal(header.length, 10 + 7 * 3);
   const cell = (line: string, name: string): string => line.split(',')[header.indexOf(name)]!;
   assert.equal(cell(csv[1]!, 'seeds'), '0 1 2 3');

@@ -6,10 +6,19 @@ import { disposeStepResult, euclideanAscent, perturbedDescent, sharpnessAwareSte
 import { modelObjective } from '../../src/sharpness/index.js';
 import { moonsBatch, reportMlp } from '../optimizers/mlp.js';
 import { Rng } from '../../src/util/random.js';
-import { clean, dominantEigenvalue, eigenDecomposedMatrix, jacobiEigenvalues, matrixWithEigenvalues, matVec, quadraticObjective, relErr, type Matrix } from './helpers.js';
+import {
+  clean,
+  dominantEigenvalue,
+  eigenDecomposedMatrix,
+  jacobiEigenvalues,
+  matrixWithEigenvalues,
+  matVec,
+  quadraticObjective,
+  relErr,
+  type Matrix,
+} from './helpers.js';
 
 tf.setBackend('cpu');
-
 
 const dotv = (a: number[], b: number[]): number => a.reduce((s, x, i) => s + x * b[i], 0);
 
@@ -30,7 +39,7 @@ test('surrogate gap on a quadratic: 2h/rho² = ĝᵀAĝ + 2‖g‖/rho exactly',
   q.dispose();
 });
 
-test("Lemma 3: 2h/rho² ≈ sigma_max at a least-squares minimum reached by large-step gradient descent", () => {
+test('Lemma 3: 2h/rho² ≈ sigma_max at a least-squares minimum reached by large-step gradient descent', () => {
   // L(w) = ‖Xw − y‖² / (2m), H = XᵀX/m. Gradient descent with step 1.8/sigma_max shrinks the error
   // along the top eigenvector by |1 − 1.8| = 0.8 per step and every other direction faster (the
   // spectrum of this X lies within [0.2, 1]·sigma_max, where |1 − 1.8λ/sigma_max| <= 0.64), so the
@@ -41,7 +50,9 @@ test("Lemma 3: 2h/rho² ≈ sigma_max at a least-squares minimum reached by larg
   const xs: Matrix = Array.from({ length: m }, () => Array.from({ length: d }, () => rng.normal()));
   const wTrue = Array.from({ length: d }, () => rng.normal());
   const ys = xs.map((row) => dotv(row, wTrue) + 0.1 * rng.normal());
-  const h: Matrix = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => xs.reduce((s, row) => s + row[i] * row[j], 0) / m));
+  const h: Matrix = Array.from({ length: d }, (_, i) =>
+    Array.from({ length: d }, (_, j) => xs.reduce((s, row) => s + row[i] * row[j], 0) / m),
+  );
   const sigma = dominantEigenvalue(h);
   assert.ok(Math.min(...jacobiEigenvalues(h)) >= 0.2 * sigma, 'the design assumes the spectrum lies within [0.2, 1]·sigma_max');
   const grad = (w: number[]): number[] => {
@@ -54,7 +65,10 @@ test("Lemma 3: 2h/rho² ≈ sigma_max at a least-squares minimum reached by larg
   const x = tf.tensor2d(xs);
   const y = tf.tensor2d(ys, [m, 1]);
   const wv = tf.variable(tf.tensor2d(w, [d, 1]));
-  const obj: Objective = { vars: [wv], loss: () => tf.tidy(() => tf.mul(0.5, tf.mean(tf.square(tf.sub(tf.matMul(x, wv), y)))) as tf.Scalar) };
+  const obj: Objective = {
+    vars: [wv],
+    loss: () => tf.tidy(() => tf.mul(0.5, tf.mean(tf.square(tf.sub(tf.matMul(x, wv), y)))) as tf.Scalar),
+  };
   const rho = 0.05;
   const r = clean(obj, () => surrogateGap(obj, { rho }));
   // Error budget: 2‖g‖/(rho·sigma) (the residual shrinks by 0.8⁶⁰ ≈ 1.5e-6: ‖g‖ ~ 1e-6, ~1e-4) plus float32 rounding of the

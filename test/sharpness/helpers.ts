@@ -38,7 +38,9 @@ export function eigenDecomposedMatrix(lambdas: number[], seed: number): { a: Mat
     const nv = Math.hypot(...v);
     q.push(v.map((x) => x / nv));
   }
-  const a = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => lambdas.reduce((s, l, k) => s + l * q[k][i] * q[k][j], 0)));
+  const a = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => lambdas.reduce((s, l, k) => s + l * q[k][i] * q[k][j], 0)),
+  );
   return { a, q };
 }
 

@@ -8,7 +8,6 @@ tf.setBackend('cpu');
 
 const W0 = [0.3, -1.2, 0.8, 2.0, -0.5, 0.1];
 
-
 test('both HVP methods agree with A v on a quadratic', () => {
   const a = matrixWithEigenvalues([8, 4, 2, 1, 0.5, -3], 1);
   const q = quadraticObjective(a, W0);
@@ -141,7 +140,10 @@ test('options are validated with the option named', () => {
   assert.throws(() => hessianTopEigenvalue(q, { tol: 0 }), /tol must be a finite number > 0/);
   assert.throws(() => hessianTopEigenvalue(q, { maxIterations: 1.5 }), /maxIterations must be an integer >= 2/);
   assert.throws(() => hessianTopEigenvalue(q, { seed: 0.5 }), /seed must be an integer/);
-  assert.throws(() => hessianTopEigenvalue(q, { method: 'exact' as never }), /method must be one of 'auto', 'double-backprop', 'finite-difference'/);
+  assert.throws(
+    () => hessianTopEigenvalue(q, { method: 'exact' as never }),
+    /method must be one of 'auto', 'double-backprop', 'finite-difference'/,
+  );
   assert.throws(() => hessianTopEigenvalue(q, { fdRelativeStep: 1 }), /fdRelativeStep must be a finite number > 0 and <= 0.1/);
   assert.throws(() => hessianTrace(q, { samples: 1 }), /samples must be an integer >= 2/);
   assert.throws(() => hessianTrace({ vars: [], loss: q.loss }), /obj.vars must be a non-empty array/);

@@ -21,11 +21,43 @@ tf.setBackend('cpu');
 /** A 2-3-2 ReLU/softmax MLP with seeded weights and 7 labelled points. */
 function tinyMlp(): { model: tf.Sequential; x: tf.Tensor2D; y: tf.Tensor2D; dispose: () => void } {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ units: 3, inputShape: [2], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) }));
+  model.add(
+    tf.layers.dense({
+      units: 3,
+      inputShape: [2],
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 11 }),
+      biasInitializer: tf.initializers.constant({ value: 0.1 }),
+    }),
+  );
   model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 12 }) }));
-  const x = tf.tensor2d([[0.5, 1.0], [-1.2, 0.3], [0.8, -0.7], [1.5, 1.1], [-0.4, -1.3], [0.1, 0.9], [-1.0, -0.2]]);
-  const y = tf.tensor2d([[1, 0], [0, 1], [1, 0], [0, 1], [0, 1], [1, 0], [0, 1]]);
-  return { model, x, y, dispose: () => { model.dispose(); tf.dispose([x, y]); } };
+  const x = tf.tensor2d([
+    [0.5, 1.0],
+    [-1.2, 0.3],
+    [0.8, -0.7],
+    [1.5, 1.1],
+    [-0.4, -1.3],
+    [0.1, 0.9],
+    [-1.0, -0.2],
+  ]);
+  const y = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+    [1, 0],
+    [0, 1],
+    [0, 1],
+    [1, 0],
+    [0, 1],
+  ]);
+  return {
+    model,
+    x,
+    y,
+    dispose: () => {
+      model.dispose();
+      tf.dispose([x, y]);
+    },
+  };
 }
 
 /** The Keras categorical cross-entropy, written here independently of src/sharpness. */
@@ -58,7 +90,10 @@ function finiteDifferenceHessian(model: tf.LayersModel, x: tf.Tensor, y: tf.Tens
   for (let j = 0; j < n; j++) {
     tf.tidy(() => setCoordinate(j, h));
     const gp = flatGradient(model, x, y, vars);
-    tf.tidy(() => { restore(); setCoordinate(j, -h); });
+    tf.tidy(() => {
+      restore();
+      setCoordinate(j, -h);
+    });
     const gm = flatGradient(model, x, y, vars);
     tf.tidy(restore);
     cols.push(gp.map((g, i) => (g - gm[i]) / (2 * h)));
@@ -126,14 +161,21 @@ test('tiny MLP: Hessian-vector products, top eigenvalue and trace match a finite
   const top = hessianTopEigenvalue(obj, { tol: 1e-6, maxIterations: 500, seed: 1 });
   assert.equal(top.method, 'double-backprop');
   assert.ok(top.converged, `not converged after ${top.iterations}`);
-  assert.ok(relErr(top.value, want) < 2e-3, `sigma_max ${top.value} vs ${want}; spectrum ${jacobiEigenvalues(hessian).map((l) => l.toFixed(4))}`);
+  assert.ok(
+    relErr(top.value, want) < 2e-3,
+    `sigma_max ${top.value} vs ${want}; spectrum ${jacobiEigenvalues(hessian).map((l) => l.toFixed(4))}`,
+  );
   const topFd = hessianTopEigenvalue(obj, { tol: 1e-6, maxIterations: 500, seed: 1, method: 'finite-difference' });
   assert.ok(relErr(topFd.value, want) < 2e-3, `finite-difference sigma_max ${topFd.value} vs ${want}`);
 
   const samples = 400;
   const tr = hessianTrace(obj, { samples, seed: 2 });
   let offSq = 0;
-  hessian.forEach((row, i) => row.forEach((hij, j) => { if (i !== j) offSq += hij * hij; }));
+  hessian.forEach((row, i) =>
+    row.forEach((hij, j) => {
+      if (i !== j) offSq += hij * hij;
+    }),
+  );
   const se = Math.sqrt((2 * offSq) / samples);
   assert.ok(Math.abs(tr.value - trace) < 4 * se, `trace ${tr.value} vs ${trace} (SE ${se})`);
 
@@ -166,7 +208,8 @@ test('filter-normalised directions: each output unit / channel has the norm of i
   const conv = tf.variable(tf.randomNormal([3, 3, 2, 4], 0, 1, 'float32', 5));
   const vars = [...(m.model.trainableWeights.map((w) => w.read()) as tf.Variable[]), conv];
   const before = tf.memory().numTensors;
-  const columnNorms = (t: tf.Tensor): number[] => tf.tidy(() => Array.from(tf.norm(tf.reshape(t, [-1, t.shape[t.rank - 1]]), 'euclidean', 0).dataSync()));
+  const columnNorms = (t: tf.Tensor): number[] =>
+    tf.tidy(() => Array.from(tf.norm(tf.reshape(t, [-1, t.shape[t.rank - 1]]), 'euclidean', 0).dataSync()));
   for (const vectors of ['zero', 'whole'] as const) {
     const d = filterNormalizedDirection(vars, new Rng(3), vectors);
     vars.forEach((v, i) => {
@@ -199,7 +242,10 @@ test('landscape slices: L(w) at the origin, even grids, weights unchanged, no le
   assert.deepEqual(s1.alphas, [-0.5, -0.375, -0.25, -0.125, 0, 0.125, 0.25, 0.375, 0.5]);
   assert.equal(s1.losses[4], l0);
   assert.ok(s1.losses.every(Number.isFinite));
-  assert.ok(s1.losses.some((l) => Math.abs(l - l0) > 1e-4), 'the slice moved the weights');
+  assert.ok(
+    s1.losses.some((l) => Math.abs(l - l0) > 1e-4),
+    'the slice moved the weights',
+  );
   const s2 = lossLandscape2D(obj, { points: 5, seed: 4 });
   assert.equal(s2.losses.length, 5);
   assert.ok(s2.losses.every((row) => row.length === 5 && row.every(Number.isFinite)));
@@ -244,12 +290,25 @@ test('measureSharpness returns a valid SharpnessRecord consistent with the singl
 test('a CNN (MaxPool, Conv2D) gets exact products; overlapping pooling windows fall back to central differences; no leak', () => {
   for (const pool of [{ poolSize: 2 }, { poolSize: 3, strides: 1 }]) {
     const model = tf.sequential();
-    model.add(tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [6, 6, 1], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }));
+    model.add(
+      tf.layers.conv2d({
+        filters: 2,
+        kernelSize: 3,
+        inputShape: [6, 6, 1],
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+      }),
+    );
     model.add(tf.layers.maxPooling2d(pool));
     model.add(tf.layers.flatten());
     model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }));
     const x = tf.randomNormal([4, 6, 6, 1], 0, 1, 'float32', 3);
-    const y = tf.tensor2d([[1, 0], [0, 1], [0, 1], [1, 0]]);
+    const y = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [0, 1],
+      [1, 0],
+    ]);
     const obj = modelObjective(model, x, y, { chunkSize: 3 });
     const before = tf.memory().numTensors;
     const weights = fingerprint(obj.vars);

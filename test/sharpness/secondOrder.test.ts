@@ -23,11 +23,7 @@ const cnnExamples = examples(5, [6, 6, 1], 2, 7);
 const mlpExamples = examples(24, [2], 2, 8);
 
 /** Runs `fn` on a fresh tiny model on `backend` and disposes everything; asserts no tensor leaked. */
-async function withModel<T>(
-  backend: 'cpu' | 'wasm',
-  kind: 'cnn' | 'mlp',
-  fn: (obj: Objective, model: tf.Sequential) => T,
-): Promise<T> {
+async function withModel<T>(backend: 'cpu' | 'wasm', kind: 'cnn' | 'mlp', fn: (obj: Objective, model: tf.Sequential) => T): Promise<T> {
   await initBackend({ backend });
   const model = kind === 'cnn' ? tinyCnn(3) : smallMlp(5);
   const { x, y } = kind === 'cnn' ? exampleTensors(cnnExamples, 2) : exampleTensors(mlpExamples, 2);
@@ -103,7 +99,12 @@ test('softmax layer only: every Hutchinson probe is >= 0 (cross-entropy is conve
       const obj: Objective = { vars: last, loss: full.loss };
       const rng = new Rng(3);
       for (let s = 0; s < 8; s++) {
-        const z = last.map((v) => tf.tensor(Array.from({ length: v.size }, () => (rng.uint32() & 1 ? 1 : -1)), v.shape));
+        const z = last.map((v) =>
+          tf.tensor(
+            Array.from({ length: v.size }, () => (rng.uint32() & 1 ? 1 : -1)),
+            v.shape,
+          ),
+        );
         const r = hessianVectorProduct(obj, z);
         const q = tf.tidy(() => tf.addN(r.product.map((p, i) => tf.sum(tf.mul(p, z[i])))).dataSync()[0]);
         tf.dispose([z, r.product]);
@@ -153,7 +154,16 @@ test("max pooling with 'same' padding and odd sizes: exact products match small-
     for (const padding of ['same', 'valid'] as const) {
       // 7x7 input → 5x5 conv output: 'same' pads the last row/column, 'valid' drops it.
       const model = tf.sequential();
-      model.add(tf.layers.conv2d({ filters: 2, kernelSize: 3, inputShape: [7, 7, 1], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }), biasInitializer: tf.initializers.constant({ value: 0.05 }) }));
+      model.add(
+        tf.layers.conv2d({
+          filters: 2,
+          kernelSize: 3,
+          inputShape: [7, 7, 1],
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+          biasInitializer: tf.initializers.constant({ value: 0.05 }),
+        }),
+      );
       model.add(tf.layers.maxPooling2d({ poolSize: 2, padding }));
       model.add(tf.layers.flatten());
       model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }));
@@ -163,7 +173,12 @@ test("max pooling with 'same' padding and odd sizes: exact products match small-
       const before = tf.memory().numTensors;
       const rng = new Rng(5);
       for (let k = 0; k < 2; k++) {
-        const v = obj.vars.map((w) => tf.tensor(Array.from({ length: w.size }, () => rng.normal()), w.shape));
+        const v = obj.vars.map((w) =>
+          tf.tensor(
+            Array.from({ length: w.size }, () => rng.normal()),
+            w.shape,
+          ),
+        );
         const exact = hessianVectorProduct(obj, v);
         // A small step, so that (with 3 examples) no ReLU or pooling kink is crossed.
         const fd = hessianVectorProduct(obj, v, { method: 'finite-difference', fdRelativeStep: 1e-4 });

@@ -28,7 +28,9 @@ const diagonal = (d: number[]): Matrix => d.map((x, i) => d.map((_, j) => (i ===
 function assertClose(got: number[], want: number[], rel: number, what: string): void {
   assert.equal(got.length, want.length, `${what}: ${got.length} values, want ${want.length}`);
   const scale = Math.max(...want.map(Math.abs));
-  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= rel * Math.max(Math.abs(want[i]), 1e-3 * scale), `${what}[${i}]: ${g} vs ${want[i]}`));
+  got.forEach((g, i) =>
+    assert.ok(Math.abs(g - want[i]) <= rel * Math.max(Math.abs(want[i]), 1e-3 * scale), `${what}[${i}]: ${g} vs ${want[i]}`),
+  );
 }
 
 test('top-k of 6x6 quadratics: distinct, repeated and negative eigenvalues, within 1e-4 relative', () => {
@@ -69,7 +71,10 @@ test('repeated eigenvalues in a larger space: the process restarts in the rest o
   const rng = new Rng(3);
   const bulk = Array.from({ length: 54 }, () => [1, 0.5, 0, -1][rng.int(4)]);
   const lambdas = [9, 9, 9, 7, 7, 5, ...bulk];
-  const q = quadraticObjective(matrixWithEigenvalues(lambdas, 8), Array.from({ length: 60 }, (_, i) => Math.sin(i)));
+  const q = quadraticObjective(
+    matrixWithEigenvalues(lambdas, 8),
+    Array.from({ length: 60 }, (_, i) => Math.sin(i)),
+  );
   const r = clean(q, () => hessianTopEigenvalues(q, { k: 6 }));
   assertClose(r.values, [9, 9, 9, 7, 7, 5], 1e-4, 'top-6');
   assert.ok(r.restarts >= 2, `restarts ${r.restarts}`);
@@ -81,7 +86,10 @@ test('repeated eigenvalues in a larger space: the process restarts in the rest o
 test('a 200-dimensional quadratic with a bulk and outliers: top-5 converge long before 200 products', () => {
   const rng = new Rng(4);
   const lambdas = [20, 15, 12, 10, 9, ...Array.from({ length: 195 }, () => -1 + 4 * rng.next())];
-  const q = quadraticObjective(matrixWithEigenvalues(lambdas, 9), Array.from({ length: 200 }, (_, i) => Math.cos(i)));
+  const q = quadraticObjective(
+    matrixWithEigenvalues(lambdas, 9),
+    Array.from({ length: 200 }, (_, i) => Math.cos(i)),
+  );
   const r = clean(q, () => hessianTopEigenvalues(q, { k: 5, seed: 2 }));
   assertClose(r.values, [20, 15, 12, 10, 9], 1e-4, 'top-5');
   assert.deepEqual(r.converged, [true, true, true, true, true]);
@@ -126,7 +134,12 @@ test('spectral density of a diagonal quadratic: Ritz values are the eigenvalues,
   assert.equal(d.runs.length, 3);
   for (const run of d.runs) {
     assertClose(run.ritzValues, [-2, 0.5, 3, 5, 10], 1e-5, 'Ritz values');
-    assertClose(run.weights, [1, 1, 1, 1, 2].map((m) => m / 6), 1e-5, 'weights');
+    assertClose(
+      run.weights,
+      [1, 1, 1, 1, 2].map((m) => m / 6),
+      1e-5,
+      'weights',
+    );
     assert.equal(run.iterations, 5, 'the Krylov space is invariant after 5 distinct eigenvalues');
   }
   assert.equal(d.iterations, 15);
@@ -175,7 +188,11 @@ test('spectral density: each run is a Gauss quadrature of vᵀAv; the mean over 
   const firstMoments = d.runs.map((run) => run.ritzValues.reduce((s, t, j) => s + t * run.weights[j], 0));
   const mean = firstMoments.reduce((s, x) => s + x, 0) / runs;
   let offSq = 0;
-  a.forEach((row, i) => row.forEach((x, j) => { if (i !== j) offSq += x * x; }));
+  a.forEach((row, i) =>
+    row.forEach((x, j) => {
+      if (i !== j) offSq += x * x;
+    }),
+  );
   const se = Math.sqrt((2 * offSq) / 36 / runs);
   assert.ok(Math.abs(mean - trace(a) / 6) < 4 * se, `mean first moment ${mean} vs tr/n ${trace(a) / 6} (SE ${se})`);
   q.dispose();
@@ -203,7 +220,11 @@ test('bad options are rejected before any product, naming the option and the all
   const q = quadraticObjective(matrixWithEigenvalues([3, 2, 1, 0.5, 0.2, 0.1], 1), W0);
   const before = tf.memory().numTensors;
   const cases: Array<[() => unknown, ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor, RegExp]> = [
-    [() => hessianTopEigenvalues(q, { k: 0 }), RangeError, /hessianTopEigenvalues: k must be an integer >= 1 and <= 6 \(the number of parameters\), got 0/],
+    [
+      () => hessianTopEigenvalues(q, { k: 0 }),
+      RangeError,
+      /hessianTopEigenvalues: k must be an integer >= 1 and <= 6 \(the number of parameters\), got 0/,
+    ],
     [() => hessianTopEigenvalues(q, { k: 7 }), RangeError, /k must be an integer >= 1 and <= 6 \(the number of parameters\), got 7/],
     [() => hessianTopEigenvalues(q, { k: 1.5 }), RangeError, /k must be an integer/],
     [() => hessianTopEigenvalues(q, { k: '2' as never }), TypeError, /k must be an integer/],
@@ -221,11 +242,31 @@ test('bad options are rejected before any product, naming the option and the all
     [() => hessianSpectralDensity(q, { gridPoints: 1 }), RangeError, /gridPoints must be an integer >= 2 and <= 1000000, got 1/],
     [() => hessianLayerSharpness(q, { samples: 1 }), RangeError, /hessianLayerSharpness: samples must be an integer >= 2, got 1/],
     [() => hessianLayerSharpness(q, { maxIterations: 0 }), RangeError, /maxIterations must be an integer >= 1, got 0/],
-    [() => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, topK: 9 }), RangeError, /measureSharpness: topK must be an integer >= 1 and <= 6 \(the number of parameters\), got 9/],
-    [() => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, topK: { k: 2, tol: 2 } }), RangeError, /measureSharpness: topK.tol must be a finite number > 0 and < 1/],
-    [() => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, density: { sigma: 0 } }), RangeError, /measureSharpness: density.sigma must be a finite number > 0, got 0/],
-    [() => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, density: 'yes' as never }), TypeError, /density must be a boolean or an options object/],
-    [() => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, layers: { samples: 1 } }), RangeError, /measureSharpness: layers.samples must be an integer >= 2/],
+    [
+      () => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, topK: 9 }),
+      RangeError,
+      /measureSharpness: topK must be an integer >= 1 and <= 6 \(the number of parameters\), got 9/,
+    ],
+    [
+      () => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, topK: { k: 2, tol: 2 } }),
+      RangeError,
+      /measureSharpness: topK.tol must be a finite number > 0 and < 1/,
+    ],
+    [
+      () => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, density: { sigma: 0 } }),
+      RangeError,
+      /measureSharpness: density.sigma must be a finite number > 0, got 0/,
+    ],
+    [
+      () => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, density: 'yes' as never }),
+      TypeError,
+      /density must be a boolean or an options object/,
+    ],
+    [
+      () => measureSharpness({ ...q, examples: 6 }, { rho: 0.1, layers: { samples: 1 } }),
+      RangeError,
+      /measureSharpness: layers.samples must be an integer >= 2/,
+    ],
   ];
   for (const [call, kind, message] of cases) {
     assert.throws(call, (err: unknown) => err instanceof kind && message.test((err as Error).message), `${message}`);
@@ -238,12 +279,21 @@ test('an empty data set is rejected, as tensors or as an example source', () => 
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [2], activation: 'softmax' })] });
   const x = tf.zeros([0, 2]);
   const y = tf.zeros([0, 2]);
-  assert.throws(() => modelObjective(model, x, y), (e: unknown) => e instanceof RangeError && /x and y must hold the same positive number of examples, got 0 and 0/.test((e as Error).message));
+  assert.throws(
+    () => modelObjective(model, x, y),
+    (e: unknown) =>
+      e instanceof RangeError && /x and y must hold the same positive number of examples, got 0 and 0/.test((e as Error).message),
+  );
   assert.throws(
     () => modelObjective(model, { size: 0, chunk: () => ({ x, y }) }),
-    (e: unknown) => e instanceof RangeError && /source.size must be a positive integer \(an empty data set has no loss\), got 0/.test((e as Error).message),
+    (e: unknown) =>
+      e instanceof RangeError &&
+      /source.size must be a positive integer \(an empty data set has no loss\), got 0/.test((e as Error).message),
   );
-  assert.throws(() => modelObjective(model, { size: 3 } as never), (e: unknown) => e instanceof TypeError && /ExampleSource/.test((e as Error).message));
+  assert.throws(
+    () => modelObjective(model, { size: 3 } as never),
+    (e: unknown) => e instanceof TypeError && /ExampleSource/.test((e as Error).message),
+  );
   assert.throws(() => modelObjective(model, x, y, { chunkSize: 0 }), RangeError);
   tf.dispose([x, y]);
   model.dispose();

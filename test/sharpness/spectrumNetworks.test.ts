@@ -67,15 +67,20 @@ function measured<T>(obj: Objective, call: () => T): T {
 
 test('top-5 of a small MLP and the tiny CNN match the eigenvalues of the full Hessian within 1e-4 relative', async () => {
   for (const kind of ['mlp', 'cnn'] as const) {
-    await withModel('cpu', kind, (obj) => {
-      const want = descending(jacobiEigenvalues(fullHessian(kind, obj)));
-      const r = measured(obj, () => hessianTopEigenvalues(obj, { k: 5, seed: 1 }));
-      assert.equal(r.method, 'double-backprop');
-      assert.deepEqual(r.converged, [true, true, true, true, true]);
-      r.values.forEach((v, i) => assert.ok(relErr(v, want[i]) < 1e-4, `${kind} λ${i + 1}: ${v} vs ${want[i]}`));
-      // The spectrum has negative eigenvalues too: top-k is not a largest-magnitude search.
-      assert.ok(want[want.length - 1] < 0);
-    }, 7);
+    await withModel(
+      'cpu',
+      kind,
+      (obj) => {
+        const want = descending(jacobiEigenvalues(fullHessian(kind, obj)));
+        const r = measured(obj, () => hessianTopEigenvalues(obj, { k: 5, seed: 1 }));
+        assert.equal(r.method, 'double-backprop');
+        assert.deepEqual(r.converged, [true, true, true, true, true]);
+        r.values.forEach((v, i) => assert.ok(relErr(v, want[i]) < 1e-4, `${kind} λ${i + 1}: ${v} vs ${want[i]}`));
+        // The spectrum has negative eigenvalues too: top-k is not a largest-magnitude search.
+        assert.ok(want[want.length - 1] < 0);
+      },
+      7,
+    );
   }
 });
 
@@ -115,7 +120,10 @@ test('per-layer sharpness: each variable’s top eigenvalue and trace are those 
       const blocks = diagonalBlocks(fullHessian(kind, obj), obj.vars);
       const samples = 20;
       const r = measured(obj, () => hessianLayerSharpness(obj, { samples, seed: 4 }));
-      assert.deepEqual(r.layers.map((l) => l.name), obj.vars.map((v) => v.name));
+      assert.deepEqual(
+        r.layers.map((l) => l.name),
+        obj.vars.map((v) => v.name),
+      );
       r.layers.forEach((l, i) => {
         const block = blocks[i];
         assert.equal(l.size, block.length);
@@ -125,19 +133,33 @@ test('per-layer sharpness: each variable’s top eigenvalue and trace are those 
         assert.ok(l.topEigenvalueConverged);
         if (l.size <= samples) {
           assert.equal(l.traceMethod, 'exact');
-          assert.ok(Math.abs(l.trace - trace(block)) < 1e-5 * Math.max(1, Math.abs(trace(block))), `${kind} ${l.name}: trace ${l.trace} vs ${trace(block)}`);
+          assert.ok(
+            Math.abs(l.trace - trace(block)) < 1e-5 * Math.max(1, Math.abs(trace(block))),
+            `${kind} ${l.name}: trace ${l.trace} vs ${trace(block)}`,
+          );
           assert.equal(l.traceStdError, 0);
         } else {
           // Hutchinson: unbiased with per-probe variance 2 Σ_{i≠j} B_ij², so within 4 standard errors.
           assert.equal(l.traceMethod, 'hutchinson');
           let offSq = 0;
-          block.forEach((row, a) => row.forEach((x, b) => { if (a !== b) offSq += x * x; }));
+          block.forEach((row, a) =>
+            row.forEach((x, b) => {
+              if (a !== b) offSq += x * x;
+            }),
+          );
           const se = Math.sqrt((2 * offSq) / samples);
           assert.ok(Math.abs(l.trace - trace(block)) < 4 * se, `${kind} ${l.name}: trace ${l.trace} vs ${trace(block)} (SE ${se})`);
         }
       });
-      if (kind === 'mlp') assert.ok(r.layers.some((l) => l.traceMethod === 'hutchinson'), 'the 8x8 kernel is estimated');
-      assert.equal(r.products, r.layers.reduce((s, l) => s + l.products, 0));
+      if (kind === 'mlp')
+        assert.ok(
+          r.layers.some((l) => l.traceMethod === 'hutchinson'),
+          'the 8x8 kernel is estimated',
+        );
+      assert.equal(
+        r.products,
+        r.layers.reduce((s, l) => s + l.products, 0),
+      );
     });
   }
 });
@@ -203,7 +225,9 @@ test('cpu and wasm agree on top-3 and on the density’s Ritz values (tiny CNN, 
   }
   results.wasm.top.forEach((v, i) => assert.ok(relErr(v, results.cpu.top[i]) < 1e-4, `λ${i + 1}: wasm ${v} vs cpu ${results.cpu.top[i]}`));
   const scale = Math.max(...results.cpu.ritz.map(Math.abs));
-  results.wasm.ritz.forEach((v, i) => assert.ok(Math.abs(v - results.cpu.ritz[i]) < 1e-4 * scale, `Ritz ${i}: wasm ${v} vs cpu ${results.cpu.ritz[i]}`));
+  results.wasm.ritz.forEach((v, i) =>
+    assert.ok(Math.abs(v - results.cpu.ritz[i]) < 1e-4 * scale, `Ritz ${i}: wasm ${v} vs cpu ${results.cpu.ritz[i]}`),
+  );
 });
 
 test('measureSharpness records the spectrum when asked, from the same computations, and nothing else changes', async () => {
@@ -213,7 +237,14 @@ test('measureSharpness records the spectrum when asked, from the same computatio
     assert.equal(plain.density, undefined);
     assert.equal(plain.layers, undefined);
     const rec = measured(obj, () =>
-      measureSharpness(obj, { rho: 0.05, seed: 9, traceSamples: 4, topK: 3, density: { runs: 2, iterations: 10, gridPoints: 64 }, layers: { samples: 4 } }),
+      measureSharpness(obj, {
+        rho: 0.05,
+        seed: 9,
+        traceSamples: 4,
+        topK: 3,
+        density: { runs: 2, iterations: 10, gridPoints: 64 },
+        layers: { samples: 4 },
+      }),
     );
     SharpnessRecordSchema.parse(rec);
     const { topEigenvalues, topEigenvaluesConverged, topEigenvaluesIterations, density, layers, ...base } = rec;
@@ -223,9 +254,17 @@ test('measureSharpness records the spectrum when asked, from the same computatio
     assert.deepEqual(topEigenvaluesConverged, top.converged);
     assert.equal(topEigenvaluesIterations, top.iterations);
     const d = hessianSpectralDensity(obj, { runs: 2, iterations: 10, gridPoints: 64, seed: 12 });
-    assert.deepEqual(density, { grid: d.grid, density: d.density, sigma: d.sigma, runs: d.runs.map((r) => ({ ritzValues: r.ritzValues, weights: r.weights })) });
+    assert.deepEqual(density, {
+      grid: d.grid,
+      density: d.density,
+      sigma: d.sigma,
+      runs: d.runs.map((r) => ({ ritzValues: r.ritzValues, weights: r.weights })),
+    });
     const l = hessianLayerSharpness(obj, { samples: 4, seed: 13 });
-    assert.deepEqual(layers, l.layers.map((b) => ({ name: b.name, shape: b.shape, size: b.size, topEigenvalue: b.topEigenvalue, trace: b.trace })));
+    assert.deepEqual(
+      layers,
+      l.layers.map((b) => ({ name: b.name, shape: b.shape, size: b.size, topEigenvalue: b.topEigenvalue, trace: b.trace })),
+    );
     // A record round-trips through JSON and the schema.
     assert.deepEqual(SharpnessRecordSchema.parse(JSON.parse(JSON.stringify(rec))), rec);
   });

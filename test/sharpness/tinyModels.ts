@@ -8,7 +8,16 @@ import { Rng } from '../../src/util/random.js';
 /** Tiny CNN: 6x6x1 → conv 2 filters 3x3 valid ReLU → max-pool 2 → flatten → dense 2 softmax (38 weights). */
 export function tinyCnn(seed: number): tf.Sequential {
   const model = tf.sequential();
-  model.add(tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }), biasInitializer: tf.initializers.constant({ value: 0.05 }) }));
+  model.add(
+    tf.layers.conv2d({
+      inputShape: [6, 6, 1],
+      filters: 2,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed }),
+      biasInitializer: tf.initializers.constant({ value: 0.05 }),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   model.add(tf.layers.flatten());
   model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }) }));
@@ -18,8 +27,23 @@ export function tinyCnn(seed: number): tf.Sequential {
 /** Small MLP 2-8-8-2 (ReLU, softmax). */
 export function smallMlp(seed: number): tf.Sequential {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ units: 8, inputShape: [2], activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }), biasInitializer: tf.initializers.constant({ value: 0.1 }) }));
-  model.add(tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) }));
+  model.add(
+    tf.layers.dense({
+      units: 8,
+      inputShape: [2],
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed }),
+      biasInitializer: tf.initializers.constant({ value: 0.1 }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: 8,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }),
+      biasInitializer: tf.initializers.constant({ value: 0.1 }),
+    }),
+  );
   model.add(tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 2 }) }));
   return model;
 }

@@ -19,7 +19,10 @@ test('globalDot and globalNorm join all tensors into one vector (not per tensor)
   assert.ok(Math.abs(n.dataSync()[0] - Math.sqrt(30)) < 1e-6);
   assert.equal(d.dataSync()[0], 5);
   assert.equal(dot([], []), 0);
-  assert.throws(() => globalDot(a, [b[0]]), (err: unknown) => err instanceof RangeError && /lists differ in length \(2 vs 1\)/.test(err.message));
+  assert.throws(
+    () => globalDot(a, [b[0]]),
+    (err: unknown) => err instanceof RangeError && /lists differ in length \(2 vs 1\)/.test(err.message),
+  );
   const s = scale(a, -2);
   assert.deepEqual(Array.from(s[1].dataSync()), [-6, -8]);
   tf.dispose([...a, ...b, n, d, ...s]);
@@ -31,20 +34,35 @@ test('atShiftedWeights runs at w + d, then restores w bit-exactly, also when the
   const original = bits(w);
   const before = tf.memory().numTensors;
   const d = [tf.tensor1d([1, 2, 3]), tf.tensor2d([[-1]])];
-  const seen = atShiftedWeights(w, d, () => {
-    tf.tidy(() => frozen.assign(tf.tensor1d([6]))); // e.g. moving statistics updated by a training pass
-    return w.flatMap((v) => Array.from(v.dataSync()));
-  }, { alsoRestore: [frozen] });
+  const seen = atShiftedWeights(
+    w,
+    d,
+    () => {
+      tf.tidy(() => frozen.assign(tf.tensor1d([6]))); // e.g. moving statistics updated by a training pass
+      return w.flatMap((v) => Array.from(v.dataSync()));
+    },
+    { alsoRestore: [frozen] },
+  );
   assert.deepEqual(seen, [Math.fround(0.1) + 1, Math.fround(-0.3) + 2, Math.fround(1e-8) + 3, 6.25].map(Math.fround));
   assert.deepEqual(bits(w), original);
   assert.deepEqual(Array.from(frozen.dataSync()), [5]);
-  assert.throws(() => atShiftedWeights(w, d, () => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      atShiftedWeights(w, d, () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.deepEqual(bits(w), original);
   tf.dispose(d);
   assert.equal(tf.memory().numTensors, before, 'the snapshot frees its copies');
   // A shift given as a function is freed once applied.
   let made: tf.Tensor[] = [];
-  atShiftedWeights(w, () => (made = [tf.onesLike(w[0]), tf.onesLike(w[1])]), () => undefined);
+  atShiftedWeights(
+    w,
+    () => (made = [tf.onesLike(w[0]), tf.onesLike(w[1])]),
+    () => undefined,
+  );
   assert.ok(made.every((t) => t.isDisposed));
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([...w, frozen]);

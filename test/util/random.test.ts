@@ -8,8 +8,14 @@ test('same seed, same stream; different seed, different stream', () => {
   const b = new Rng(42);
   const c = new Rng(43);
   const sa = Array.from({ length: 50 }, () => a.uint32());
-  assert.deepEqual(Array.from({ length: 50 }, () => b.uint32()), sa);
-  assert.notDeepEqual(Array.from({ length: 50 }, () => c.uint32()), sa);
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => b.uint32()),
+    sa,
+  );
+  assert.notDeepEqual(
+    Array.from({ length: 50 }, () => c.uint32()),
+    sa,
+  );
 });
 
 test('getState/setState round-trips at any point and resumes the same stream', () => {
@@ -17,7 +23,10 @@ test('getState/setState round-trips at any point and resumes the same stream', (
   for (let i = 0; i < 200; i++) {
     rng.uint32();
     const state = rng.getState();
-    assert.ok(state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32), `state ${state} is unsigned`);
+    assert.ok(
+      state.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32),
+      `state ${state} is unsigned`,
+    );
     const copy = new Rng(0);
     copy.setState(state);
     assert.equal(copy.uint32(), rng.uint32(), 'the restored copy continues the same stream');
@@ -41,7 +50,10 @@ test('uniforms have mean 1/2 and normals mean 0, variance 1; permutations are pe
   assert.ok(Math.abs(sn / n) < 0.03);
   assert.ok(Math.abs(sn2 / n - 1) < 0.05);
   const p = Array.from(rng.permutation(100)).sort((x, y) => x - y);
-  assert.deepEqual(p, Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    p,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   assert.throws(() => new Rng(1.5), /seed must be an integer/);
   assert.throws(() => rng.int(0), /n must be a positive integer/);
 });

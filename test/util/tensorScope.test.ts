@@ -26,10 +26,14 @@ test('owned tensors are disposed, kept ones returned, variables never touched', 
 
 test('on a throw everything owned is freed, and swap frees the previous iteration at once', () => {
   const before = tf.memory().numTensors;
-  assert.throws(() => withOwnership((scope) => {
-    scope.own([tf.scalar(1), tf.scalar(2)]);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      withOwnership((scope) => {
+        scope.own([tf.scalar(1), tf.scalar(2)]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(tf.memory().numTensors, before);
   withOwnership((scope) => {
     let x = scope.own([tf.scalar(0)]);
@@ -50,14 +54,22 @@ test('ownKeptDuring owns what tf.keep saw inside, and puts the engine back', () 
   const original = engine.keep;
   let kept: tf.Tensor | null = null;
   withOwnership((scope) => {
-    scope.ownKeptDuring(() => tf.tidy(() => {
-      kept = tf.keep(tf.scalar(4));
-    }));
+    scope.ownKeptDuring(() =>
+      tf.tidy(() => {
+        kept = tf.keep(tf.scalar(4));
+      }),
+    );
     assert.ok(!(kept as unknown as tf.Tensor).isDisposed, 'tf.keep still keeps it through the tidy');
   });
   assert.ok((kept as unknown as tf.Tensor).isDisposed, 'the scope freed it');
   assert.equal(engine.keep, original);
-  assert.throws(() => withOwnership((scope) => scope.ownKeptDuring(() => { throw new Error('x'); })));
+  assert.throws(() =>
+    withOwnership((scope) =>
+      scope.ownKeptDuring(() => {
+        throw new Error('x');
+      }),
+    ),
+  );
   assert.equal(engine.keep, original, 'restored after a throw');
   assert.equal(tf.memory().numTensors, before);
 });

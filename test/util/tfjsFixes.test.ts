@@ -20,7 +20,11 @@ before(async () => {
 });
 
 test('every work-around is listed, names a function of the module, and is pinned to the installed tfjs', () => {
-  assert.deepEqual(TFJS_WORKAROUNDS.map((w) => w.name).sort(), ['disposeForgottenOptimizerState', 'interceptKeeps', 'repairRestoredOptimizer']);
+  assert.deepEqual(TFJS_WORKAROUNDS.map((w) => w.name).sort(), [
+    'disposeForgottenOptimizerState',
+    'interceptKeeps',
+    'repairRestoredOptimizer',
+  ]);
   for (const w of TFJS_WORKAROUNDS) {
     assert.equal(typeof (workarounds as Record<string, unknown>)[w.name], 'function', w.name);
     assert.ok(w.reason.length > 40, `${w.name} says why`);
@@ -103,9 +107,13 @@ test('interceptKeeps collects what tf.keep marks inside fn, keeps it alive, and 
   assert.equal(collected.length, 1);
   assert.deepEqual(collected[0].dataSync(), Float32Array.from([2]), 'the kept tensor survived the tidy');
   assert.equal(engine.keep, original);
-  assert.throws(() => interceptKeeps([], () => {
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      interceptKeeps([], () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(engine.keep, original, 'put back after a throw');
   tf.dispose([outside, result, ...collected]);
   assert.equal(tf.memory().numTensors, start);

@@ -1,7 +1,16 @@
 /** The option kit: TypeError for a wrong type, RangeError for a value out of range, messages "<where>: <name> must be ..., got ...". */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkBoolean, checkChoice, checkNumber, checkOptionsObject, checkSeed, describeRule, describeValue, rejectUnknownKeys } from '../../src/util/validation.js';
+import {
+  checkBoolean,
+  checkChoice,
+  checkNumber,
+  checkOptionsObject,
+  checkSeed,
+  describeRule,
+  describeValue,
+  rejectUnknownKeys,
+} from '../../src/util/validation.js';
 
 function throwsKind(fn: () => unknown, kind: typeof TypeError | typeof RangeError, message: string): void {
   assert.throws(fn, (err: unknown) => {
@@ -20,7 +29,11 @@ test('checkNumber: defaults, bounds, integers; wrong type vs out of range', () =
   throwsKind(() => checkNumber('f', 'x', -1, undefined, { min: 0 }), RangeError, 'f: x must be a finite number >= 0, got -1');
   throwsKind(() => checkNumber('f', 'x', Number.NaN, undefined, {}), RangeError, 'f: x must be a finite number, got NaN');
   throwsKind(() => checkNumber('f', 'x', Infinity, undefined, { max: 1 }), RangeError, 'f: x must be a finite number <= 1, got Infinity');
-  throwsKind(() => checkNumber('f', 'x', 0, undefined, { min: 0, minExclusive: true, max: 1, maxExclusive: true }), RangeError, 'f: x must be a finite number > 0 and < 1, got 0');
+  throwsKind(
+    () => checkNumber('f', 'x', 0, undefined, { min: 0, minExclusive: true, max: 1, maxExclusive: true }),
+    RangeError,
+    'f: x must be a finite number > 0 and < 1, got 0',
+  );
   throwsKind(() => checkNumber('f', 'n', 2.5, undefined, { min: 2, integer: true }), RangeError, 'f: n must be an integer >= 2, got 2.5');
   assert.equal(describeRule({ integer: true }), 'an integer');
 });
@@ -35,8 +48,19 @@ test('checkSeed, checkChoice, checkBoolean, checkOptionsObject, rejectUnknownKey
   assert.equal(checkBoolean('f', 'on', undefined, true), true);
   throwsKind(() => checkBoolean('f', 'on', 'yes', false), TypeError, "f: on must be a boolean, got 'yes'");
   throwsKind(() => checkOptionsObject('f', 'opts', null, '{ rho }'), TypeError, 'f: opts must be an object like { rho }, got null');
-  throwsKind(() => checkOptionsObject('f', 'opts', [1], '{ rho }'), TypeError, 'f: opts must be an object like { rho }, got an array of length 1');
-  throwsKind(() => rejectUnknownKeys('SAM', { rho: 1, alpah: 2 }, ['rho', 'alpha']), TypeError, "SAM: unknown option 'alpah'; allowed options are rho, alpha");
-  assert.equal(describeValue(() => 1), 'a function');
+  throwsKind(
+    () => checkOptionsObject('f', 'opts', [1], '{ rho }'),
+    TypeError,
+    'f: opts must be an object like { rho }, got an array of length 1',
+  );
+  throwsKind(
+    () => rejectUnknownKeys('SAM', { rho: 1, alpah: 2 }, ['rho', 'alpha']),
+    TypeError,
+    "SAM: unknown option 'alpah'; allowed options are rho, alpha",
+  );
+  assert.equal(
+    describeValue(() => 1),
+    'a function',
+  );
   assert.equal(describeValue({}), '[object Object]');
 });

@@ -10,14 +10,40 @@
  *   dx[b, r, q, :] += cols[b, oy, ox, i, j, :]   (cols is [n, oh, ow, kh, kw, c], dx [n, h, w, c]).
  */
 import {
-  ADD, F32X4_ADD, LT_U, MUL, SUB, forLoop, get, i32c, ifThen, moduleBytes, perMemoryRoutine, set, simd, V128_LOAD, V128_STORE,
+  ADD,
+  F32X4_ADD,
+  LT_U,
+  MUL,
+  SUB,
+  forLoop,
+  get,
+  i32c,
+  ifThen,
+  moduleBytes,
+  perMemoryRoutine,
+  set,
+  simd,
+  V128_LOAD,
+  V128_STORE,
   type Code,
 } from './wasm-asm.js';
 
 /** The compiled routine for one wasm memory. */
 export type Col2imFn = (
-  cols: number, dx: number, n: number, oh: number, ow: number, kh: number, kw: number, c: number,
-  h: number, w: number, sh: number, sw: number, top: number, left: number,
+  cols: number,
+  dx: number,
+  n: number,
+  oh: number,
+  ow: number,
+  kh: number,
+  kw: number,
+  c: number,
+  h: number,
+  w: number,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
 ) => void;
 
 // Parameters 0..13 as in the module comment; then i32 locals.
@@ -28,33 +54,98 @@ const LOCALS = 11;
 function body(): Code {
   // dx[dst + d] += cols[p + d], 16 bytes at a time.
   const add4: Code = [
-    ...get(DST), ...get(D), ADD,
-    ...get(DST), ...get(D), ADD, ...V128_LOAD(),
-    ...get(P), ...get(D), ADD, ...V128_LOAD(),
+    ...get(DST),
+    ...get(D),
+    ADD,
+    ...get(DST),
+    ...get(D),
+    ADD,
+    ...V128_LOAD(),
+    ...get(P),
+    ...get(D),
+    ADD,
+    ...V128_LOAD(),
     ...simd(F32X4_ADD),
     ...V128_STORE(),
   ];
   const perJ: Code = [
     // q = ox*sw - left + j; unsigned q < w tests 0 <= q < w.
-    ...get(OX), ...get(SW), MUL, ...get(LEFT), SUB, ...get(J), ADD, ...set(Q),
-    ...ifThen([...get(Q), ...get(W), LT_U], [
-      // dst = dx + ((b*h + r)*w + q)*cb
-      ...get(DX), ...get(B), ...get(H), MUL, ...get(R), ADD, ...get(W), MUL, ...get(Q), ADD, ...get(CB), MUL, ADD, ...set(DST),
-      ...forLoop(D, i32c(0), get(CB), 16, add4),
-    ]),
-    ...get(P), ...get(CB), ADD, ...set(P),
+    ...get(OX),
+    ...get(SW),
+    MUL,
+    ...get(LEFT),
+    SUB,
+    ...get(J),
+    ADD,
+    ...set(Q),
+    ...ifThen(
+      [...get(Q), ...get(W), LT_U],
+      [
+        // dst = dx + ((b*h + r)*w + q)*cb
+        ...get(DX),
+        ...get(B),
+        ...get(H),
+        MUL,
+        ...get(R),
+        ADD,
+        ...get(W),
+        MUL,
+        ...get(Q),
+        ADD,
+        ...get(CB),
+        MUL,
+        ADD,
+        ...set(DST),
+        ...forLoop(D, i32c(0), get(CB), 16, add4),
+      ],
+    ),
+    ...get(P),
+    ...get(CB),
+    ADD,
+    ...set(P),
   ];
   const perI: Code = [
-    ...get(OY), ...get(SH), MUL, ...get(TOP), SUB, ...get(I), ADD, ...set(R),
+    ...get(OY),
+    ...get(SH),
+    MUL,
+    ...get(TOP),
+    SUB,
+    ...get(I),
+    ADD,
+    ...set(R),
     ...ifThen([...get(R), ...get(H), LT_U], forLoop(J, i32c(0), get(KW), 1, perJ)),
     // p = cols + ((((b*oh + oy)*ow + ox)*kh + i + 1)*kw)*cb: the start of the next i.
-    ...get(COLS), ...get(B), ...get(OH), MUL, ...get(OY), ADD, ...get(OW), MUL, ...get(OX), ADD, ...get(KH), MUL,
-    ...get(I), ADD, ...i32c(1), ADD, ...get(KW), MUL, ...get(CB), MUL, ADD, ...set(P),
+    ...get(COLS),
+    ...get(B),
+    ...get(OH),
+    MUL,
+    ...get(OY),
+    ADD,
+    ...get(OW),
+    MUL,
+    ...get(OX),
+    ADD,
+    ...get(KH),
+    MUL,
+    ...get(I),
+    ADD,
+    ...i32c(1),
+    ADD,
+    ...get(KW),
+    MUL,
+    ...get(CB),
+    MUL,
+    ADD,
+    ...set(P),
   ];
   const perOx: Code = forLoop(I, i32c(0), get(KH), 1, perI);
   return [
-    ...get(C), ...i32c(4), MUL, ...set(CB),
-    ...get(COLS), ...set(P),
+    ...get(C),
+    ...i32c(4),
+    MUL,
+    ...set(CB),
+    ...get(COLS),
+    ...set(P),
     ...forLoop(B, i32c(0), get(N), 1, forLoop(OY, i32c(0), get(OH), 1, forLoop(OX, i32c(0), get(OW), 1, perOx))),
   ];
 }

@@ -155,7 +155,14 @@ export function filterGradDirect(ops: WasmOps, x: tf.TensorInfo, dy: tf.TensorIn
   const bottom = Math.max(0, (g.oh - 1) * g.sh + g.kh - g.h - g.top);
   const right = Math.max(0, (g.ow - 1) * g.sw + g.kw - g.w - g.left);
   const padded = g.top > 0 || g.left > 0 || bottom > 0 || right > 0;
-  const xp = padded ? ops.pad(x, [[0, 0], [g.top, bottom], [g.left, right], [0, 0]]) : x;
+  const xp = padded
+    ? ops.pad(x, [
+        [0, 0],
+        [g.top, bottom],
+        [g.left, right],
+        [0, 0],
+      ])
+    : x;
   const hp = g.h + g.top + bottom;
   const wp = g.w + g.left + right;
   const k = g.kh * g.kw * g.ci;
@@ -232,7 +239,12 @@ function inputGrad(ops: WasmOps, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Ge
   let dilated = dy;
   if (g.sh > 1) {
     const r = ops.reshape(dilated, [g.n, g.oh, 1, g.ow * g.co]);
-    const p = ops.pad(r, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0]]);
+    const p = ops.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, g.sh - 1],
+      [0, 0],
+    ]);
     ops.free(r);
     dilated = ops.reshape(p, [g.n, g.oh * g.sh, g.ow, g.co]);
     ops.free(p);
@@ -240,7 +252,12 @@ function inputGrad(ops: WasmOps, dy: tf.TensorInfo, filter: tf.TensorInfo, g: Ge
   if (g.sw > 1) {
     const rows = dilated.shape[1]!;
     const r = ops.reshape(dilated, [g.n * rows, g.ow, 1, g.co]);
-    const p = ops.pad(r, [[0, 0], [0, 0], [0, g.sw - 1], [0, 0]]);
+    const p = ops.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, g.sw - 1],
+      [0, 0],
+    ]);
     ops.free(r);
     if (dilated !== dy) ops.free(dilated);
     dilated = ops.reshape(p, [g.n, rows, g.ow * g.sw, g.co]);
@@ -290,7 +307,16 @@ export function inputGradCol2im(ops: WasmOps, dy: tf.TensorInfo, filter: tf.Tens
   ops.free(w2);
   const w4 = ops.reshape(wt, [1, 1, g.co, k]);
   ops.free(wt);
-  const cols = ops.conv2d(dy, w4, [1, 1], [1, 1], [[0, 0], [0, 0]]);
+  const cols = ops.conv2d(
+    dy,
+    w4,
+    [1, 1],
+    [1, 1],
+    [
+      [0, 0],
+      [0, 0],
+    ],
+  );
   ops.free(w4);
   const dx = ops.empty([g.n, g.h, g.w, g.ci]);
   // The view is taken after the last allocation (an allocation may replace the heap).

@@ -22,9 +22,43 @@
  * error grows with the block count and not with the full length.
  */
 import {
-  ADD, AND, F32, F32X4_ADD, F32X4_DIV, F32X4_EXTRACT, F32X4_GT, F32X4_MAX, F32X4_MUL, F32X4_NE, F32X4_SPLAT, F32X4_SUB,
-  F32_ADD, F32_DIV, F32_LOAD, F32_MUL, F32_STORE, F32_SUB, BITSELECT, I32, LT_S, MUL, V128, V128_STORE,
-  f32c, f32x4, forLoop, get, i32c, moduleWithFunctions, uleb, perMemoryModule, set, simd, v128const, type Code, type FunctionSpec,
+  ADD,
+  AND,
+  F32,
+  F32X4_ADD,
+  F32X4_DIV,
+  F32X4_EXTRACT,
+  F32X4_GT,
+  F32X4_MAX,
+  F32X4_MUL,
+  F32X4_NE,
+  F32X4_SPLAT,
+  F32X4_SUB,
+  F32_ADD,
+  F32_DIV,
+  F32_LOAD,
+  F32_MUL,
+  F32_STORE,
+  F32_SUB,
+  BITSELECT,
+  I32,
+  LT_S,
+  MUL,
+  V128,
+  V128_STORE,
+  f32c,
+  f32x4,
+  forLoop,
+  get,
+  i32c,
+  moduleWithFunctions,
+  uleb,
+  perMemoryModule,
+  set,
+  simd,
+  v128const,
+  type Code,
+  type FunctionSpec,
 } from './wasm-asm.js';
 
 /** Binary operations with a SIMD routine. */
@@ -78,11 +112,11 @@ function binarySame(op: BinaryOp): FunctionSpec {
     name: `${op}_same`,
     params: 4,
     locals: [[1, I32]],
-    body: vectorThenScalar(
-      I, get(N), OUT,
-      (off) => [...load4(plus(A, I), off), ...load4(plus(B, I), off), ...simd(vec)],
-      [...load1(plus(A, I)), ...load1(plus(B, I)), scalar],
-    ),
+    body: vectorThenScalar(I, get(N), OUT, (off) => [...load4(plus(A, I), off), ...load4(plus(B, I), off), ...simd(vec)], [
+      ...load1(plus(A, I)),
+      ...load1(plus(B, I)),
+      scalar,
+    ]),
   };
 }
 
@@ -95,23 +129,32 @@ function binaryBroadcast(op: BinaryOp, pattern: 'row' | 'col', rev: boolean): Fu
   const bVec = (off: number): Code => (pattern === 'row' ? load4(plus(B, I), off) : get(S));
   const bScalar: Code = pattern === 'row' ? load1(plus(B, I)) : [...get(S), ...simd(F32X4_EXTRACT, 0)];
   const perRow: Code = [
-    ...get(A), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PA),
-    ...get(OUT), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PO),
+    ...get(A),
+    ...get(R),
+    ...get(ROWBYTES),
+    MUL,
+    ADD,
+    ...set(PA),
+    ...get(OUT),
+    ...get(R),
+    ...get(ROWBYTES),
+    MUL,
+    ADD,
+    ...set(PO),
     ...(pattern === 'col' ? [...load1([...get(B), ...get(R), ...i32c(4), MUL, ADD]), ...simd(F32X4_SPLAT), ...set(S)] : []),
-    ...vectorThenScalar(
-      I, get(COLS), PO,
-      (off) => [...order(load4(plus(PA, I), off), bVec(off)), ...simd(vec)],
-      [...order(load1(plus(PA, I)), bScalar), scalar],
-    ),
+    ...vectorThenScalar(I, get(COLS), PO, (off) => [...order(load4(plus(PA, I), off), bVec(off)), ...simd(vec)], [
+      ...order(load1(plus(PA, I)), bScalar),
+      scalar,
+    ]),
   ];
   return {
     name: `${op}_${pattern}${rev ? '_rev' : ''}`,
     params: 5,
-    locals: [[5, I32], [1, V128]],
-    body: [
-      ...bytes(get(COLS)), ...set(ROWBYTES),
-      ...forLoop(R, i32c(0), get(ROWS), 1, perRow),
+    locals: [
+      [5, I32],
+      [1, V128],
     ],
+    body: [...bytes(get(COLS)), ...set(ROWBYTES), ...forLoop(R, i32c(0), get(ROWS), 1, perRow)],
   };
 }
 
@@ -122,7 +165,9 @@ function relu(): FunctionSpec {
     params: 3,
     locals: [[1, I32]],
     body: vectorThenScalar(
-      I, get(N), OUT,
+      I,
+      get(N),
+      OUT,
       // f32x4.max propagates NaN and maps -0 to +0, as max(x, 0) on the cpu backend does.
       (off) => [...load4(plus(X, I), off), ...v128const(f32x4(0)), ...simd(F32X4_MAX)],
       [...load1(plus(X, I)), ...simd(F32X4_SPLAT), ...v128const(f32x4(0)), ...simd(F32X4_MAX), ...simd(F32X4_EXTRACT, 0)],
@@ -135,22 +180,35 @@ function step(): FunctionSpec {
   const [I, V, AL] = [4, 5, 6];
   // v128.bitselect(ifTrue, ifFalse, mask): x where x != x (NaN), else bitselect(1, alpha, x > 0).
   const selectNaN = (x: Code): Code => [
-    ...x, ...set(V),
+    ...x,
+    ...set(V),
     ...get(V),
-    ...v128const(f32x4(1)), ...get(AL), ...get(V), ...v128const(f32x4(0)), ...simd(F32X4_GT), ...simd(BITSELECT),
-    ...get(V), ...get(V), ...simd(F32X4_NE), ...simd(BITSELECT),
+    ...v128const(f32x4(1)),
+    ...get(AL),
+    ...get(V),
+    ...v128const(f32x4(0)),
+    ...simd(F32X4_GT),
+    ...simd(BITSELECT),
+    ...get(V),
+    ...get(V),
+    ...simd(F32X4_NE),
+    ...simd(BITSELECT),
   ];
   return {
     name: 'step',
     params: [I32, I32, I32, F32],
-    locals: [[1, I32], [2, V128]],
+    locals: [
+      [1, I32],
+      [2, V128],
+    ],
     body: [
-      ...get(ALPHA), ...simd(F32X4_SPLAT), ...set(AL),
-      ...vectorThenScalar(
-        I, get(N), OUT,
-        (off) => selectNaN(load4(plus(X, I), off)),
-        [...selectNaN([...load1(plus(X, I)), ...simd(F32X4_SPLAT)]), ...simd(F32X4_EXTRACT, 0)],
-      ),
+      ...get(ALPHA),
+      ...simd(F32X4_SPLAT),
+      ...set(AL),
+      ...vectorThenScalar(I, get(N), OUT, (off) => selectNaN(load4(plus(X, I), off)), [
+        ...selectNaN([...load1(plus(X, I)), ...simd(F32X4_SPLAT)]),
+        ...simd(F32X4_EXTRACT, 0),
+      ]),
     ],
   };
 }
@@ -168,11 +226,13 @@ function sumRows(): FunctionSpec {
   /** dst[i] += src[i] over one row of cols floats. */
   const accumulate = (dst: number, src: number): Code => [
     ...forLoop(I, i32c(0), get(END4), 16, [
-      ...plus(dst, I), ...load4(plus(dst, I)), ...load4(plus(src, I)), ...simd(F32X4_ADD), ...V128_STORE(),
+      ...plus(dst, I),
+      ...load4(plus(dst, I)),
+      ...load4(plus(src, I)),
+      ...simd(F32X4_ADD),
+      ...V128_STORE(),
     ]),
-    ...forLoop(I, get(I), get(ROWBYTES), 4, [
-      ...plus(dst, I), ...load1(plus(dst, I)), ...load1(plus(src, I)), F32_ADD, ...F32_STORE(),
-    ]),
+    ...forLoop(I, get(I), get(ROWBYTES), 4, [...plus(dst, I), ...load1(plus(dst, I)), ...load1(plus(src, I)), F32_ADD, ...F32_STORE()]),
   ];
   const zeroTmp: Code = forLoop(I, i32c(0), get(ROWBYTES), 4, [...plus(TMP, I), ...f32c(0), ...F32_STORE()]);
   const addRow: Code = [...get(X), ...get(R), ...get(ROWBYTES), MUL, ADD, ...set(PX), ...accumulate(TMP, PX)];
@@ -181,11 +241,22 @@ function sumRows(): FunctionSpec {
     params: 5,
     locals: [[7, I32]],
     body: [
-      ...bytes(get(COLS)), ...set(ROWBYTES),
-      ...wholeBytes(get(COLS), 4), ...set(END4),
+      ...bytes(get(COLS)),
+      ...set(ROWBYTES),
+      ...wholeBytes(get(COLS), 4),
+      ...set(END4),
       ...forLoop(R0, i32c(0), get(ROWS), ROW_BLOCK, [
-        ...get(R0), ...i32c(ROW_BLOCK), ADD, ...set(REND),
-        ...get(REND), ...get(ROWS), ...get(REND), ...get(ROWS), LT_S, 0x1b, ...set(REND), // min(r0 + block, rows)
+        ...get(R0),
+        ...i32c(ROW_BLOCK),
+        ADD,
+        ...set(REND),
+        ...get(REND),
+        ...get(ROWS),
+        ...get(REND),
+        ...get(ROWS),
+        LT_S,
+        0x1b,
+        ...set(REND), // min(r0 + block, rows)
         ...zeroTmp,
         ...forLoop(R, get(R0), get(REND), 1, addRow),
         ...accumulate(OUT, TMP),
@@ -201,34 +272,96 @@ function sumCols(): FunctionSpec {
   const ACC = 10; // v128: the block's four partial sums
   const TOTAL = 11; // f32: the row's sum
   const horizontal = (v: number): Code => [
-    ...get(v), ...simd(F32X4_EXTRACT, 0), ...get(v), ...simd(F32X4_EXTRACT, 1), F32_ADD,
-    ...get(v), ...simd(F32X4_EXTRACT, 2), ...get(v), ...simd(F32X4_EXTRACT, 3), F32_ADD, F32_ADD,
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 0),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 1),
+    F32_ADD,
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 2),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 3),
+    F32_ADD,
+    F32_ADD,
   ];
   const perBlock: Code = [
-    ...get(C0), ...i32c(COL_BLOCK * 4), ADD, ...set(CEND),
-    ...get(CEND), ...get(PX), ...get(CEND), ...get(PX), LT_S, 0x1b, ...set(CEND), // min(c0 + block, row end) in bytes
-    ...v128const(f32x4(0)), ...set(ACC),
+    ...get(C0),
+    ...i32c(COL_BLOCK * 4),
+    ADD,
+    ...set(CEND),
+    ...get(CEND),
+    ...get(PX),
+    ...get(CEND),
+    ...get(PX),
+    LT_S,
+    0x1b,
+    ...set(CEND), // min(c0 + block, row end) in bytes
+    ...v128const(f32x4(0)),
+    ...set(ACC),
     // vector part: while i + 16 <= cend
-    ...get(C0), ...set(I),
-    0x02, 0x40, 0x03, 0x40,
-    ...get(I), ...i32c(16), ADD, ...get(CEND), 0x4a /* gt_s */, 0x0d, 0x01,
-    ...get(ACC), ...load4([...get(X), ...get(I), ADD]), ...simd(F32X4_ADD), ...set(ACC),
-    ...get(I), ...i32c(16), ADD, ...set(I),
-    0x0c, 0x00, 0x0b, 0x0b,
-    ...get(TOTAL), ...horizontal(ACC), F32_ADD, ...set(TOTAL),
+    ...get(C0),
+    ...set(I),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...get(I),
+    ...i32c(16),
+    ADD,
+    ...get(CEND),
+    0x4a /* gt_s */,
+    0x0d,
+    0x01,
+    ...get(ACC),
+    ...load4([...get(X), ...get(I), ADD]),
+    ...simd(F32X4_ADD),
+    ...set(ACC),
+    ...get(I),
+    ...i32c(16),
+    ADD,
+    ...set(I),
+    0x0c,
+    0x00,
+    0x0b,
+    0x0b,
+    ...get(TOTAL),
+    ...horizontal(ACC),
+    F32_ADD,
+    ...set(TOTAL),
     ...forLoop(I, get(I), get(CEND), 4, [...get(TOTAL), ...load1([...get(X), ...get(I), ADD]), F32_ADD, ...set(TOTAL)]),
   ];
   return {
     name: 'sum_cols',
     params: 4,
-    locals: [[6, I32], [1, V128], [1, F32]],
+    locals: [
+      [6, I32],
+      [1, V128],
+      [1, F32],
+    ],
     body: forLoop(R, i32c(0), get(ROWS), 1, [
       // C0..PX: the row's byte range relative to x.
-      ...f32c(0), ...set(TOTAL),
-      ...get(R), ...get(COLS), MUL, ...i32c(4), MUL, ...set(C0),
-      ...get(C0), ...get(COLS), ...i32c(4), MUL, ADD, ...set(PX),
+      ...f32c(0),
+      ...set(TOTAL),
+      ...get(R),
+      ...get(COLS),
+      MUL,
+      ...i32c(4),
+      MUL,
+      ...set(C0),
+      ...get(C0),
+      ...get(COLS),
+      ...i32c(4),
+      MUL,
+      ADD,
+      ...set(PX),
       ...forLoop(C0, get(C0), get(PX), COL_BLOCK * 4, perBlock),
-      ...get(OUT), ...get(R), ...i32c(4), MUL, ADD, ...get(TOTAL), ...F32_STORE(),
+      ...get(OUT),
+      ...get(R),
+      ...i32c(4),
+      MUL,
+      ADD,
+      ...get(TOTAL),
+      ...F32_STORE(),
     ]),
   };
 }

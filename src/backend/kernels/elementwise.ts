@@ -42,7 +42,9 @@ function layout(small: number[], full: number[]): { pattern: 'row' | 'col'; rows
   const split = (j: number): { rows: number; cols: number } => {
     let rows = 1;
     let cols = 1;
-    for (let i = 0; i < rank; i++) if (i < j) rows *= full[i]!; else cols *= full[i]!;
+    for (let i = 0; i < rank; i++)
+      if (i < j) rows *= full[i]!;
+      else cols *= full[i]!;
     return { rows, cols };
   };
   // Of the layouts that fit, the one with the longer rows vectorises better.

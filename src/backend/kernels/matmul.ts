@@ -43,13 +43,7 @@ function materialise(ops: WasmOps, x2: tf.TensorInfo, transposed: boolean): tf.T
  * C = op(A) op(B) for 2-D (or leading-ones) float32 operands, computed with untransposed XNNPACK
  * products only. Returns a 2-D [m, n] tensor; frees every intermediate.
  */
-export function matMul2d(
-  ops: WasmOps,
-  a: tf.TensorInfo,
-  b: tf.TensorInfo,
-  transposeA: boolean,
-  transposeB: boolean,
-): tf.TensorInfo {
+export function matMul2d(ops: WasmOps, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.TensorInfo {
   const a2 = as2d(ops, a);
   const b2 = as2d(ops, b);
   const m = transposeA ? a2.shape[1]! : a2.shape[0]!;

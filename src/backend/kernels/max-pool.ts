@@ -113,12 +113,7 @@ function pool(kind: PoolKind, { inputs, backend, attrs }: KernelArgs): tf.Tensor
 }
 
 /** Average over the part of each window inside `x` (NaN for a window wholly in the padding). */
-function averageExcludingPadding(
-  ops: WasmOps,
-  x: tf.TensorInfo,
-  paddings: number[][],
-  plain: Record<string, unknown>,
-): tf.TensorInfo {
+function averageExcludingPadding(ops: WasmOps, x: tf.TensorInfo, paddings: number[][], plain: Record<string, unknown>): tf.TensorInfo {
   const [, h, w, c] = x.shape as [number, number, number, number];
   const padded = ops.run('PadV2', { x }, { paddings, constantValue: 0 });
   const sums = ops.run('AvgPool', { x: padded }, { ...plain, pad: 'valid' });

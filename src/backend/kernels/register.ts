@@ -92,8 +92,5 @@ export function registerWasmTrainingKernels(): string[] {
 
 /** Whether our training kernels are the ones registered for 'wasm' now. */
 export function wasmTrainingKernelsRegistered(): boolean {
-  return (
-    registered &&
-    Object.entries(TRAINING_KERNELS).every(([name, f]) => tf.getKernel(name, 'wasm')?.kernelFunc === f)
-  );
+  return registered && Object.entries(TRAINING_KERNELS).every(([name, f]) => tf.getKernel(name, 'wasm')?.kernelFunc === f);
 }

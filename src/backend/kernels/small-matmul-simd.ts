@@ -19,23 +19,60 @@
  *     transposed operand, or a result computed as C^T copied into C).
  */
 import {
-  ADD, F32, F32_ADD, F32X4_EXTRACT, F32_LOAD, F32_MAX, F32_MUL, F32_STORE, F32X4_ADD, F32X4_MAX, F32X4_MUL, F32X4_SPLAT, I32, LT_S,
-  MUL, SUB, V128, f32c, uleb, forLoop, get, i32c, ifThen, moduleWithFunctions, perMemoryModule, set, simd, v128const,
+  ADD,
+  F32,
+  F32_ADD,
+  F32X4_EXTRACT,
+  F32_LOAD,
+  F32_MAX,
+  F32_MUL,
+  F32_STORE,
+  F32X4_ADD,
+  F32X4_MAX,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  I32,
+  LT_S,
+  MUL,
+  SUB,
+  V128,
+  f32c,
+  uleb,
+  forLoop,
+  get,
+  i32c,
+  ifThen,
+  moduleWithFunctions,
+  perMemoryModule,
+  set,
+  simd,
+  v128const,
   type Code,
 } from './wasm-asm.js';
 
 /** The compiled routines for one wasm memory. */
 export interface SmallMatMulFns {
   smm(
-    a: number, b: number, c: number, bias: number, m: number, n: number, k: number,
-    sAi: number, sAk: number, biasMode: number, relu: number,
+    a: number,
+    b: number,
+    c: number,
+    bias: number,
+    m: number,
+    n: number,
+    k: number,
+    sAi: number,
+    sAk: number,
+    biasMode: number,
+    relu: number,
   ): void;
   smmDot(a: number, b: number, c: number, bias: number, m: number, n: number, k: number, biasMode: number, relu: number): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
 }
 
 /** No bias / a bias per output column ([n]) / one scalar bias. */
-export const BIAS_NONE = 0, BIAS_PER_COLUMN = 1, BIAS_SCALAR = 2;
+export const BIAS_NONE = 0,
+  BIAS_PER_COLUMN = 1,
+  BIAS_SCALAR = 2;
 
 // smm parameters, then locals: 11 i32, 12 v128, 6 f32.
 const [A, B, C, BIAS, M, N, K, SAI, SAK, BMODE, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -61,8 +98,18 @@ const aRow = (r: number): Code => (r === 0 ? get(PA) : [...get(PA), ...get([RSA,
 /** The byte address of C[I + r, J]. */
 const cRow = (r: number): Code => (r === 0 ? get(PC) : [...get(PC), ...i32c(r), ...get(LDB), MUL, ADD]);
 const startPointers: Code = [
-  ...get(A), ...get(I), ...get(RSA), MUL, ADD, ...set(PA),
-  ...get(B), ...get(J), ...i32c(4), MUL, ADD, ...set(PB),
+  ...get(A),
+  ...get(I),
+  ...get(RSA),
+  MUL,
+  ADD,
+  ...set(PA),
+  ...get(B),
+  ...get(J),
+  ...i32c(4),
+  MUL,
+  ADD,
+  ...set(PB),
 ];
 const advancePointers: Code = [...get(PA), ...get(KSA), ADD, ...set(PA), ...get(PB), ...get(LDB), ADD, ...set(PB)];
 const outputPointer: Code = [...get(C), ...get(I), ...get(N), MUL, ...get(J), ADD, ...i32c(4), MUL, ADD, ...set(PC)];
@@ -83,16 +130,22 @@ function vectorBlock(R: number, V: number): Code {
   const epilogue: Code = [...outputPointer];
   for (let v = 0; v < V; v++) {
     epilogue.push(
-      ...ifElse(V128, [...get(BMODE), ...i32c(1), I32_EQ],
+      ...ifElse(
+        V128,
+        [...get(BMODE), ...i32c(1), I32_EQ],
         [...get(BIAS), ...get(J), ...i32c(4), MUL, ADD, ...vload(16 * v)],
-        ifElse(V128, get(BMODE), [...get(BIAS), ...F32_LOAD(), ...simd(F32X4_SPLAT)], ZERO4())),
+        ifElse(V128, get(BMODE), [...get(BIAS), ...F32_LOAD(), ...simd(F32X4_SPLAT)], ZERO4()),
+      ),
       ...set(BV0 + v),
     );
   }
   for (let r = 0; r < R; r++) {
     for (let v = 0; v < V; v++) {
       epilogue.push(
-        ...get(acc(r, v)), ...get(BV0 + v), ...simd(F32X4_ADD), ...set(X),
+        ...get(acc(r, v)),
+        ...get(BV0 + v),
+        ...simd(F32X4_ADD),
+        ...set(X),
         ...cRow(r),
         ...ifElse(V128, get(RELU), [...get(X), ...ZERO4(), ...simd(F32X4_MAX)], get(X)),
         ...vstore(16 * v),
@@ -113,14 +166,20 @@ function scalarBlock(R: number): Code {
   step.push(...advancePointers);
   const epilogue: Code = [
     ...outputPointer,
-    ...ifElse(F32, [...get(BMODE), ...i32c(1), I32_EQ],
+    ...ifElse(
+      F32,
+      [...get(BMODE), ...i32c(1), I32_EQ],
       [...get(BIAS), ...get(J), ...i32c(4), MUL, ADD, ...F32_LOAD()],
-      ifElse(F32, get(BMODE), [...get(BIAS), ...F32_LOAD()], f32c(0))),
+      ifElse(F32, get(BMODE), [...get(BIAS), ...F32_LOAD()], f32c(0)),
+    ),
     ...set(SB),
   ];
   for (let r = 0; r < R; r++) {
     epilogue.push(
-      ...get(F0 + r), ...get(SB), F32_ADD, ...set(SX),
+      ...get(F0 + r),
+      ...get(SB),
+      F32_ADD,
+      ...set(SX),
       ...cRow(r),
       ...ifElse(F32, get(RELU), [...get(SX), ...f32c(0), F32_MAX], get(SX)),
       ...F32_STORE(),
@@ -133,21 +192,33 @@ function scalarBlock(R: number): Code {
 function rowBlock(R: number): Code {
   return [
     ...forLoop(J, i32c(0), [...get(N), ...i32c(7), SUB], 8, vectorBlock(R, 2)),
-    ...ifThen([...get(J), ...get(N), ...i32c(3), SUB, LT_S], [
-      ...vectorBlock(R, 1),
-      ...get(J), ...i32c(4), ADD, ...set(J),
-    ]),
+    ...ifThen([...get(J), ...get(N), ...i32c(3), SUB, LT_S], [...vectorBlock(R, 1), ...get(J), ...i32c(4), ADD, ...set(J)]),
     ...forLoop(J, get(J), get(N), 1, scalarBlock(R)),
   ];
 }
 
 function smmBody(): Code {
   return [
-    ...get(SAI), ...i32c(4), MUL, ...set(RSA),
-    ...get(RSA), ...i32c(2), MUL, ...set(RS2),
-    ...get(RSA), ...i32c(3), MUL, ...set(RS3),
-    ...get(SAK), ...i32c(4), MUL, ...set(KSA),
-    ...get(N), ...i32c(4), MUL, ...set(LDB),
+    ...get(SAI),
+    ...i32c(4),
+    MUL,
+    ...set(RSA),
+    ...get(RSA),
+    ...i32c(2),
+    MUL,
+    ...set(RS2),
+    ...get(RSA),
+    ...i32c(3),
+    MUL,
+    ...set(RS3),
+    ...get(SAK),
+    ...i32c(4),
+    MUL,
+    ...set(KSA),
+    ...get(N),
+    ...i32c(4),
+    MUL,
+    ...set(LDB),
     // Blocks of 4 rows while I + 4 <= M; the loop leaves I at the first row left over.
     ...forLoop(I, i32c(0), [...get(M), ...i32c(3), SUB], 4, rowBlock(4)),
     ...forLoop(I, get(I), get(M), 1, rowBlock(1)),
@@ -156,9 +227,30 @@ function smmBody(): Code {
 
 /** smmDot: parameters, then locals: 9 i32, 11 v128, 10 f32. */
 const D = {
-  A: 0, B: 1, C: 2, BIAS: 3, M: 4, N: 5, K: 6, BMODE: 7, RELU: 8,
-  I: 9, J: 10, KK: 11, PA: 12, PB: 13, RS: 14, RS2: 15, RS3: 16, PC: 17,
-  V0: 18, AV0: 26, BT: 28, F0: 29, SB: 37, SX: 38,
+  A: 0,
+  B: 1,
+  C: 2,
+  BIAS: 3,
+  M: 4,
+  N: 5,
+  K: 6,
+  BMODE: 7,
+  RELU: 8,
+  I: 9,
+  J: 10,
+  KK: 11,
+  PA: 12,
+  PB: 13,
+  RS: 14,
+  RS2: 15,
+  RS3: 16,
+  PC: 17,
+  V0: 18,
+  AV0: 26,
+  BT: 28,
+  F0: 29,
+  SB: 37,
+  SX: 38,
 };
 const dacc = (r: number, c: number): number => D.V0 + 4 * r + c;
 const dsum = (r: number, c: number): number => D.F0 + 4 * r + c;
@@ -170,8 +262,18 @@ function dotBlock(R: number, CN: number): Code {
   const init: Code = [];
   for (let r = 0; r < R; r++) for (let c = 0; c < CN; c++) init.push(...ZERO4(), ...set(dacc(r, c)));
   const pointers: Code = [
-    ...get(D.A), ...get(D.I), ...get(D.RS), MUL, ADD, ...set(D.PA),
-    ...get(D.B), ...get(D.J), ...get(D.RS), MUL, ADD, ...set(D.PB),
+    ...get(D.A),
+    ...get(D.I),
+    ...get(D.RS),
+    MUL,
+    ADD,
+    ...set(D.PA),
+    ...get(D.B),
+    ...get(D.J),
+    ...get(D.RS),
+    MUL,
+    ADD,
+    ...set(D.PB),
   ];
   const step: Code = [];
   for (let r = 0; r < R; r++) step.push(...dRow(D.PA, r), ...vload(0), ...set(D.AV0 + r));
@@ -188,8 +290,18 @@ function dotBlock(R: number, CN: number): Code {
     for (let c = 0; c < CN; c++) {
       const v = dacc(r, c);
       hsum.push(
-        ...get(v), ...simd(F32X4_EXTRACT, 0), ...get(v), ...simd(F32X4_EXTRACT, 1), F32_ADD,
-        ...get(v), ...simd(F32X4_EXTRACT, 2), ...get(v), ...simd(F32X4_EXTRACT, 3), F32_ADD, F32_ADD, ...set(dsum(r, c)),
+        ...get(v),
+        ...simd(F32X4_EXTRACT, 0),
+        ...get(v),
+        ...simd(F32X4_EXTRACT, 1),
+        F32_ADD,
+        ...get(v),
+        ...simd(F32X4_EXTRACT, 2),
+        ...get(v),
+        ...simd(F32X4_EXTRACT, 3),
+        F32_ADD,
+        F32_ADD,
+        ...set(dsum(r, c)),
       );
     }
   }
@@ -203,22 +315,30 @@ function dotBlock(R: number, CN: number): Code {
   const epilogue: Code = [...get(D.C), ...get(D.I), ...get(D.N), MUL, ...get(D.J), ADD, ...i32c(4), MUL, ADD, ...set(D.PC)];
   for (let c = 0; c < CN; c++) {
     epilogue.push(
-      ...ifElse(F32, [...get(D.BMODE), ...i32c(1), I32_EQ],
+      ...ifElse(
+        F32,
+        [...get(D.BMODE), ...i32c(1), I32_EQ],
         [...get(D.BIAS), ...get(D.J), ...i32c(4), MUL, ADD, ...fload(4 * c)],
-        ifElse(F32, get(D.BMODE), [...get(D.BIAS), ...F32_LOAD()], f32c(0))),
+        ifElse(F32, get(D.BMODE), [...get(D.BIAS), ...F32_LOAD()], f32c(0)),
+      ),
       ...set(D.SB),
     );
     for (let r = 0; r < R; r++) {
       epilogue.push(
-        ...get(dsum(r, c)), ...get(D.SB), F32_ADD, ...set(D.SX),
-        ...get(D.PC), ...(r === 0 ? [] : [...i32c(r), ...get(D.N), MUL, ...i32c(4), MUL, ADD]),
+        ...get(dsum(r, c)),
+        ...get(D.SB),
+        F32_ADD,
+        ...set(D.SX),
+        ...get(D.PC),
+        ...(r === 0 ? [] : [...i32c(r), ...get(D.N), MUL, ...i32c(4), MUL, ADD]),
         ...ifElse(F32, get(D.RELU), [...get(D.SX), ...f32c(0), F32_MAX], get(D.SX)),
         ...fstore(4 * c),
       );
     }
   }
   return [
-    ...init, ...pointers,
+    ...init,
+    ...pointers,
     // Vector steps while KK + 4 <= K; the loop leaves KK at the first element of the tail.
     ...forLoop(D.KK, i32c(0), [...get(D.K), ...i32c(3), SUB], 4, step),
     ...hsum,
@@ -236,9 +356,18 @@ function dotRows(R: number): Code {
 
 function smmDotBody(): Code {
   return [
-    ...get(D.K), ...i32c(4), MUL, ...set(D.RS),
-    ...get(D.RS), ...i32c(2), MUL, ...set(D.RS2),
-    ...get(D.RS), ...i32c(3), MUL, ...set(D.RS3),
+    ...get(D.K),
+    ...i32c(4),
+    MUL,
+    ...set(D.RS),
+    ...get(D.RS),
+    ...i32c(2),
+    MUL,
+    ...set(D.RS2),
+    ...get(D.RS),
+    ...i32c(3),
+    MUL,
+    ...set(D.RS3),
     ...forLoop(D.I, i32c(0), [...get(D.M), ...i32c(1), SUB], 2, dotRows(2)),
     ...forLoop(D.I, get(D.I), get(D.M), 1, dotRows(1)),
   ];
@@ -247,18 +376,59 @@ function smmDotBody(): Code {
 // transpose(src, dst, rows, cols), then locals r, c.
 function transposeBody(): Code {
   const [SRC, DST, ROWS, COLS, R, Cc] = [0, 1, 2, 3, 4, 5];
-  return forLoop(R, i32c(0), get(ROWS), 1, forLoop(Cc, i32c(0), get(COLS), 1, [
-    ...get(DST), ...get(Cc), ...get(ROWS), MUL, ...get(R), ADD, ...i32c(4), MUL, ADD,
-    ...get(SRC), ...get(R), ...get(COLS), MUL, ...get(Cc), ADD, ...i32c(4), MUL, ADD, ...F32_LOAD(),
-    ...F32_STORE(),
-  ]));
+  return forLoop(
+    R,
+    i32c(0),
+    get(ROWS),
+    1,
+    forLoop(Cc, i32c(0), get(COLS), 1, [
+      ...get(DST),
+      ...get(Cc),
+      ...get(ROWS),
+      MUL,
+      ...get(R),
+      ADD,
+      ...i32c(4),
+      MUL,
+      ADD,
+      ...get(SRC),
+      ...get(R),
+      ...get(COLS),
+      MUL,
+      ...get(Cc),
+      ADD,
+      ...i32c(4),
+      MUL,
+      ADD,
+      ...F32_LOAD(),
+      ...F32_STORE(),
+    ]),
+  );
 }
 
 /** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
 export function smallMatMulModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   return moduleWithFunctions(shared, [
-    { name: 'smm', params: 11, locals: [[11, I32], [12, V128], [6, F32]], body: smmBody() },
-    { name: 'smmDot', params: 9, locals: [[9, I32], [11, V128], [10, F32]], body: smmDotBody() },
+    {
+      name: 'smm',
+      params: 11,
+      locals: [
+        [11, I32],
+        [12, V128],
+        [6, F32],
+      ],
+      body: smmBody(),
+    },
+    {
+      name: 'smmDot',
+      params: 9,
+      locals: [
+        [9, I32],
+        [11, V128],
+        [10, F32],
+      ],
+      body: smmDotBody(),
+    },
     { name: 'transpose', params: 4, locals: [[2, I32]], body: transposeBody() },
   ]);
 }

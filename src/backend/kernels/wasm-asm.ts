@@ -39,7 +39,15 @@ export const set = (i: number): Code => [0x21, ...uleb(i)];
 /** i32.const v */
 export const i32c = (v: number): Code => [0x41, ...sleb(v)];
 /** i32 opcodes and select. */
-export const ADD = 0x6a, SUB = 0x6b, MUL = 0x6c, LT_S = 0x48, LT_U = 0x49, GT_S = 0x4a, GE_S = 0x4e, AND = 0x71, SELECT = 0x1b;
+export const ADD = 0x6a,
+  SUB = 0x6b,
+  MUL = 0x6c,
+  LT_S = 0x48,
+  LT_U = 0x49,
+  GT_S = 0x4a,
+  GE_S = 0x4e,
+  AND = 0x71,
+  SELECT = 0x1b;
 /** A SIMD (0xfd-prefixed) instruction with its immediates. */
 export const simd = (op: number, ...imm: number[]): Code => [0xfd, ...uleb(op), ...imm];
 /** v128.load with 4-byte alignment. */
@@ -47,21 +55,41 @@ export const V128_LOAD = (): Code => simd(0x00, 0x02, 0x00);
 /** v128.store with 4-byte alignment. */
 export const V128_STORE = (): Code => simd(0x0b, 0x02, 0x00);
 /** SIMD opcodes (after the 0xfd prefix). */
-export const F32X4_GT = 0x44, BITSELECT = 0x52, I32X4_SPLAT = 0x11, I32X4_ADD = 0xae, F32X4_ADD = 0xe4;
+export const F32X4_GT = 0x44,
+  BITSELECT = 0x52,
+  I32X4_SPLAT = 0x11,
+  I32X4_ADD = 0xae,
+  F32X4_ADD = 0xe4;
 /** Lane-extract SIMD opcodes. */
-export const I32X4_EXTRACT = 0x1b, F32X4_EXTRACT = 0x1f;
+export const I32X4_EXTRACT = 0x1b,
+  F32X4_EXTRACT = 0x1f;
 /** More f32x4 opcodes (after the 0xfd prefix). */
-export const F32X4_SPLAT = 0x13, F32X4_EQ = 0x41, F32X4_NE = 0x42, F32X4_SUB = 0xe5, F32X4_MUL = 0xe6, F32X4_DIV = 0xe7;
-export const F32X4_MIN = 0xe8, F32X4_MAX = 0xe9, I32X4_EQ = 0x37;
+export const F32X4_SPLAT = 0x13,
+  F32X4_EQ = 0x41,
+  F32X4_NE = 0x42,
+  F32X4_SUB = 0xe5,
+  F32X4_MUL = 0xe6,
+  F32X4_DIV = 0xe7;
+export const F32X4_MIN = 0xe8,
+  F32X4_MAX = 0xe9,
+  I32X4_EQ = 0x37;
 /** Scalar f32 opcodes. */
-export const F32_ADD = 0x92, F32_SUB = 0x93, F32_MUL = 0x94, F32_DIV = 0x95, F32_MAX = 0x97, F32_GT = 0x5e, F32_NE = 0x5c;
+export const F32_ADD = 0x92,
+  F32_SUB = 0x93,
+  F32_MUL = 0x94,
+  F32_DIV = 0x95,
+  F32_MAX = 0x97,
+  F32_GT = 0x5e,
+  F32_NE = 0x5c;
 /** f32.load / f32.store with 4-byte alignment. */
 export const F32_LOAD = (): Code => [0x2a, 0x02, 0x00];
 export const F32_STORE = (): Code => [0x38, 0x02, 0x00];
 /** f32.const v */
 export const f32c = (v: number): Code => [0x43, ...Array.from(new Uint8Array(new Float32Array([v]).buffer))];
 /** Value types. */
-export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+export const I32 = 0x7f,
+  F32 = 0x7d,
+  V128 = 0x7b;
 
 /** v128.const with 16 literal bytes. */
 export function v128const(bytes: number[]): Code {
@@ -80,14 +108,26 @@ export function i32x4(a: number, b: number, c: number, d: number): number[] {
 /** `for (v = start; v < end; v += step) body` with `start`/`end` as value-producing code. */
 export function forLoop(v: number, start: Code, end: Code, step: number, body: Code): Code {
   return [
-    ...start, ...set(v),
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    ...get(v), ...end, GE_S, 0x0d, 0x01, // br_if 1 (exit) when v >= end
+    ...start,
+    ...set(v),
+    0x02,
+    0x40, // block
+    0x03,
+    0x40, // loop
+    ...get(v),
+    ...end,
+    GE_S,
+    0x0d,
+    0x01, // br_if 1 (exit) when v >= end
     ...body,
-    ...get(v), ...i32c(step), ADD, ...set(v),
-    0x0c, 0x00, // br 0
-    0x0b, 0x0b,
+    ...get(v),
+    ...i32c(step),
+    ADD,
+    ...set(v),
+    0x0c,
+    0x00, // br 0
+    0x0b,
+    0x0b,
   ];
 }
 /** `if (cond) body` (cond leaves an i32). */
@@ -188,7 +228,10 @@ export function perMemoryModule<E>(bytesFor: (shared: boolean) => Uint8Array<Arr
 }
 
 /** {@link perMemoryModule} for a module with one exported function `exportName`. */
-export function perMemoryRoutine<F>(exportName: string, bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>): {
+export function perMemoryRoutine<F>(
+  exportName: string,
+  bytesFor: (shared: boolean) => Uint8Array<ArrayBuffer>,
+): {
   forMemory(memory: WebAssembly.Memory): F | null;
   lastError(): string | null;
 } {

@@ -75,9 +75,17 @@ export function registerAnalyze(program: Command): void {
     .command('analyze')
     .description('selection on validation, paired tests, sensitivity and convergence of a results directory')
     .argument('<dir>', 'a results directory of <runId>/record.json run folders')
-    .option('--select-by <metric>', `metric that chooses each method's point (default validationAccuracy; one of ${SELECTABLE.join(', ')})`, selectionMetric)
+    .option(
+      '--select-by <metric>',
+      `metric that chooses each method's point (default validationAccuracy; one of ${SELECTABLE.join(', ')})`,
+      selectionMetric,
+    )
     .option('--pairs <list>', 'comparisons to make, a:b meaning a - b, comma-separated (default: every pair of methods)', methodPairs)
-    .option('--target <fraction>', "convergence target: this fraction of the best method's final mean validation accuracy (default 0.99)", targetFraction)
+    .option(
+      '--target <fraction>',
+      "convergence target: this fraction of the best method's final mean validation accuracy (default 0.99)",
+      targetFraction,
+    )
     .option('--within <points>', 'sensitivity: a point is near the best within this many accuracy points (default 0.5)', accuracyPoints)
     .option('--allow-diverged', 'let points with diverged runs be selected (default: they are not candidates)')
     .option('--json', 'print the analysis as JSON instead of the tables')

@@ -13,7 +13,8 @@ import { EXIT_FAILURE } from '../errors.js';
 function buildScript(): string {
   const candidates = ['../../../native/build.mjs', '../../../../native/build.mjs'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
   const found = candidates.find((p) => existsSync(p));
-  if (found == null) throw new Error(`native/build.mjs not found (looked at ${candidates.join(', ')}); this installation has no native sources`);
+  if (found == null)
+    throw new Error(`native/build.mjs not found (looked at ${candidates.join(', ')}); this installation has no native sources`);
   return found;
 }
 

@@ -8,7 +8,18 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT_FAILURE, UsageError } from '../errors.js';
 import { choiceList, nonNegativeInt, positiveInt } from '../parsers.js';
-import { OPTIMIZERS, OPTIMIZER_PARAMS, REPORT_OPTIMIZERS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
+import {
+  OPTIMIZERS,
+  OPTIMIZER_PARAMS,
+  REPORT_OPTIMIZERS,
+  RUN_DEFAULTS,
+  addRunOptions,
+  buildSpec,
+  readSpecFile,
+  type OptimizerName,
+  type RunFlags,
+  checkBackendFlags,
+} from '../specs.js';
 import { buildReport, runBatch, summarizeWithNotes, writeSummaries } from '../batch.js';
 import { addQueueOptions, executeWithProgress, queueExecutorFrom, submitOrCollect, type QueueFlags } from '../queueRun.js';
 import { formatMarkdownTable } from '../../report/tables.js';

@@ -153,7 +153,9 @@ function describe(r: SavedModelMeasurement, flags: MeasureFlags, backend: string
     lines.push('  per layer (diagonal Hessian block of each variable):');
     for (const l of m.layers.layers) {
       const trace = l.traceMethod === 'exact' ? `${p(l.trace)} (exact)` : `${p(l.trace)} ± ${p(l.traceStdError)}`;
-      lines.push(`    ${l.name} [${l.shape.join('x')}]  top eigenvalue ${p(l.topEigenvalue)}${l.topEigenvalueConverged ? '' : ' (NOT converged)'}  trace ${trace}`);
+      lines.push(
+        `    ${l.name} [${l.shape.join('x')}]  top eigenvalue ${p(l.topEigenvalue)}${l.topEigenvalueConverged ? '' : ' (NOT converged)'}  trace ${trace}`,
+      );
     }
   }
   lines.push(`  ${r.seconds.toFixed(1)} s`);
@@ -186,7 +188,9 @@ function toJson(r: SavedModelMeasurement, backend: string, rhoIsCommon: boolean)
 export function registerMeasure(program: Command): void {
   program
     .command('measure')
-    .description('measure the sharpness of a saved model: sigma_max, Hessian trace, surrogate gap, 2h/rho^2; top-k eigenvalues, spectral density, per layer')
+    .description(
+      'measure the sharpness of a saved model: sigma_max, Hessian trace, surrogate gap, 2h/rho^2; top-k eigenvalues, spectral density, per layer',
+    )
     .requiredOption('--run <dir>', 'a run directory (<results>/<runId>) or a model directory (model.json)')
     .addOption(new Option('--dataset <name>', "dataset (default: the run's)").choices(DATASETS))
     .option('--data-dir <dir>', 'directory of IDX files for --dataset idx')
@@ -196,7 +200,11 @@ export function registerMeasure(program: Command): void {
     .addOption(new Option('--split <which>', "examples from the run's train or test split").choices(['train', 'test']).default('test'))
     .option('--examples <count>', "number of examples (the first ones of the split), or 'all'", examplesCount, 512)
     .option('--chunk-size <count>', 'examples per chunk of the Hessian-vector products (memory holds one chunk)', positiveInt, 512)
-    .option('--rho <r>', `surrogate-gap radius (default ${MEASURE_RHO}, the radius every run's record is measured at, whatever rho it trained with)`, positiveNumber)
+    .option(
+      '--rho <r>',
+      `surrogate-gap radius (default ${MEASURE_RHO}, the radius every run's record is measured at, whatever rho it trained with)`,
+      positiveNumber,
+    )
     .option('--seed <seed>', 'seed of the random start and probe vectors (and of the split without a record)', nonNegativeInt, 0)
     .option('--samples <count>', 'Hutchinson probes for the trace', positiveInt, 20)
     .option('--max-iterations <count>', 'power-iteration cap', positiveInt, 100)
@@ -208,7 +216,11 @@ export function registerMeasure(program: Command): void {
     .option('--density', 'also the eigenvalue spectral density (stochastic Lanczos quadrature)')
     .option('--density-runs <count>', 'with --density: Lanczos runs from independent start vectors (default 5)', positiveInt)
     .option('--density-iterations <count>', 'with --density: Lanczos steps per run (default 40)', positiveInt)
-    .option('--sigma <s>', 'with --density: width of the Gaussian smoothing, in eigenvalue units (default 1% of the Ritz values\' spread)', positiveNumber)
+    .option(
+      '--sigma <s>',
+      "with --density: width of the Gaussian smoothing, in eigenvalue units (default 1% of the Ritz values' spread)",
+      positiveNumber,
+    )
     .option('--grid-points <count>', 'with --density: cells of the density grid (default 512)', positiveInt)
     .option('--layers', "also each layer variable's top Hessian eigenvalue and trace (its diagonal block)")
     .option('--json', 'print the measures as JSON')
@@ -216,9 +228,12 @@ export function registerMeasure(program: Command): void {
     .option('--threads <count>', 'wasm threads', threadCount)
     .action(async (flags: MeasureFlags) => {
       checkBackendFlags(flags);
-      if (flags.samples < 2) throw new UsageError("option '--samples <count>' argument must be >= 2 (the trace's standard error needs two probes)");
+      if (flags.samples < 2)
+        throw new UsageError("option '--samples <count>' argument must be >= 2 (the trace's standard error needs two probes)");
       if (flags.maxIterations < 2) throw new UsageError("option '--max-iterations <count>' argument must be >= 2");
-      const stray = DENSITY_FLAGS.filter(([key]) => flags[key] !== undefined && !flags.density).map(([, flag]) => `${flag} applies only with --density`);
+      const stray = DENSITY_FLAGS.filter(([key]) => flags[key] !== undefined && !flags.density).map(
+        ([, flag]) => `${flag} applies only with --density`,
+      );
       if (stray.length > 0) throw new UsageError(stray);
       const { modelDir, record } = await locate(flags.run);
       const spec = dataSpec(record, flags);
@@ -249,13 +264,18 @@ export function registerMeasure(program: Command): void {
           method: flags.method,
           ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
           ...(flags.density
-            ? { density: { runs: flags.densityRuns, iterations: flags.densityIterations, sigma: flags.sigma, gridPoints: flags.gridPoints } }
+            ? {
+                density: { runs: flags.densityRuns, iterations: flags.densityIterations, sigma: flags.sigma, gridPoints: flags.gridPoints },
+              }
             : {}),
           ...(flags.layers ? { layers: true } : {}),
         });
       } catch (err) {
         if (err instanceof RangeError && /examples have shape|has no examples/.test(err.message)) {
-          throw new UsageError(err.message.replace(/^measureSavedModel: /, '') + (/examples have shape/.test(err.message) ? "; pass the model's --dataset" : ''));
+          throw new UsageError(
+            err.message.replace(/^measureSavedModel: /, '') +
+              (/examples have shape/.test(err.message) ? "; pass the model's --dataset" : ''),
+          );
         }
         if (err instanceof RangeError && /measureSharpness: topK/.test(err.message)) throw new UsageError(`--top-k: ${err.message}`);
         throw err;

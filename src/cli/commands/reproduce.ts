@@ -75,7 +75,13 @@ export const REPRODUCE_SETTINGS: {
       dataset: { name: 'moons', noise: 0.3, testFraction: 0.2 },
       model: 'mlp',
       batchSize: 64,
-      base: { name: 'momentum', learningRate: DATASET_RUN_DEFAULTS.moons.learningRate, momentum: RUN_DEFAULTS.momentum, weightDecay: 0, schedule: 'constant' },
+      base: {
+        name: 'momentum',
+        learningRate: DATASET_RUN_DEFAULTS.moons.learningRate,
+        momentum: RUN_DEFAULTS.momentum,
+        weightDecay: 0,
+        schedule: 'constant',
+      },
       full: { n: 10000, epochs: 50, seeds: 5, measureExamples: 1000 },
       reduced: { n: 10000, epochs: 50, seeds: 3, measureExamples: 500 },
       report: { gsam: { accuracy: 0.857, loss: 0.33 }, agsam: { accuracy: 0.89, loss: 0.27 } },
@@ -86,7 +92,13 @@ export const REPRODUCE_SETTINGS: {
       dataset: { name: 'mnist', testFraction: 0.2 },
       model: 'cnn',
       batchSize: 64,
-      base: { name: 'momentum', learningRate: DATASET_RUN_DEFAULTS.mnist.learningRate, momentum: RUN_DEFAULTS.momentum, weightDecay: 0, schedule: 'constant' },
+      base: {
+        name: 'momentum',
+        learningRate: DATASET_RUN_DEFAULTS.mnist.learningRate,
+        momentum: RUN_DEFAULTS.momentum,
+        weightDecay: 0,
+        schedule: 'constant',
+      },
       full: { n: 10000, epochs: 25, seeds: 5, measureExamples: 500 },
       reduced: { n: 10000, epochs: 5, seeds: 1, measureExamples: 128 },
       report: { gsam: { accuracy: 0.953, loss: 0.04 }, agsam: { accuracy: 0.985, loss: 0.01 } },
@@ -192,21 +204,33 @@ export function registerReproduce(program: Command): void {
   program
     .command('reproduce')
     .description("re-run the report's moons and MNIST experiments for SGD, SAM, ASAM, GSAM, Adaptive-GSAM and compare with its numbers")
-    .option('--full', "the report's full settings (moons 50 epochs, MNIST 25 epochs, 5 seeds; hours on 2 cores); default: a reduced version (under 10 min on 2 cores)")
+    .option(
+      '--full',
+      "the report's full settings (moons 50 epochs, MNIST 25 epochs, 5 seeds; hours on 2 cores); default: a reduced version (under 10 min on 2 cores)",
+    )
     .option('--seeds <count>', 'seeds per method (overrides the setting of either scale)', positiveInt)
     .option('--jobs <count>', `parallel runs (default: number of cores, here ${availableParallelism()})`, positiveInt)
     .option('--results <dir>', 'results directory (default results/reproduce, or results/reproduce-full with --full)')
     .addOption(new Option('--backend <name>', 'tfjs backend (default auto)').choices(BACKENDS))
     .option('--threads <count>', 'wasm threads per run', threadCount)
-    .option('--protocol <file>', "with --full: a cut of the report's protocol per experiment (JSON/YAML: epochs, grids, selectionSeeds, confirmationSeeds, measureExamples, or false to skip it); every output names the cut")
+    .option(
+      '--protocol <file>',
+      "with --full: a cut of the report's protocol per experiment (JSON/YAML: epochs, grids, selectionSeeds, confirmationSeeds, measureExamples, or false to skip it); every output names the cut",
+    )
     // Test-only budget overrides (hidden from --help): they make the whole command run in seconds.
     .addOption(new Option('--epochs-override <count>', 'TEST ONLY: epochs of every run').argParser(positiveInt).hideHelp())
     .addOption(new Option('--moons-n <count>', 'TEST ONLY: moons points').argParser(positiveInt).hideHelp())
     .addOption(new Option('--mnist-n <count>', 'TEST ONLY: MNIST digits').argParser(positiveInt).hideHelp())
     .addOption(new Option('--measure-override <count>', 'TEST ONLY: sharpness examples (0 = off)').argParser(nonNegativeInt).hideHelp())
     .addOption(new Option('--optimizers-override <list>', 'TEST ONLY: methods run').argParser(choiceList(OPTIMIZERS)).hideHelp())
-    .addOption(new Option('--grid-override <count>', 'TEST ONLY (--full): the first values of each grid axis').argParser(positiveInt).hideHelp())
-    .addOption(new Option('--selection-seeds-override <count>', 'TEST ONLY (--full): seeds of the selection sweeps').argParser(positiveInt).hideHelp())
+    .addOption(
+      new Option('--grid-override <count>', 'TEST ONLY (--full): the first values of each grid axis').argParser(positiveInt).hideHelp(),
+    )
+    .addOption(
+      new Option('--selection-seeds-override <count>', 'TEST ONLY (--full): seeds of the selection sweeps')
+        .argParser(positiveInt)
+        .hideHelp(),
+    )
     .action(async (flags: ReproduceFlags) => {
       checkBackendFlags(flags);
       if (flags.full) return reproduceFullCommand(flags);
@@ -224,20 +248,29 @@ export function registerReproduce(program: Command): void {
       const plan = REPRODUCE_SETTINGS.experiments.map((exp) => ({ exp, scale: scaleFor(exp, flags) }));
 
       const out: string[] = [];
-      out.push(`flatminima reproduce: ${flags.full ? "the report's full settings" : 'reduced settings (the default; --full for the report\'s)'}`);
-      if (testOverrides) out.push('  TEST OVERRIDES ACTIVE (hidden --epochs-override/--moons-n/--mnist-n/--measure-override/--optimizers-override): these numbers say nothing about the report');
+      out.push(
+        `flatminima reproduce: ${flags.full ? "the report's full settings" : "reduced settings (the default; --full for the report's)"}`,
+      );
+      if (testOverrides)
+        out.push(
+          '  TEST OVERRIDES ACTIVE (hidden --epochs-override/--moons-n/--mnist-n/--measure-override/--optimizers-override): these numbers say nothing about the report',
+        );
       out.push(`  methods: ${optimizers.map((o) => METHOD_NAMES[o] ?? o).join(', ')}`);
       out.push(
         `  settings: ${optimizers
           .filter((o) => o !== 'sgd')
           .map((o) => {
             const { name: _n, ...rest } = DEFAULT_OPTIMIZERS[o];
-            return `${METHOD_NAMES[o]} ${Object.entries(rest).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+            return `${METHOD_NAMES[o]} ${Object.entries(rest)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(' ')}`;
           })
           .join('; ')}`,
       );
       for (const { exp, scale } of plan) {
-        out.push(`  ${exp.title}; base ${exp.base.name} lr ${exp.base.learningRate}${exp.base.momentum !== undefined ? ` momentum ${exp.base.momentum}` : ''}`);
+        out.push(
+          `  ${exp.title}; base ${exp.base.name} lr ${exp.base.learningRate}${exp.base.momentum !== undefined ? ` momentum ${exp.base.momentum}` : ''}`,
+        );
         out.push(`    ${describeScale(exp, scale)}`);
       }
       out.push(`  results ${resultsDir}, ${jobs} runs in parallel`);
@@ -288,12 +321,16 @@ export function registerReproduce(program: Command): void {
 /** The test overrides as a shrinking of the --full protocols (none: the report's settings). */
 function shrinkProtocol(flags: ReproduceFlags): ((p: FullProtocol) => FullProtocol) | undefined {
   const { epochsOverride, moonsN, mnistN, measureOverride, gridOverride, selectionSeedsOverride } = flags;
-  if ([epochsOverride, moonsN, mnistN, measureOverride, gridOverride, selectionSeedsOverride].every((v) => v === undefined)) return undefined;
+  if ([epochsOverride, moonsN, mnistN, measureOverride, gridOverride, selectionSeedsOverride].every((v) => v === undefined))
+    return undefined;
   return (p) => {
     const n = p.key === 'moons' ? moonsN : mnistN;
     const dataset = { ...(p.base.dataset as Record<string, unknown>), ...(n !== undefined ? { n } : {}) };
     const grids = Object.fromEntries(
-      Object.entries(p.grids).map(([m, g]) => [m, Object.fromEntries(Object.entries(g).map(([path, v]) => [path, gridOverride !== undefined ? v.slice(0, gridOverride) : v]))]),
+      Object.entries(p.grids).map(([m, g]) => [
+        m,
+        Object.fromEntries(Object.entries(g).map(([path, v]) => [path, gridOverride !== undefined ? v.slice(0, gridOverride) : v])),
+      ]),
     ) as FullProtocol['grids'];
     return {
       ...p,
@@ -306,20 +343,45 @@ function shrinkProtocol(flags: ReproduceFlags): ((p: FullProtocol) => FullProtoc
 }
 
 /** The header of --full: what runs, stage by stage. */
-function describeFull(flags: ReproduceFlags, protocols: readonly FullProtocol[], methods: readonly OptimizerName[], resultsDir: string, executor: Executor): string {
+function describeFull(
+  flags: ReproduceFlags,
+  protocols: readonly FullProtocol[],
+  methods: readonly OptimizerName[],
+  resultsDir: string,
+  executor: Executor,
+): string {
   const shrink = shrinkProtocol(flags);
   const cuts = describeProtocolCuts(protocols);
   const lines = [
     "flatminima reproduce --full: the report's settings, hyper-parameters selected on validation, a verdict on each claim",
-    ...(shrink || flags.optimizersOverride ? ['  TEST OVERRIDES ACTIVE (hidden --*-override flags): these numbers say nothing about the report'] : []),
+    ...(shrink || flags.optimizersOverride
+      ? ['  TEST OVERRIDES ACTIVE (hidden --*-override flags): these numbers say nothing about the report']
+      : []),
     ...(cuts.length > 0 ? [`  CUT BY --protocol ${flags.protocol ?? ''}:`, ...cuts.map((c) => `    ${c}`)] : []),
   ];
   for (const p0 of protocols) {
     const p = shrink ? shrink(p0) : p0;
     const b = p.base as { dataset: Record<string, unknown>; epochs: number; batchSize: number; base: Record<string, unknown> };
-    lines.push(`  ${p.key}: ${Object.entries(b.dataset).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; ${b.epochs} epochs, batch ${b.batchSize}; base ${Object.values(b.base).join(' ')}`);
-    lines.push(`    selection on a ${p.validationFraction * 100}% validation split, seeds ${p.selectionSeeds.join(',')}: ${methods.map((m) => `${METHOD_NAMES[m] ?? m} ${Object.entries(p.grids[m] ?? {}).map(([k, v]) => `${k.replace('optimizer.', '')} {${v.join(', ')}}`).join(' x ') || '(defaults)'}`).join('; ')}`);
-    lines.push(`    confirmation: each method's selected point, seeds 0-${(flags.seeds ?? p.confirmationSeeds) - 1}, sharpness on ${p.measureExamples} test examples`);
+    lines.push(
+      `  ${p.key}: ${Object.entries(b.dataset)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')}; ${b.epochs} epochs, batch ${b.batchSize}; base ${Object.values(b.base).join(' ')}`,
+    );
+    lines.push(
+      `    selection on a ${p.validationFraction * 100}% validation split, seeds ${p.selectionSeeds.join(',')}: ${methods
+        .map(
+          (m) =>
+            `${METHOD_NAMES[m] ?? m} ${
+              Object.entries(p.grids[m] ?? {})
+                .map(([k, v]) => `${k.replace('optimizer.', '')} {${v.join(', ')}}`)
+                .join(' x ') || '(defaults)'
+            }`,
+        )
+        .join('; ')}`,
+    );
+    lines.push(
+      `    confirmation: each method's selected point, seeds 0-${(flags.seeds ?? p.confirmationSeeds) - 1}, sharpness on ${p.measureExamples} test examples`,
+    );
   }
   lines.push(`  results ${resultsDir}/<experiment>/{selection,confirmation}; ${executor.description}`);
   return lines.join('\n') + '\n';
@@ -336,15 +398,27 @@ async function reproduceFullCommand(flags: ReproduceFlags): Promise<void> {
     ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
   });
   const methods = flags.optimizersOverride ?? REPRODUCE_SETTINGS.optimizers;
-  const protocols = flags.protocol !== undefined ? applyProtocolOverrides(FULL_PROTOCOLS, readProtocolOverrides(flags.protocol)) : [...FULL_PROTOCOLS];
+  const protocols =
+    flags.protocol !== undefined ? applyProtocolOverrides(FULL_PROTOCOLS, readProtocolOverrides(flags.protocol)) : [...FULL_PROTOCOLS];
   const header = describeFull(flags, protocols, methods, resultsDir, executor);
   process.stdout.write(header);
   const { runFullReproduce, formatFullReproduce, writeFullReproduce } = await import('../reproduceFull.js');
   const report = Object.fromEntries(
-    REPRODUCE_SETTINGS.experiments.map((e) => [e.key, e.report.agsam && e.report.gsam ? { a: e.report.agsam.accuracy, b: e.report.gsam.accuracy } : undefined]),
+    REPRODUCE_SETTINGS.experiments.map((e) => [
+      e.key,
+      e.report.agsam && e.report.gsam ? { a: e.report.agsam.accuracy, b: e.report.gsam.accuracy } : undefined,
+    ]),
   );
   const shrink = shrinkProtocol(flags);
-  const result = await runFullReproduce({ resultsDir, executor, methods, report, protocols, ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}), ...(shrink ? { shrink } : {}) });
+  const result = await runFullReproduce({
+    resultsDir,
+    executor,
+    methods,
+    report,
+    protocols,
+    ...(flags.seeds !== undefined ? { seeds: flags.seeds } : {}),
+    ...(shrink ? { shrink } : {}),
+  });
   await executor.close();
   const confirmationTable = (key: string, records: RunRecord[]): string => {
     const exp = REPRODUCE_SETTINGS.experiments.find((e) => e.key === key) as Experiment;

@@ -55,7 +55,8 @@ function flagValue(text: string): string | number | boolean {
 /** Splits `path=rest` of a repeatable flag; a usage error names the flag when the form is wrong. */
 function splitAssignment(flag: string, text: string): [string, string] {
   const eq = text.indexOf('=');
-  if (eq <= 0 || eq === text.length - 1) throw new UsageError(`${flag} ${text}: expected <spec.path>=<value>, e.g. ${flag} optimizer.rho=0.05`);
+  if (eq <= 0 || eq === text.length - 1)
+    throw new UsageError(`${flag} ${text}: expected <spec.path>=<value>, e.g. ${flag} optimizer.rho=0.05`);
   return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
@@ -181,7 +182,11 @@ export function registerSweep(program: Command): void {
     .option('--results <dir>', 'results directory (default results/<sweep file name>)')
     .option('--set <path=value>', 'without a file: a base setting, e.g. --set dataset.n=2000 (repeatable)', collect)
     .option('--grid <path=v1,v2>', 'without a file: a grid field, e.g. --grid optimizer.rho=0.02,0.05 (repeatable)', collect)
-    .option('--random <path=dist:a:b>', 'without a file: a random-search field, loguniform:<low>:<high>, uniform:<low>:<high> or choice:<v1>,<v2> (repeatable)', collect)
+    .option(
+      '--random <path=dist:a:b>',
+      'without a file: a random-search field, loguniform:<low>:<high>, uniform:<low>:<high> or choice:<v1>,<v2> (repeatable)',
+      collect,
+    )
     .option('--random-n <count>', 'random-search points (default 10)', positiveInt)
     .option('--random-seed <seed>', 'seed of the random search (default 0)', nonNegativeInt)
     .option('--seeds <n|list>', 'seeds per point: a count (seeds 0..n-1) or a list (default 3; overrides the file)')
@@ -205,26 +210,44 @@ export function registerSweep(program: Command): void {
       if (queue === null) checkBackendFlags({ backend: flags.backend });
       let executor: Executor;
       try {
-        executor = queue ?? new LocalPoolExecutor({
-          ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
-          ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-          ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
-          ...(flags.checkpointEvery !== undefined ? { checkpointEvery: flags.checkpointEvery } : {}),
-        });
+        executor =
+          queue ??
+          new LocalPoolExecutor({
+            ...(flags.jobs !== undefined ? { jobs: flags.jobs } : {}),
+            ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+            ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+            ...(flags.checkpointEvery !== undefined ? { checkpointEvery: flags.checkpointEvery } : {}),
+          });
       } catch (err) {
-        if (err instanceof RangeError) throw new UsageError(err.message.replace(/^(jobs|threads|backend|checkpointEvery)\b/, (k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`));
+        if (err instanceof RangeError)
+          throw new UsageError(
+            err.message.replace(
+              /^(jobs|threads|backend|checkpointEvery)\b/,
+              (k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+            ),
+          );
         throw err;
       }
       process.stderr.write(describePlan(sweep, label, resultsDir, executor));
       if (flags.dryRun) {
-        for (const r of sweep.runs) process.stdout.write(`${r.runId}\t${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ')}\tseed ${r.seed}\n`);
+        for (const r of sweep.runs)
+          process.stdout.write(
+            `${r.runId}\t${Object.entries(r.params)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}\tseed ${r.seed}\n`,
+          );
         await executor.close();
         return;
       }
       const mode = flags.detach ? 'detach' : flags.collect ? 'collect' : null;
       const records =
         queue !== null && mode !== null
-          ? await submitOrCollect(queue, mode, sweep.runs.map((r) => r.spec), resultsDir)
+          ? await submitOrCollect(
+              queue,
+              mode,
+              sweep.runs.map((r) => r.spec),
+              resultsDir,
+            )
           : await runWithProgress(executor, sweep, resultsDir);
       if (records !== null) await finishSweep(records, sweep, resultsDir);
     });
@@ -236,7 +259,9 @@ async function runWithProgress(executor: Executor, sweep: ExpandedSweep, results
   const progress = new SweepProgress(sweep.runs.length);
   const onSigint = (): void => {
     progress.stop();
-    process.stderr.write(`\ninterrupted; ${executor.interruptNote ?? 'run the same command again to resume the sweep from the last checkpoints'}\n`);
+    process.stderr.write(
+      `\ninterrupted; ${executor.interruptNote ?? 'run the same command again to resume the sweep from the last checkpoints'}\n`,
+    );
     process.exit(EXIT_INTERRUPTED);
   };
   process.once('SIGINT', onSigint);

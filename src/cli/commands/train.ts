@@ -9,7 +9,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError, EXIT_FAILURE, EXIT_INTERRUPTED } from '../errors.js';
 import { nonNegativeInt } from '../parsers.js';
-import { OPTIMIZERS, RUN_DEFAULTS, addRunOptions, buildSpec, readSpecFile, type OptimizerName, type RunFlags, checkBackendFlags } from '../specs.js';
+import {
+  OPTIMIZERS,
+  RUN_DEFAULTS,
+  addRunOptions,
+  buildSpec,
+  readSpecFile,
+  type OptimizerName,
+  type RunFlags,
+  checkBackendFlags,
+} from '../specs.js';
 import { createProgressView } from '../progress.js';
 import { describeSpec, formatRecordSummary } from '../format.js';
 import { backendLine } from '../backend-line.js';
@@ -25,9 +34,34 @@ interface TrainFlags extends RunFlags {
 
 /** Flags that change what a run is; they cannot be combined with --resume. */
 const SPEC_FLAGS = [
-  'spec', 'dataset', 'dataDir', 'n', 'noise', 'testFraction', 'maxTrain', 'maxTest', 'model', 'optimizer', 'rho', 'alpha',
-  'eta', 'gamma', 'ascent', 'scope', 'rhoSchedule', 'rhoMin', 'base', 'lr', 'momentum', 'weightDecay', 'lrSchedule',
-  'epochs', 'batchSize', 'seed', 'measure', 'results',
+  'spec',
+  'dataset',
+  'dataDir',
+  'n',
+  'noise',
+  'testFraction',
+  'maxTrain',
+  'maxTest',
+  'model',
+  'optimizer',
+  'rho',
+  'alpha',
+  'eta',
+  'gamma',
+  'ascent',
+  'scope',
+  'rhoSchedule',
+  'rhoMin',
+  'base',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'lrSchedule',
+  'epochs',
+  'batchSize',
+  'seed',
+  'measure',
+  'results',
 ] as const;
 
 /** `arg` quoted for a POSIX shell when it holds anything but plainly safe characters. */
@@ -94,7 +128,9 @@ async function resumeTarget(runDirArg: string): Promise<{ spec: RunSpec; results
   const { runId } = await import('../../experiments/runner.js');
   const id = runId(spec);
   if (id !== basename(dir)) {
-    throw new UsageError(`--resume ${runDirArg}: its record is of run ${id}, but the directory is named ${basename(dir)}; pass the run's own directory`);
+    throw new UsageError(
+      `--resume ${runDirArg}: its record is of run ${id}, but the directory is named ${basename(dir)}; pass the run's own directory`,
+    );
   }
   return { spec, resultsDir: dirname(dir) };
 }

@@ -29,16 +29,24 @@ export function registerWorker(program: Command): void {
   program
     .command('worker')
     .description('take runs from a queue on Redis and train them (start one per machine; stop with SIGTERM or Ctrl-C)')
-    .option('--redis <url>', 'the queue\'s Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (default $FLATMINIMA_REDIS)')
+    .option('--redis <url>', "the queue's Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (default $FLATMINIMA_REDIS)")
     .option('--queue <name>', 'queue name (default flatminima-runs)')
     .option('--concurrency <count>', `runs at once (default: number of cores, here ${availableParallelism()})`, positiveInt)
     .option('--threads <count>', 'wasm threads per run (1-8; default: the cores shared among the runs)', threadCount)
-    .option('--name <id>', 'this worker\'s name in logs and progress (default <host>-<pid>)')
+    .option('--name <id>', "this worker's name in logs and progress (default <host>-<pid>)")
     .option('--checkpoint-dir <dir>', 'keep checkpoints in this directory shared by all workers (e.g. NFS) instead of Redis')
     .option('--scratch-dir <dir>', 'where runs write their files while they run (default: a folder in the OS temp dir)')
-    .option('--lock-duration <ms>', 'how long a job stays locked without renewal: a dead worker\'s job is taken over after this (default 30000)', positiveInt)
+    .option(
+      '--lock-duration <ms>',
+      "how long a job stays locked without renewal: a dead worker's job is taken over after this (default 30000)",
+      positiveInt,
+    )
     .option('--stalled-interval <ms>', 'how often to look for jobs whose worker died (default 30000)', positiveInt)
-    .option('--progress-every <ms>', 'least time between two progress reports of a run to Redis; the end of every epoch is always reported (default 1000)', positiveInt)
+    .option(
+      '--progress-every <ms>',
+      'least time between two progress reports of a run to Redis; the end of every epoch is always reported (default 1000)',
+      positiveInt,
+    )
     .action(async (flags: WorkerFlags) => {
       const { redisTargetFrom } = await import('../../experiments/queue/connection.js');
       const { QueueWorker } = await import('../../experiments/queue/queueWorker.js');
@@ -49,7 +57,7 @@ export function registerWorker(program: Command): void {
         if (err instanceof RangeError) throw new UsageError(err.message);
         throw err;
       }
-      if (target === undefined) throw new UsageError('give the queue\'s Redis: --redis redis://host:6379 (or set FLATMINIMA_REDIS)');
+      if (target === undefined) throw new UsageError("give the queue's Redis: --redis redis://host:6379 (or set FLATMINIMA_REDIS)");
       let worker;
       try {
         worker = await QueueWorker.start({
@@ -78,7 +86,9 @@ export function registerWorker(program: Command): void {
         signals++;
         if (signal === 'SIGINT') exitCode = EXIT_INTERRUPTED;
         if (signals > 1) {
-          process.stderr.write(`${signal} again: exiting now; the runs resume elsewhere from their last checkpoints once their locks expire\n`);
+          process.stderr.write(
+            `${signal} again: exiting now; the runs resume elsewhere from their last checkpoints once their locks expire\n`,
+          );
           process.exit(exitCode || EXIT_INTERRUPTED);
         }
         void worker.stop();

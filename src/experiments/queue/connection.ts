@@ -53,7 +53,9 @@ export interface RedisTarget {
 export function redactorFor(password: string | undefined, alsoAs: readonly string[] = []): (text: string) => string {
   if (password === undefined || password.length === 0) return (text) => text;
   // Longest first, so a form that contains another is masked whole.
-  const forms = [...new Set([password, encodeURIComponent(password), encodeURI(password), ...alsoAs.filter((f) => f.length > 0)])].sort((a, b) => b.length - a.length);
+  const forms = [...new Set([password, encodeURIComponent(password), encodeURI(password), ...alsoAs.filter((f) => f.length > 0)])].sort(
+    (a, b) => b.length - a.length,
+  );
   return (text: string): string => forms.reduce((t, f) => t.split(f).join(MASK), String(text));
 }
 
@@ -71,7 +73,9 @@ export function parseRedisUrl(text: string, what = '--redis'): RedisTarget {
   try {
     url = new URL(text);
   } catch {
-    throw new RangeError(`${what} must be a Redis URL such as redis://host:6379 or rediss://user:password@host:6380/0, got a value that is not a URL`);
+    throw new RangeError(
+      `${what} must be a Redis URL such as redis://host:6379 or rediss://user:password@host:6380/0, got a value that is not a URL`,
+    );
   }
   const password = url.password !== '' ? decodeURIComponent(url.password) : undefined;
   const username = url.username !== '' ? decodeURIComponent(url.username) : undefined;
@@ -173,7 +177,10 @@ export async function connectChecked(client: Redis, target: RedisTarget, timeout
           if (err) reject(err);
           else resolve();
         };
-        const timer = setTimeout(() => done(new Error(`cannot reach Redis at ${target.display} within ${timeoutMs / 1000} s${lastError ? `: ${lastError}` : ''}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`cannot reach Redis at ${target.display} within ${timeoutMs / 1000} s${lastError ? `: ${lastError}` : ''}`)),
+          timeoutMs,
+        );
         const onReady = (): void => done();
         refused = done;
         client.once('ready', onReady);
@@ -182,7 +189,9 @@ export async function connectChecked(client: Redis, target: RedisTarget, timeout
     const info = await client.info('server');
     const version = /redis_version:(\d+)\.(\d+)/.exec(info);
     if (version === null || Number(version[1]) < 6) {
-      throw new Error(`Redis at ${target.display} is version ${version ? `${version[1]}.${version[2]}` : 'unknown'}; flatminima's queue needs Redis >= 6`);
+      throw new Error(
+        `Redis at ${target.display} is version ${version ? `${version[1]}.${version[2]}` : 'unknown'}; flatminima's queue needs Redis >= 6`,
+      );
     }
   } finally {
     client.off('error', onError);
@@ -218,7 +227,9 @@ export class ConnectionLog {
   error(err: unknown): void {
     if (this.down) return;
     this.down = true;
-    this.log(`lost Redis at ${this.target.display}: ${this.target.redact((err as Error)?.message ?? String(err))}; reconnecting (work waits, nothing is lost)`);
+    this.log(
+      `lost Redis at ${this.target.display}: ${this.target.redact((err as Error)?.message ?? String(err))}; reconnecting (work waits, nothing is lost)`,
+    );
   }
 
   /** Feeds a client's 'ready'. */

@@ -67,7 +67,9 @@ function send(msg: JobRunnerMessage): Promise<void> {
 }
 
 function checkpointStoreFor(req: JobRunnerRequest, client: Redis, target: RedisTarget): CheckpointStore {
-  return req.checkpointDir !== undefined ? new DirectoryCheckpointStore(req.checkpointDir) : new RedisCheckpointStore(client, req.queue, target.display);
+  return req.checkpointDir !== undefined
+    ? new DirectoryCheckpointStore(req.checkpointDir)
+    : new RedisCheckpointStore(client, req.queue, target.display);
 }
 
 async function handle(req: JobRunnerRequest): Promise<void> {
@@ -77,7 +79,11 @@ async function handle(req: JobRunnerRequest): Promise<void> {
   let position = { epoch: 0, step: 0 };
   try {
     // The worker validated the job; check again here, where it runs (the IPC message is input too).
-    const job = parseRunJob({ id: req.job.id, name: RUN_JOB_NAME, data: runJobData(req.job.spec, req.job.backend, req.job.checkpointEvery) });
+    const job = parseRunJob({
+      id: req.job.id,
+      name: RUN_JOB_NAME,
+      data: runJobData(req.job.spec, req.job.backend, req.job.checkpointEvery),
+    });
     const record = await runSpec(job.spec, {
       resultsDir: req.scratchDir,
       backend: job.backend,

@@ -53,12 +53,20 @@ export function parseRunJob(job: { id?: string | undefined; name: string; data: 
   const what = `job ${showJobId(job.id)}`;
   if (job.name !== RUN_JOB_NAME) throw new ValidationError(what, [`name: must be "${RUN_JOB_NAME}", got ${JSON.stringify(job.name)}`]);
   const shape = RunJobDataSchema.safeParse(job.data);
-  if (!shape.success) throw new ValidationError(what, formatIssues(shape.error.issues).map((line) => (line.startsWith('(root): ') ? `data: ${line.slice(8)}` : `data.${line}`)));
+  if (!shape.success)
+    throw new ValidationError(
+      what,
+      formatIssues(shape.error.issues).map((line) => (line.startsWith('(root): ') ? `data: ${line.slice(8)}` : `data.${line}`)),
+    );
   let spec: RunSpec;
   try {
     spec = parseRunSpec(shape.data.spec, what);
   } catch (err) {
-    if (err instanceof ValidationError) throw new ValidationError(what, err.issues.map((line) => `data.spec.${line}`));
+    if (err instanceof ValidationError)
+      throw new ValidationError(
+        what,
+        err.issues.map((line) => `data.spec.${line}`),
+      );
     throw err;
   }
   const id = runId(spec);

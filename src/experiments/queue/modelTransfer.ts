@@ -17,7 +17,13 @@ import { modelKey } from './keys.js';
 export const MODEL_TTL_SECONDS = 14 * 24 * 3600;
 
 /** Uploads `<modelDir>/model.json` and `weights.bin` of run `runId`. */
-export async function uploadModel(client: Redis, queue: string, runId: string, modelDir: string, ttlSeconds = MODEL_TTL_SECONDS): Promise<void> {
+export async function uploadModel(
+  client: Redis,
+  queue: string,
+  runId: string,
+  modelDir: string,
+  ttlSeconds = MODEL_TTL_SECONDS,
+): Promise<void> {
   const key = modelKey(queue, runId);
   await client
     .multi()
@@ -33,7 +39,13 @@ export type ModelDownload = { written: true } | { written: false; why: string };
  * Writes run `runId`'s model into `destDir` (weights first, so model.json never names a missing
  * shard) when Redis has it and its weights hash to `weightsSha256`.
  */
-export async function downloadModel(client: Redis, queue: string, runId: string, destDir: string, weightsSha256: string | undefined): Promise<ModelDownload> {
+export async function downloadModel(
+  client: Redis,
+  queue: string,
+  runId: string,
+  destDir: string,
+  weightsSha256: string | undefined,
+): Promise<ModelDownload> {
   const [modelJson, weights] = await client.hmgetBuffer(modelKey(queue, runId), MODEL_JSON, WEIGHTS_BIN);
   if (modelJson === null || weights === null) return { written: false, why: 'the model is no longer in Redis (expired or removed)' };
   const hash = createHash('sha256').update(weights).digest('hex');

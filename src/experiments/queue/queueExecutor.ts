@@ -176,7 +176,11 @@ export class QueueExecutor implements Executor {
   }
 
   /** Adds the runs not in the queue yet; with `retryFailed`, re-queues those that failed every attempt. */
-  private async enqueue(queue: Queue, runs: Map<string, RunSpec>, retryFailed: boolean): Promise<Omit<SubmitSummary, 'finished'> & { completed: string[] }> {
+  private async enqueue(
+    queue: Queue,
+    runs: Map<string, RunSpec>,
+    retryFailed: boolean,
+  ): Promise<Omit<SubmitSummary, 'finished'> & { completed: string[] }> {
     const summary = { submitted: [] as string[], queued: [] as string[], retried: [] as string[], completed: [] as string[] };
     const ids = [...runs.keys()];
     const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
@@ -198,7 +202,13 @@ export class QueueExecutor implements Executor {
       toAdd.map((id) => ({
         name: RUN_JOB_NAME,
         data: runJobData(runs.get(id) as RunSpec, this.backend, this.checkpointEvery),
-        opts: { jobId: id, attempts: this.attempts, backoff: { type: 'exponential', delay: this.backoffMs }, removeOnComplete: false, removeOnFail: false },
+        opts: {
+          jobId: id,
+          attempts: this.attempts,
+          backoff: { type: 'exponential', delay: this.backoffMs },
+          removeOnComplete: false,
+          removeOnFail: false,
+        },
       })),
     );
     summary.submitted.push(...toAdd);
@@ -211,7 +221,8 @@ export class QueueExecutor implements Executor {
     if (job === undefined) return null;
     const state = await job.getState();
     if (state === 'completed') return this.fromCompleted(client, job, id, spec, resultsDir);
-    if (state === 'failed') return this.failure(id, spec, resultsDir, this.opts.redis.redact(job.failedReason || 'the job failed (no reason given)'));
+    if (state === 'failed')
+      return this.failure(id, spec, resultsDir, this.opts.redis.redact(job.failedReason || 'the job failed (no reason given)'));
     return null;
   }
 
@@ -225,9 +236,15 @@ export class QueueExecutor implements Executor {
       if (record.runId !== id) throw new Error(`its runId is ${JSON.stringify(record.runId)}`);
       if (!sameSpec(record.spec, spec)) throw new Error('its spec is not the spec of the job');
       if (record.status === 'running') throw new Error('its status is running');
-      if (record.modelDir !== null && record.modelDir !== MODEL_DIR) throw new Error(`its modelDir must be null or "${MODEL_DIR}", got ${JSON.stringify(record.modelDir)}`);
+      if (record.modelDir !== null && record.modelDir !== MODEL_DIR)
+        throw new Error(`its modelDir must be null or "${MODEL_DIR}", got ${JSON.stringify(record.modelDir)}`);
     } catch (err) {
-      return this.failure(id, spec, resultsDir, `the worker returned an unusable record: ${this.opts.redis.redact((err as Error).message)}`);
+      return this.failure(
+        id,
+        spec,
+        resultsDir,
+        `the worker returned an unusable record: ${this.opts.redis.redact((err as Error).message)}`,
+      );
     }
     if (record.modelDir !== null) {
       const got = await downloadModel(client, this.queueName, id, join(runDir(resultsDir, id), MODEL_DIR), record.weightsSha256);
@@ -277,7 +294,12 @@ export class QueueExecutor implements Executor {
   }
 
   /** Queues `pending` and resolves when each has a record in `byId`. */
-  private async awaitRecords(pending: Map<string, RunSpec>, resultsDir: string, emit: (e: ExecutorEvent) => void, byId: Map<string, RunRecord>): Promise<void> {
+  private async awaitRecords(
+    pending: Map<string, RunSpec>,
+    resultsDir: string,
+    emit: (e: ExecutorEvent) => void,
+    byId: Map<string, RunRecord>,
+  ): Promise<void> {
     const { client, queue } = await this.connect();
     const eventsClient = createRedisClient(this.opts.redis, { connectionName: 'flatminima-submitter-events' });
     this.connectionLog.watch(eventsClient);

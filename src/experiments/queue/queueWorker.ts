@@ -74,7 +74,8 @@ export function validWorkerName(name: string, what = '--name'): string {
 
 const positiveMs = (value: number | undefined, fallback: number, what: string): number => {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what} must be a whole number of milliseconds >= 1, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`${what} must be a whole number of milliseconds >= 1, got ${JSON.stringify(value)}`);
   return v;
 };
 
@@ -105,11 +106,22 @@ export class QueueWorker {
   private client!: Redis;
   private resolveClosed!: () => void;
 
-  private constructor(private readonly opts: QueueWorkerOptions, private readonly log: (line: string) => void) {
-    this.name = validWorkerName(opts.name ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${process.pid}`);
+  private constructor(
+    private readonly opts: QueueWorkerOptions,
+    private readonly log: (line: string) => void,
+  ) {
+    this.name = validWorkerName(
+      opts.name ??
+        `${hostname()
+          .replace(/[^A-Za-z0-9._-]/g, '-')
+          .slice(0, 40)}-${process.pid}`,
+    );
     this.queue = validQueueName(opts.queue ?? DEFAULT_QUEUE);
     const exec = resolveExecution(
-      { ...(opts.concurrency !== undefined ? { jobs: opts.concurrency } : {}), ...(opts.threads !== undefined ? { threads: opts.threads } : {}) },
+      {
+        ...(opts.concurrency !== undefined ? { jobs: opts.concurrency } : {}),
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      },
       { names: { jobs: 'concurrency', threads: 'threads' } },
     );
     this.threads = exec.threads;
@@ -133,7 +145,8 @@ export class QueueWorker {
     const lockDuration = positiveMs(opts.lockDurationMs, 30_000, 'lockDurationMs');
     const stalledInterval = positiveMs(opts.stalledIntervalMs, 30_000, 'stalledIntervalMs');
     const maxStalledCount = opts.maxStalledCount ?? 3;
-    if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0) throw new RangeError(`maxStalledCount must be a whole number >= 0, got ${JSON.stringify(opts.maxStalledCount)}`);
+    if (!Number.isInteger(maxStalledCount) || maxStalledCount < 0)
+      throw new RangeError(`maxStalledCount must be a whole number >= 0, got ${JSON.stringify(opts.maxStalledCount)}`);
     mkdirSync(self.scratchDir, { recursive: true });
     const connection = new ConnectionLog(target, self.log);
     self.client = createRedisClient(target, { connectionName: `flatminima-worker-${self.name}` });
@@ -155,7 +168,9 @@ export class QueueWorker {
     });
     self.worker.on('error', (err) => connection.error(err));
     self.worker.on('completed', (job) => void self.forgetCheckpoint(String(job.id)));
-    self.worker.on('stalled', (jobId) => self.log(`job ${showJobId(jobId)} lost its worker; it goes back to the queue and resumes from its checkpoint`));
+    self.worker.on('stalled', (jobId) =>
+      self.log(`job ${showJobId(jobId)} lost its worker; it goes back to the queue and resumes from its checkpoint`),
+    );
     return self;
   }
 
@@ -167,19 +182,27 @@ export class QueueWorker {
     } catch (err) {
       const message = this.opts.redis.redact((err as Error).message);
       // One line: `invalid job "x": a: ...; b: ...`.
-      this.log(`rejected ${message.replace(/:\n\s*/, ': ').split(/\n\s*/).join('; ')}`);
+      this.log(
+        `rejected ${message
+          .replace(/:\n\s*/, ': ')
+          .split(/\n\s*/)
+          .join('; ')}`,
+      );
       throw new UnrecoverableError(message);
     }
     if (this.stopping) return this.handBack(job, token, run.id, 'the worker is stopping');
     const attempts = job.opts.attempts ?? 1;
-    this.log(`started ${run.id} (attempt ${job.attemptsMade + 1} of ${attempts}${job.stalledCounter > 0 ? `, after ${job.stalledCounter} lost worker${job.stalledCounter === 1 ? '' : 's'}` : ''})`);
+    this.log(
+      `started ${run.id} (attempt ${job.attemptsMade + 1} of ${attempts}${job.stalledCounter > 0 ? `, after ${job.stalledCounter} lost worker${job.stalledCounter === 1 ? '' : 's'}` : ''})`,
+    );
     rmSync(runDir(this.scratchDir, run.id), { recursive: true, force: true });
     const outcome = await this.runInChild(run, job);
     if (outcome.type === 'done') {
       this.log(`finished ${run.id}: ${outcomeLine(outcome.record)}`);
       return outcome.record;
     }
-    if (outcome.type === 'stopped') return this.handBack(job, token, run.id, `stopped in epoch ${outcome.epoch} after step ${outcome.step}, checkpoint written`);
+    if (outcome.type === 'stopped')
+      return this.handBack(job, token, run.id, `stopped in epoch ${outcome.epoch} after step ${outcome.step}, checkpoint written`);
     this.log(`failed ${run.id} (attempt ${job.attemptsMade + 1} of ${attempts}): ${outcome.message}`);
     throw new Error(outcome.message);
   }
@@ -205,7 +228,9 @@ export class QueueWorker {
       redis: this.opts.redis.settings,
       queue: this.queue,
       modelTtlSeconds: this.opts.modelTtlSeconds ?? MODEL_TTL_SECONDS,
-      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm' || run.backend === 'native') ? { threads: this.threads } : {}),
+      ...(this.threads !== undefined && (run.backend === 'auto' || run.backend === 'wasm' || run.backend === 'native')
+        ? { threads: this.threads }
+        : {}),
       ...(this.opts.checkpointDir !== undefined ? { checkpointDir: this.opts.checkpointDir } : {}),
     };
     child.send(req);
@@ -232,7 +257,12 @@ export class QueueWorker {
       child.on('exit', (code, signal) => {
         this.children.delete(child);
         const tail = this.opts.redis.redact(stderr.trim().split('\n').slice(-5).join('\n'));
-        resolve(result ?? { type: 'error', message: `the job runner process exited (${signal ?? `code ${code}`}) before finishing${tail ? `: ${tail}` : ''}` });
+        resolve(
+          result ?? {
+            type: 'error',
+            message: `the job runner process exited (${signal ?? `code ${code}`}) before finishing${tail ? `: ${tail}` : ''}`,
+          },
+        );
       });
     });
   }
@@ -267,7 +297,11 @@ export class QueueWorker {
     if (!this.stopping) {
       this.stopping = true;
       const n = this.children.size;
-      this.log(n > 0 ? `stopping: ${n} run${n === 1 ? '' : 's'} stop after the current step, write a checkpoint and go back to the queue` : 'stopping');
+      this.log(
+        n > 0
+          ? `stopping: ${n} run${n === 1 ? '' : 's'} stop after the current step, write a checkpoint and go back to the queue`
+          : 'stopping',
+      );
       for (const child of this.children) child.send({ type: 'stop' });
       void (async () => {
         await this.worker.close();

@@ -177,10 +177,12 @@ function methodPlans(file: SweepFile, problems: string[]): MethodPlan[] {
   const base = file.base ?? {};
   if (file.methods === undefined) return [{ method: null, base, grid: file.grid, random: file.random, where: '' }];
   if (Object.keys(file.methods).length === 0) problems.push('methods: must name at least one method');
-  if (file.grid?.['optimizer.name'] !== undefined) problems.push('grid["optimizer.name"]: the methods are given by "methods"; list them there only');
+  if (file.grid?.['optimizer.name'] !== undefined)
+    problems.push('grid["optimizer.name"]: the methods are given by "methods"; list them there only');
   return Object.entries(file.methods).map(([method, m]) => {
     const where = `methods.${method}.`;
-    if (!(method in DEFAULT_OPTIMIZERS)) problems.push(`methods.${method}: unknown method; methods: ${Object.keys(DEFAULT_OPTIMIZERS).join(', ')}`);
+    if (!(method in DEFAULT_OPTIMIZERS))
+      problems.push(`methods.${method}: unknown method; methods: ${Object.keys(DEFAULT_OPTIMIZERS).join(', ')}`);
     for (const path of Object.keys(m.grid ?? {})) {
       if (file.grid?.[path] !== undefined) problems.push(`${where}grid${quote(path)}: also in the sweep's grid; give it in one place`);
       if (path === 'optimizer.name') problems.push(`${where}grid${quote(path)}: a method's grid cannot change its method`);
@@ -202,7 +204,9 @@ function checkSelectMetric(metric: string): string[] {
   if ((METRICS as readonly string[]).includes(metric) && isTestMetric(metric as MetricName)) {
     return [`select.metric: model selection never looks at the test set; one of ${selectable.join(', ')}, got ${show(metric)}`];
   }
-  return (selectable as readonly string[]).includes(metric) ? [] : [`select.metric: must be one of ${selectable.join(', ')}, got ${show(metric)}`];
+  return (selectable as readonly string[]).includes(metric)
+    ? []
+    : [`select.metric: must be one of ${selectable.join(', ')}, got ${show(metric)}`];
 }
 
 /** Seeds of a sweep: a count n means 0..n-1. */
@@ -230,7 +234,8 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
     if (m.grid !== undefined) problems.push(...checkGrid(`methods.${method}.grid`, m.grid));
     if (m.random !== undefined) problems.push(...checkRandom(`methods.${method}.random`, m.random));
   }
-  if (file.select !== undefined && file.select !== false && file.select.metric !== undefined) problems.push(...checkSelectMetric(file.select.metric));
+  if (file.select !== undefined && file.select !== false && file.select.metric !== undefined)
+    problems.push(...checkSelectMetric(file.select.metric));
   const plans = methodPlans(file, problems);
   const seeds = sweepSeeds(file.seeds, problems);
   if (problems.length > 0) throw new ValidationError(what, problems);
@@ -238,7 +243,10 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
   const select =
     file.select === false
       ? null
-      : { metric: (file.select?.metric ?? DEFAULT_SELECTION_METRIC) as MetricName, validationFraction: file.select?.validationFraction ?? SWEEP_VALIDATION_FRACTION };
+      : {
+          metric: (file.select?.metric ?? DEFAULT_SELECTION_METRIC) as MetricName,
+          validationFraction: file.select?.validationFraction ?? SWEEP_VALIDATION_FRACTION,
+        };
   const runs: SweepRun[] = [];
   const seen = new Set<string>();
   const specProblems = new Set<string>();
@@ -250,7 +258,9 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
       if (select !== null && getPath(partial, 'dataset.validationFraction') === undefined) {
         partial = setPath(partial, 'dataset.validationFraction', select.validationFraction);
       }
-      const label = Object.entries(params).map(([p, v]) => `${p}=${show(v)}`).join(', ');
+      const label = Object.entries(params)
+        .map(([p, v]) => `${p}=${show(v)}`)
+        .join(', ');
       for (const seed of seeds) {
         let spec: RunSpec;
         try {
@@ -265,7 +275,14 @@ export function expandSweep(value: unknown, what = 'sweep'): ExpandedSweep {
         if (seen.has(id)) continue;
         seen.add(id);
         const method = spec.optimizer.name;
-        runs.push({ spec, runId: id, pointId: pointId(spec), method, params: { ...(plan.method ? { 'optimizer.name': plan.method } : {}), ...params }, seed });
+        runs.push({
+          spec,
+          runId: id,
+          pointId: pointId(spec),
+          method,
+          params: { ...(plan.method ? { 'optimizer.name': plan.method } : {}), ...params },
+          seed,
+        });
       }
     }
   }

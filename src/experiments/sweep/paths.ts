@@ -21,7 +21,9 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function leafPaths(schema: z.ZodType, prefix: string): string[] {
   const s = unwrap(schema);
   if (!(s instanceof z.ZodObject)) return [prefix];
-  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) => leafPaths(child, prefix ? `${prefix}.${key}` : key));
+  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([key, child]) =>
+    leafPaths(child, prefix ? `${prefix}.${key}` : key),
+  );
 }
 
 /**

@@ -38,12 +38,15 @@ test('bad URLs are RangeErrors naming the flag, and never repeat the password', 
     ['', /got an empty value/],
   ];
   for (const [url, message] of cases) {
-    assert.throws(() => parseRedisUrl(url), (err: Error) => {
-      assert.ok(err instanceof RangeError, url);
-      assert.match(err.message, message);
-      assert.ok(!err.message.includes('Sekr1t'), `the password leaked: ${err.message}`);
-      return true;
-    });
+    assert.throws(
+      () => parseRedisUrl(url),
+      (err: Error) => {
+        assert.ok(err instanceof RangeError, url);
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes('Sekr1t'), `the password leaked: ${err.message}`);
+        return true;
+      },
+    );
   }
 });
 
@@ -62,5 +65,8 @@ test('--redis wins over FLATMINIMA_REDIS; an empty variable counts as unset; a b
   assert.equal(redisTargetFrom(undefined, env)?.settings.host, 'from-env');
   assert.equal(redisTargetFrom(undefined, { [REDIS_URL_ENV]: '' }), undefined);
   assert.equal(redisTargetFrom(undefined, {}), undefined);
-  assert.throws(() => redisTargetFrom(undefined, { [REDIS_URL_ENV]: 'ftp://x' }), /^RangeError: FLATMINIMA_REDIS must start with redis:\/\//);
+  assert.throws(
+    () => redisTargetFrom(undefined, { [REDIS_URL_ENV]: 'ftp://x' }),
+    /^RangeError: FLATMINIMA_REDIS must start with redis:\/\//,
+  );
 });

@@ -25,9 +25,18 @@ test('a well-formed job parses to its spec, backend and checkpoint interval', ()
 });
 
 test('every way a job can be malformed is named', () => {
-  assert.deepEqual(issues(() => parseRunJob({ ...good, name: 'exec' })), ['name: must be "run", got "exec"']);
-  assert.deepEqual(issues(() => parseRunJob({ ...good, data: { ...good.data, command: 'rm -rf /' } })), ['data.command: unknown key']);
-  assert.deepEqual(issues(() => parseRunJob({ ...good, data: 'run this' })), ['data: Invalid input: expected object, received string']);
+  assert.deepEqual(
+    issues(() => parseRunJob({ ...good, name: 'exec' })),
+    ['name: must be "run", got "exec"'],
+  );
+  assert.deepEqual(
+    issues(() => parseRunJob({ ...good, data: { ...good.data, command: 'rm -rf /' } })),
+    ['data.command: unknown key'],
+  );
+  assert.deepEqual(
+    issues(() => parseRunJob({ ...good, data: 'run this' })),
+    ['data: Invalid input: expected object, received string'],
+  );
   const wrongFormat = issues(() => parseRunJob({ ...good, data: { ...good.data, format: 2 } }));
   assert.equal(wrongFormat.length, 1);
   assert.match(wrongFormat[0], /^data\.format: /);
@@ -35,8 +44,14 @@ test('every way a job can be malformed is named', () => {
   assert.match(issues(() => parseRunJob({ ...good, data: { ...good.data, checkpointEvery: 0 } }))[0], /^data\.checkpointEvery: /);
   const badSpec = issues(() => parseRunJob({ ...good, data: { ...good.data, spec: { ...spec, epochs: -1, evil: 'x' } } }));
   assert.ok(badSpec.includes('data.spec.evil: unknown key'), badSpec.join('\n'));
-  assert.ok(badSpec.some((l) => l.startsWith('data.spec.epochs: ')), badSpec.join('\n'));
-  assert.deepEqual(issues(() => parseRunJob({ ...good, id: 'someone-elses-run' })), [`id: must be the run id of its spec, ${runId(spec)}`]);
+  assert.ok(
+    badSpec.some((l) => l.startsWith('data.spec.epochs: ')),
+    badSpec.join('\n'),
+  );
+  assert.deepEqual(
+    issues(() => parseRunJob({ ...good, id: 'someone-elses-run' })),
+    [`id: must be the run id of its spec, ${runId(spec)}`],
+  );
 });
 
 test('a hostile job id is shown quoted and cut short', () => {

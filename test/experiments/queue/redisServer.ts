@@ -12,7 +12,9 @@ import { join } from 'node:path';
 const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** node:test's `skip` option: false when redis-server is installed, else the reason. */
-export const REDIS_SKIP: false | string = hasRedis ? false : 'redis-server is not installed (Debian: apt-get install redis-server); the queue tests need a real one';
+export const REDIS_SKIP: false | string = hasRedis
+  ? false
+  : 'redis-server is not installed (Debian: apt-get install redis-server); the queue tests need a real one';
 
 /** A free TCP port on 127.0.0.1 (the kernel picks it; we release it for redis-server to take). */
 function freePort(): Promise<number> {
@@ -54,8 +56,20 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'flatminima-redis-'));
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no',
-    '--protected-mode', 'yes', '--loglevel', 'notice',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--loglevel',
+    'notice',
     ...(opts.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(opts.password !== undefined ? ['--requirepass', opts.password] : []),
   ];

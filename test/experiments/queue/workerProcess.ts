@@ -85,5 +85,13 @@ export function startWorker(name: string, args: string[], env: Record<string, st
 
 /** How many times a worker's log says it started run `id`. */
 export function startsOf(workers: readonly WorkerProcess[], id: string): number {
-  return workers.reduce((n, w) => n + w.log().split('\n').filter((l) => l.includes(`: started ${id} `)).length, 0);
+  return workers.reduce(
+    (n, w) =>
+      n +
+      w
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(`: started ${id} `)).length,
+    0,
+  );
 }
