@@ -94,6 +94,8 @@ describe('with the addon turned off (FLATMINIMA_NATIVE=0)', () => {
         'sweep',
         '--set',
         'dataset.name=moons',
+        '--set',
+        'optimizer.name=sam',
         '--grid',
         'optimizer.rho=0.05',
         '--seeds',
