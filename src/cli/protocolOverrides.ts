@@ -12,11 +12,9 @@
  *     sam: { optimizer.rho: [0.05, 0.1] }
  * ```
  */
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { OPTIMIZERS, type OptimizerName } from '../experiments/defaults.js';
+import { readDataFile } from '../experiments/dataFile.js';
 import { formatIssues, ValidationError } from '../experiments/validate.js';
 import { FULL_PROTOCOLS, type FullProtocol } from './reproduceProtocol.js';
 
@@ -60,20 +58,7 @@ export function parseProtocolOverrides(value: unknown, what: string): ProtocolOv
 /** Reads and checks a protocol file (JSON, or YAML for `.yaml`/`.yml`). */
 export function readProtocolOverrides(path: string): ProtocolOverrides {
   const what = `protocol file ${path}`;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ValidationError(what, [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
-  const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
-  let value: unknown;
-  try {
-    value = yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError(what, [`not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`]);
-  }
-  return parseProtocolOverrides(value, what);
+  return parseProtocolOverrides(readDataFile(path, what), what);
 }
 
 /** The protocols that run, each with its overrides applied (those set to false are left out). */

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyProtocolOverrides, describeProtocolCuts, parseProtocolOverrides } from '../../src/cli/protocolOverrides.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  applyProtocolOverrides,
+  describeProtocolCuts,
+  parseProtocolOverrides,
+  readProtocolOverrides,
+} from '../../src/cli/protocolOverrides.js';
 import { FULL_PROTOCOLS } from '../../src/cli/reproduceProtocol.js';
 import { ValidationError } from '../../src/experiments/validate.js';
 
@@ -46,4 +54,22 @@ test('a bad protocol file is refused with one line per problem naming its path',
       return true;
     },
   );
+});
+
+test('a protocol file is read as YAML or JSON; an unreadable or unparsable one is named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'protocol-'));
+  try {
+    const yaml = join(dir, 'cut.yaml');
+    writeFileSync(yaml, 'mnist:\n  epochs: 2\nmoons: false\n');
+    assert.deepEqual(readProtocolOverrides(yaml), { mnist: { epochs: 2 }, moons: false });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ "mnist": ');
+    assert.throws(() => readProtocolOverrides(bad), /protocol file .*bad\.json[\s\S]*not valid JSON/);
+    assert.throws(
+      () => readProtocolOverrides(join(dir, 'absent.yaml')),
+      /protocol file .*absent\.yaml[\s\S]*cannot read the file \(ENOENT\)/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
