@@ -7,7 +7,7 @@
 import type { RunRecord } from '../experiments/schema.js';
 import { METHOD_ORDER } from '../experiments/summary.js';
 import { checkPairs, comparePoints, DEFAULT_COMPARE_METRIC, type ComparisonSet } from './comparisons.js';
-import { checkTargetFraction, convergence, DEFAULT_TARGET_FRACTION, type Convergence } from './convergence.js';
+import { checkTargetFraction, checkTargetOptions, convergence, DEFAULT_TARGET_FRACTION, type Convergence } from './convergence.js';
 import { collectPoints, pointId, splitByDataset, type MethodPoints, type MetricName } from './points.js';
 import { checkSelectionMetric, DEFAULT_SELECT_BY, selectPoints, type Selection } from './selection.js';
 import { DEFAULT_WITHIN, sensitivity, type MethodSensitivity } from './sensitivity.js';
@@ -21,8 +21,12 @@ export interface AnalyzeOptions {
   allowDiverged?: boolean;
   /** Comparisons to make, `[a, b]` meaning `a - b`; default: every pair of methods. */
   pairs?: ReadonlyArray<readonly [string, string]>;
-  /** Convergence target as a fraction of the best method's final mean validation accuracy (default 0.99). */
+  /** Convergence target as a fraction of the reference method's final mean validation accuracy (default 0.99). */
   target?: number;
+  /** The convergence target's reference method (default: the best at its selected point); see `ConvergenceOptions.targetOf`. */
+  targetOf?: string;
+  /** An absolute convergence target (validation accuracy in (0, 1]); excludes `target` and `targetOf`. */
+  targetAccuracy?: number;
   /** Near-best tolerance of the sensitivity share, in metric units (default 0.005 = 0.5 accuracy points). */
   within?: number;
   /** Confidence level of every interval (default 0.95). */
@@ -46,6 +50,10 @@ export interface ResolvedAnalyzeOptions {
   /** Metrics the sensitivity describes: the selection metric and test accuracy. */
   sensitivityMetrics: MetricName[];
   target: number;
+  /** The target's reference method, or null for the best method. */
+  targetOf: string | null;
+  /** The absolute target, or null when it is a fraction of a method's final mean. */
+  targetAccuracy: number | null;
   within: number;
   level: number;
   bootstrap: { resamples: number; seed: number };
@@ -94,7 +102,7 @@ export interface Analysis {
   groups: AnalysisGroup[];
 }
 
-const KNOWN_OPTIONS = ['selectBy', 'allowDiverged', 'pairs', 'target', 'within', 'level', 'bootstrap'];
+const KNOWN_OPTIONS = ['selectBy', 'allowDiverged', 'pairs', 'target', 'targetOf', 'targetAccuracy', 'within', 'level', 'bootstrap'];
 
 /** Validates the options and fills in the defaults. */
 export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyzeOptions {
@@ -107,7 +115,8 @@ export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyz
   const allowDiverged = opts.allowDiverged ?? false;
   if (typeof allowDiverged !== 'boolean') throw new TypeError(`${where}: allowDiverged must be a boolean, got ${typeof allowDiverged}`);
   const pairs = opts.pairs === undefined ? 'all' : checkPairs(where, opts.pairs);
-  const target = checkTargetFraction(where, opts.target ?? DEFAULT_TARGET_FRACTION);
+  checkTargetOptions(where, opts);
+  const target = opts.targetAccuracy !== undefined ? 1 : checkTargetFraction(where, opts.target ?? DEFAULT_TARGET_FRACTION);
   const within = opts.within ?? DEFAULT_WITHIN;
   if (typeof within !== 'number' || !Number.isFinite(within) || within < 0)
     throw new RangeError(`${where}: within must be a finite number >= 0, got ${String(within)}`);
@@ -127,6 +136,8 @@ export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyz
     compareMetric: DEFAULT_COMPARE_METRIC,
     sensitivityMetrics,
     target,
+    targetOf: opts.targetOf ?? null,
+    targetAccuracy: opts.targetAccuracy ?? null,
     within,
     level,
     bootstrap: { resamples, seed },
@@ -200,7 +211,11 @@ export function analyzeRecords(records: readonly RunRecord[], opts: AnalyzeOptio
         level: options.level,
         bootstrap: options.bootstrap,
       }),
-      convergence: convergence(selection, (id) => byPoint.get(id) ?? [], { target: options.target, level: options.level }),
+      convergence: convergence(selection, (id) => byPoint.get(id) ?? [], {
+        ...(options.targetAccuracy !== null ? { targetAccuracy: options.targetAccuracy } : { target: options.target }),
+        ...(options.targetOf !== null ? { targetOf: options.targetOf } : {}),
+        level: options.level,
+      }),
     };
   });
   return { options, groups };

@@ -13,8 +13,19 @@ export const DEFAULT_TARGET_FRACTION = 0.99;
 
 /** Options of {@link convergence}. */
 export interface ConvergenceOptions {
-  /** Target as a fraction of the best method's final mean validation accuracy, in (0, 1] (default 0.99). */
+  /** Target as a fraction of the reference method's final mean validation accuracy, in (0, 1] (default 0.99). */
   target?: number;
+  /**
+   * The reference method: the target is `target` times ITS final mean validation accuracy (e.g.
+   * 'sam' with target 1: the time each method takes to reach SAM's final accuracy). Default: the
+   * method with the highest final mean.
+   */
+  targetOf?: string;
+  /**
+   * An absolute target validation accuracy in (0, 1] instead (e.g. a figure from another results
+   * directory); excludes `target` and `targetOf`.
+   */
+  targetAccuracy?: number;
   level?: number;
 }
 
@@ -59,14 +70,19 @@ export interface Convergence {
   metric: 'validationAccuracy';
   /** The target fraction asked for. */
   fraction: number;
-  /** The method whose final mean validation accuracy sets the target, and that mean; null when no selected point has one. */
+  /**
+   * The method whose final mean validation accuracy sets the target, and that mean; null when no
+   * selected point has one, or when the target was given as an accuracy (`basis` 'given').
+   */
   reference: {
-    /** The method with the highest final mean validation accuracy at its selected point. */
+    /** The method named by `targetOf`, else the one with the highest final mean validation accuracy at its selected point. */
     method: string;
     /** That mean, over the point's complete runs that have a final validation accuracy. */
     mean: number;
   } | null;
-  /** `fraction · reference.mean`; null when there is no reference. */
+  /** How the target was set: a fraction of the best method's final mean, of a named method's, or given as an accuracy. */
+  basis: 'best' | 'method' | 'given';
+  /** `fraction · reference.mean` (or the given accuracy); null when there is no reference. */
   target: number | null;
   /** One entry per selection, in the selections' order (empty when `reason` is set). */
   methods: MethodConvergence[];
@@ -80,6 +96,32 @@ export function checkTargetFraction(where: string, target: unknown): number {
   if (!(Number.isFinite(target) && target > 0 && target <= 1))
     throw new RangeError(`${where}: target must be a fraction in (0, 1], got ${target}`);
   return target;
+}
+
+/**
+ * Checks the target options together: `targetAccuracy` (an accuracy in (0, 1]) excludes `target`
+ * and `targetOf`; `targetOf` must be a method name string.
+ */
+export function checkTargetOptions(where: string, opts: Pick<ConvergenceOptions, 'target' | 'targetOf' | 'targetAccuracy'>): void {
+  if (opts.target !== undefined) checkTargetFraction(where, opts.target);
+  if (opts.targetOf !== undefined && (typeof opts.targetOf !== 'string' || opts.targetOf === ''))
+    throw new TypeError(`${where}: targetOf must be a method name, got ${JSON.stringify(opts.targetOf)}`);
+  if (opts.targetAccuracy === undefined) return;
+  if (
+    typeof opts.targetAccuracy !== 'number' ||
+    !(Number.isFinite(opts.targetAccuracy) && opts.targetAccuracy > 0 && opts.targetAccuracy <= 1)
+  )
+    throw new RangeError(`${where}: targetAccuracy must be an accuracy in (0, 1], got ${String(opts.targetAccuracy)}`);
+  if (opts.target !== undefined || opts.targetOf !== undefined)
+    throw new RangeError(`${where}: targetAccuracy is a target of its own; give it without target and targetOf`);
+}
+
+/** The target in words, for table headings and captions: `99.0 % of SAM’s final mean (91.38 %)`. */
+export function describeTarget(c: Convergence, label: (method: string) => string): string {
+  if (c.basis === 'given') return 'a given validation accuracy';
+  if (c.reference === null) return 'no target';
+  const whose = c.basis === 'best' ? `${label(c.reference.method)}’s (the best)` : `${label(c.reference.method)}’s`;
+  return `${(c.fraction * 100).toFixed(1)} % of ${whose} final mean validation accuracy (${(c.reference.mean * 100).toFixed(2)} %)`;
 }
 
 /** The first epoch at or above `target` and the wall seconds spent up to the end of it. */
@@ -104,7 +146,9 @@ export function convergence(
   runsOf: (pointId: string) => readonly RunRecord[],
   opts: ConvergenceOptions = {},
 ): Convergence {
-  const fraction = checkTargetFraction('convergence', opts.target ?? DEFAULT_TARGET_FRACTION);
+  checkTargetOptions('convergence', opts);
+  const fraction = opts.targetAccuracy !== undefined ? 1 : (opts.target ?? DEFAULT_TARGET_FRACTION);
+  const basis: Convergence['basis'] = opts.targetAccuracy !== undefined ? 'given' : opts.targetOf !== undefined ? 'method' : 'best';
   const level = opts.level ?? DEFAULT_LEVEL;
   const refs = selections.flatMap((s) => {
     if (!s.point) return [];
@@ -114,11 +158,22 @@ export function convergence(
     );
     return finals.length > 0 ? [{ method: s.method, mean: finals.reduce((a, v) => a + v, 0) / finals.length }] : [];
   });
-  const empty = { metric: 'validationAccuracy' as const, fraction, reference: null, target: null, methods: [] };
+  const empty = { metric: 'validationAccuracy' as const, fraction, basis, reference: null, target: null, methods: [] };
   if (refs.length === 0)
     return { ...empty, reason: 'no selected point has a final validation accuracy (the runs have no validation split)' };
-  const reference = refs.reduce((best, r) => (r.mean > best.mean ? r : best));
-  const target = fraction * reference.mean;
+  let reference: { method: string; mean: number } | null = null;
+  if (basis === 'best') reference = refs.reduce((best, r) => (r.mean > best.mean ? r : best));
+  if (basis === 'method') {
+    reference = refs.find((r) => r.method === opts.targetOf) ?? null;
+    if (reference === null) {
+      const have = refs.map((r) => r.method).join(', ');
+      return {
+        ...empty,
+        reason: `the target's method ${String(opts.targetOf)} has no selected point with a final validation accuracy here (methods with one: ${have})`,
+      };
+    }
+  }
+  const target = basis === 'given' ? opts.targetAccuracy! : fraction * reference!.mean;
   const methods = selections.map((s): MethodConvergence => {
     const complete = s.point
       ? runsOf(s.point.id)
@@ -153,5 +208,5 @@ export function convergence(
       curve: [...byEpoch.keys()].sort((a, b) => a - b).map((epoch) => ({ epoch, estimate: estimateMean(byEpoch.get(epoch)!, level) })),
     };
   });
-  return { metric: 'validationAccuracy', fraction, reference, target, methods, reason: null };
+  return { metric: 'validationAccuracy', fraction, basis, reference, target, methods, reason: null };
 }

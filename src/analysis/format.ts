@@ -4,7 +4,8 @@
  * object itself).
  */
 import { METHOD_NAMES } from '../experiments/summary.js';
-import type { Analysis, AnalysisGroup } from './analyze.js';
+import type { Analysis, AnalysisGroup, ResolvedAnalyzeOptions } from './analyze.js';
+import { describeTarget } from './convergence.js';
 import { metricGoal, type MetricName } from './points.js';
 import type { Interval, MeanEstimate } from './stats.js';
 
@@ -247,6 +248,13 @@ export function formatPointsTable(g: AnalysisGroup, metrics: readonly MetricName
   return markdownTable(pointsTable(g, metrics));
 }
 
+/** The convergence target the options ask for, in words. */
+export function targetOptionWords(o: ResolvedAnalyzeOptions): string {
+  if (o.targetAccuracy !== null) return `${(o.targetAccuracy * 100).toFixed(2)} % validation accuracy (given)`;
+  const whose = o.targetOf !== null ? `${methodName(o.targetOf)}’s` : "the best method's";
+  return `${(o.target * 100).toFixed(1)} % of ${whose} final mean validation accuracy`;
+}
+
 /** The whole analysis as Markdown: per group, selection, comparisons, sensitivity, convergence and points. */
 export function formatAnalysisMarkdown(analysis: Analysis): string {
   const o = analysis.options;
@@ -256,7 +264,7 @@ export function formatAnalysisMarkdown(analysis: Analysis): string {
     `Selection by mean ${metricWords(o.selectBy)} over seeds (${metricGoal(o.selectBy)}), never on the test set; ` +
       `points with diverged runs ${o.allowDiverged ? 'may' : 'may not'} be selected. Intervals: Student t, ${pct(o.level)}. ` +
       `Comparisons: ${metricWords(o.compareMetric)} at the selected points over common seeds, paired t-test and Wilcoxon signed-rank, ` +
-      `Holm-corrected over the comparisons made. Convergence target: ${(o.target * 100).toFixed(1)} % of the best method's final mean validation accuracy.`,
+      `Holm-corrected over the comparisons made. Convergence target: ${targetOptionWords(o)}.`,
     '',
   ];
   const pointMetrics = [...new Set<MetricName>([o.selectBy, 'validationAccuracy', 'testAccuracy'])];
@@ -276,8 +284,8 @@ export function formatAnalysisMarkdown(analysis: Analysis): string {
     }
     const c = g.convergence;
     const head =
-      c.reference && c.target !== null
-        ? `### Convergence to ${(c.target * 100).toFixed(2)} % validation accuracy (${(c.fraction * 100).toFixed(1)} % of ${methodName(c.reference.method)}’s ${(c.reference.mean * 100).toFixed(2)} %)`
+      c.target !== null
+        ? `### Convergence to ${(c.target * 100).toFixed(2)} % validation accuracy (${describeTarget(c, methodName)})`
         : '### Convergence';
     out.push(head, '', formatConvergenceTable(g));
     out.push('### Points', '', formatPointsTable(g, pointMetrics));

@@ -82,6 +82,8 @@ export {
   DEFAULT_TARGET_FRACTION,
   checkTargetFraction,
   convergence,
+  describeTarget,
+  checkTargetOptions,
   timeToTarget,
   type Convergence,
   type ConvergenceOptions,

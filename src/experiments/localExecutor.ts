@@ -13,9 +13,11 @@ export class LocalPoolExecutor implements Executor {
 
   constructor(options: ExecutionOptions = {}) {
     this.execution = resolveExecution(options);
-    const { jobs, threads } = this.execution;
-    const each = threads === undefined ? '' : `, ${threads} wasm thread${threads === 1 ? '' : 's'} each`;
-    this.description = `local pool: ${jobs} run${jobs === 1 ? '' : 's'} at once${each}`;
+    const { jobs, threads, backend } = this.execution;
+    // The thread count applies to whichever kernels the backend choice ends at (wasm or native);
+    // each run's record names the backend it used.
+    const each = threads === undefined ? '' : `, ${threads} kernel thread${threads === 1 ? '' : 's'} each`;
+    this.description = `local pool: ${jobs} run${jobs === 1 ? '' : 's'} at once, backend ${backend}${each}`;
   }
 
   /** Runs `specs` in the local worker pool; see {@link Executor.run}. */

@@ -4,7 +4,7 @@
  * curves to the convergence target. Built from an {@link AnalysisGroup}, never from the records, so
  * the plots show exactly the numbers of the analysis tables.
  */
-import type { AnalysisGroup, MetricName } from '../analysis/index.js';
+import { describeTarget, type AnalysisGroup, type MetricName } from '../analysis/index.js';
 import { asSpec, LINE_LEGEND, type PlannedPlot, type SkippedPlot } from './charts.js';
 import { optimizerColorScale, optimizerLabel } from './style.js';
 
@@ -252,7 +252,7 @@ function convergencePlot(g: AnalysisGroup): AnalysisPlot | SkippedAnalysisPlot {
     title,
     caption:
       `Validation accuracy per epoch at each method's selected point: lines are the mean over seeds, bands the ${Math.round(g.comparisons.level * 100)} % Student-t confidence interval. ` +
-      `Dashed: the target, ${(c.fraction * 100).toFixed(1)} % of ${optimizerLabel(c.reference!.method)}'s final mean. Runs that reached it: ${reached}.`,
+      `Dashed: the target, ${describeTarget(c, optimizerLabel)}. Runs that reached it: ${reached}.`,
     spec: asSpec({ ...panel }),
   };
 }

@@ -5,6 +5,7 @@
 import {
   comparisonTable,
   convergenceTable,
+  describeTarget,
   metricWords,
   pointsTable,
   selectionTable,
@@ -67,8 +68,8 @@ export function analysisSectionHtml(key: string, section: AnalysisSection): stri
     g.sensitivity.length > 0
       ? `<p class="muted">Over each method's grid: range and sample std of the per-point means (points without diverged runs; no interval is shown for the range: a max − min of noisy means is biased upward and a seed bootstrap of it is not a confidence interval), and the share of all grid points within the tolerance of the method's best.</p>\n${htmlTable(`analysis-sensitivity-${key}`, sensitivityTable(g))}`
       : '<p class="muted">No method has more than one point.</p>',
-    c.target !== null && c.reference
-      ? `<h4>Convergence to ${(c.target * 100).toFixed(2)} % validation accuracy (${(c.fraction * 100).toFixed(1)} % of ${escapeHtml(optimizerLabel(c.reference.method))}'s final mean)</h4>`
+    c.target !== null
+      ? `<h4>Convergence to ${(c.target * 100).toFixed(2)} % validation accuracy (${escapeHtml(describeTarget(c, optimizerLabel))})</h4>`
       : '<h4>Convergence</h4>',
     conv !== null ? htmlTable(`analysis-convergence-${key}`, conv) : `<p class="skipped">Not computed: ${escapeHtml(c.reason ?? '')}.</p>`,
     ...section.plots.map((p) => plotHtml(key, p)),

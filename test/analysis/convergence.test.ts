@@ -138,6 +138,56 @@ describe('convergence', () => {
     assert.deepEqual(timeToTarget(r, 0.95), { runId: r.runId, seed: 4, epoch: null, seconds: null });
   });
 
+  test('targetOf: the target is a named method’s final mean, not the best one’s', () => {
+    // Adaptive-GSAM's final mean: (0.95 + 0.96 + 0.8) / 3 = 0.90333...; target 1 x that.
+    const c = analyzeRecords(records(), { target: 1, targetOf: 'agsam' }).groups[0].convergence;
+    assert.equal(c.basis, 'method');
+    assert.equal(c.reference!.method, 'agsam');
+    const t = (0.95 + 0.96 + 0.8) / 3;
+    close(c.target, t, 'target');
+    // GSAM: seed 0 first at epoch 4 (0.9 < 0.9033, then 0.95), 4 s; seed 1 at epoch 3 (0.93), 4.5 s.
+    assert.deepEqual(
+      c.methods[0].perRun.map((r) => [r.epoch, r.seconds]),
+      [
+        [4, 4],
+        [3, 4.5],
+      ],
+    );
+    // Adaptive-GSAM: seed 0 at epoch 2 (0.9 < 0.9033) -> epoch 3 (0.95), 6 s; seed 1 at epoch 2 (0.94), 4 s; seed 2 never.
+    assert.deepEqual(
+      c.methods[1].perRun.map((r) => [r.epoch, r.seconds]),
+      [
+        [3, 6],
+        [2, 4],
+        [null, null],
+      ],
+    );
+  });
+
+  test('targetAccuracy: an absolute target, which excludes target and targetOf', () => {
+    const c = analyzeRecords(records(), { targetAccuracy: 0.85 }).groups[0].convergence;
+    assert.equal(c.basis, 'given');
+    assert.equal(c.reference, null);
+    close(c.target, 0.85, 'target');
+    // GSAM seed 0: 0.8 < 0.85 at epoch 2, 0.9 at epoch 3 (3 s); seed 1: 0.85 at epoch 2 (3 s).
+    assert.deepEqual(
+      c.methods[0].perRun.map((r) => [r.epoch, r.seconds]),
+      [
+        [3, 3],
+        [2, 3],
+      ],
+    );
+    assert.throws(() => analyzeRecords(records(), { targetAccuracy: 0.85, target: 0.9 }), /targetAccuracy is a target of its own/);
+    assert.throws(() => analyzeRecords(records(), { targetAccuracy: 0.85, targetOf: 'sam' }), /targetAccuracy is a target of its own/);
+    assert.throws(() => analyzeRecords(records(), { targetAccuracy: 1.2 }), /targetAccuracy must be an accuracy in \(0, 1\], got 1.2/);
+  });
+
+  test('targetOf a method that has no selected point: convergence says why instead of guessing', () => {
+    const c = analyzeRecords(records(), { targetOf: 'sam' }).groups[0].convergence;
+    assert.equal(c.target, null);
+    assert.match(c.reason!, /the target's method sam has no selected point .*\(methods with one: gsam, agsam\)/);
+  });
+
   test('a target outside (0, 1] is rejected', () => {
     assert.throws(() => analyzeRecords(records(), { target: 0 }), /target must be a fraction in \(0, 1\], got 0/);
     assert.throws(() => analyzeRecords(records(), { target: 1.5 }), RangeError);

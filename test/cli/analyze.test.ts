@@ -61,6 +61,22 @@ describe('flatminima analyze', () => {
     for (const id of ['sensitivity', 'sensitivity-grid', 'convergence']) assert.ok(existsSync(join(sweepDir, `moons-mlp-${id}.png`)), id);
   });
 
+  test('--target-of and --target-accuracy set the convergence target', async () => {
+    const of = await cli(['analyze', sweepDir, '--json', '--no-report', '--target-of', 'sam', '--target', '1']);
+    assert.equal(of.code, 0, of.stderr);
+    const a = JSON.parse(of.stdout) as Analysis;
+    const c = a.groups[0].convergence;
+    assert.equal(a.options.targetOf, 'sam');
+    assert.equal(c.basis, 'method');
+    assert.equal(c.reference!.method, 'sam');
+    const sam = a.groups[0].selection.find((s) => s.method === 'sam')!;
+    assert.ok(Math.abs(c.target! - sam.selectionMetric!.mean!) < 1e-12, "the target is SAM's final mean");
+    const given = await cli(['analyze', sweepDir, '--json', '--no-report', '--target-accuracy', '0.8']);
+    assert.equal(given.code, 0, given.stderr);
+    const g = (JSON.parse(given.stdout) as Analysis).groups[0].convergence;
+    assert.deepEqual([g.basis, g.target, g.reference], ['given', 0.8, null]);
+  });
+
   test('--json prints the analysis; the other flags reach it', async () => {
     const before = readFileSync(join(sweepDir, 'report.html'), 'utf8');
     const r = await cli([
@@ -107,6 +123,9 @@ describe('flatminima analyze: bad input exits 2 naming the flag', () => {
     [['--target', '0'], /'--target <fraction>' argument '0' is invalid\. Expected a fraction greater than 0 and at most 1/],
     [['--target', '1.5'], /'--target <fraction>' argument '1\.5' is invalid/],
     [['--target', 'x'], /'--target <fraction>' argument 'x' is invalid/],
+    [['--target-of', 'asam'], /--target-of names asam, which no run in .* has \(methods there: agsam, gsam, sam, sgd\)/],
+    [['--target-accuracy', '91'], /'--target-accuracy <fraction>' argument '91' is invalid\. Expected a fraction greater than 0 and at most 1/],
+    [['--target-accuracy', '0.9', '--target', '0.95'], /--target-accuracy is a target of its own: give it without --target and --target-of/],
     [['--within', '-1'], /'--within <points>' argument '-1' is invalid/],
     [['--within', '101'], /'--within <points>' argument '101' is invalid\. Expected accuracy points between 0 and 100/],
     [['--bogus'], /unknown option '--bogus'/],

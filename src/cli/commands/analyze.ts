@@ -17,6 +17,8 @@ interface AnalyzeFlags {
   selectBy?: MetricName;
   pairs?: Array<[string, string]>;
   target?: number;
+  targetOf?: string;
+  targetAccuracy?: number;
   within?: number;
   allowDiverged?: boolean;
   json?: boolean;
@@ -83,7 +85,16 @@ export function registerAnalyze(program: Command): void {
     .option('--pairs <list>', 'comparisons to make, a:b meaning a - b, comma-separated (default: every pair of methods)', methodPairs)
     .option(
       '--target <fraction>',
-      "convergence target: this fraction of the best method's final mean validation accuracy (default 0.99)",
+      "convergence target: this fraction of the reference method's final mean validation accuracy (--target-of; default the best method; 0.99)",
+      targetFraction,
+    )
+    .option(
+      '--target-of <method>',
+      "convergence target's reference: this method's final mean validation accuracy (default: the best method's), e.g. --target-of sam --target 1",
+    )
+    .option(
+      '--target-accuracy <fraction>',
+      'convergence target as a validation accuracy, e.g. 0.9138 (instead of --target and --target-of)',
       targetFraction,
     )
     .option('--within <points>', 'sensitivity: a point is near the best within this many accuracy points (default 0.5)', accuracyPoints)
@@ -101,10 +112,18 @@ export function registerAnalyze(program: Command): void {
       if (absent.length > 0) {
         throw new UsageError(`--pairs names ${absent.join(', ')}, which no run in ${dirArg} has (methods there: ${methods.join(', ')})`);
       }
+      if (flags.targetAccuracy !== undefined && (flags.target !== undefined || flags.targetOf !== undefined)) {
+        throw new UsageError('--target-accuracy is a target of its own: give it without --target and --target-of');
+      }
+      if (flags.targetOf !== undefined && !methods.includes(flags.targetOf as never)) {
+        throw new UsageError(`--target-of names ${flags.targetOf}, which no run in ${dirArg} has (methods there: ${methods.join(', ')})`);
+      }
       const options: AnalyzeOptions = {
         ...(flags.selectBy !== undefined ? { selectBy: flags.selectBy } : {}),
         ...(flags.pairs !== undefined ? { pairs: flags.pairs } : {}),
         ...(flags.target !== undefined ? { target: flags.target } : {}),
+        ...(flags.targetOf !== undefined ? { targetOf: flags.targetOf } : {}),
+        ...(flags.targetAccuracy !== undefined ? { targetAccuracy: flags.targetAccuracy } : {}),
         ...(flags.within !== undefined ? { within: flags.within / 100 } : {}),
         ...(flags.allowDiverged ? { allowDiverged: true } : {}),
       };
