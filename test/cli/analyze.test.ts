@@ -124,8 +124,14 @@ describe('flatminima analyze: bad input exits 2 naming the flag', () => {
     [['--target', '1.5'], /'--target <fraction>' argument '1\.5' is invalid/],
     [['--target', 'x'], /'--target <fraction>' argument 'x' is invalid/],
     [['--target-of', 'asam'], /--target-of names asam, which no run in .* has \(methods there: agsam, gsam, sam, sgd\)/],
-    [['--target-accuracy', '91'], /'--target-accuracy <fraction>' argument '91' is invalid\. Expected a fraction greater than 0 and at most 1/],
-    [['--target-accuracy', '0.9', '--target', '0.95'], /--target-accuracy is a target of its own: give it without --target and --target-of/],
+    [
+      ['--target-accuracy', '91'],
+      /'--target-accuracy <fraction>' argument '91' is invalid\. Expected a fraction greater than 0 and at most 1/,
+    ],
+    [
+      ['--target-accuracy', '0.9', '--target', '0.95'],
+      /--target-accuracy is a target of its own: give it without --target and --target-of/,
+    ],
     [['--within', '-1'], /'--within <points>' argument '-1' is invalid/],
     [['--within', '101'], /'--within <points>' argument '101' is invalid\. Expected accuracy points between 0 and 100/],
     [['--bogus'], /unknown option '--bogus'/],
