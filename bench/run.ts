@@ -1,19 +1,30 @@
 /**
- * `npm run bench`: median step time of SGD, SAM, ASAM, GSAM and Adaptive-GSAM on the report's MLP
- * (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available backend (wasm; native, where the
- * addon is built; cpu) and thread count, against the same SGD and SAM steps in PyTorch on the same
- * machine, timed both as it comes and with glibc's allocator told to keep its memory (the tuned
- * baseline, see ../shared/notes/baselines.md), plus the peak memory of a sharpness-aware step
- * against an SGD step, the ratios the native kernels are measured by, and a profile of where a
- * step's time goes (kernels against the tfjs engine's JavaScript). Prints Markdown tables.
+ * `npm run bench`: step time of every optimiser of the method table (src/optimizers/methods.ts: one
+ * configuration per row at its defaults, see ./methods.ts) plus the configurations that issue 13's
+ * step-cost targets name (SAM with interval 5) and the plain momentum step MomentumSAM is measured
+ * against, on the report's MLP (2-32-32-32-2) and CNN (28x28x1), batch 64, on each available
+ * backend (wasm; native, where the addon is built; cpu) and thread count, against the same SGD and
+ * SAM steps in PyTorch on the same machine, timed both as it comes and with glibc's allocator told
+ * to keep its memory (the tuned baseline, see ../shared/notes/baselines.md). Then the peak memory of
+ * each step against its own SGD step, the step cost of the cheaper variants (LookSAM k = 5, SAM
+ * every 5 steps, MomentumSAM, ESAM) against their own SGD step with issue 13's targets, the ratios
+ * the native kernels are measured by, and a profile of where a step's time goes (kernels against the
+ * tfjs engine's JavaScript). Prints Markdown tables.
  *
  * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
  * when it starts); rounds interleave the configurations and PyTorch. Within a child, after untimed
  * warm-up steps (the tfjs engine is JavaScript that the JIT must compile first), each optimiser's
  * timed steps run back to back as in training, in an order that rotates with the round, so machine
- * noise spreads over optimisers and backends; medians over all rounds.
+ * noise spreads over optimisers and backends. LookSAM and SAM every k steps alternate one expensive
+ * step with k - 1 cheap ones, so a median of single steps would time only the cheap ones: every
+ * optimiser (SGD too, so that ratios compare like with like) is timed in blocks of C consecutive
+ * steps, C the least common multiple of every configuration's period (5 with the table's
+ * defaults), and ms/step is a block's time / C, medians over all blocks of all rounds. The loss
+ * closure counts its evaluations, so each block also says how many passes over the batch a step
+ * made (and the bench warns when blocks of one optimiser differ, i.e. do not hold whole cycles).
  *
- * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (4, per round and optimiser)
+ * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (10; per round and
+ *          optimiser, each rounded up to whole blocks of C)
  *          --threads 1,2 (wasm and native thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
  */
@@ -28,10 +39,27 @@ import { initBackend, type BackendInfo } from '../src/backend/index.js';
 import { describeNative, nativeAddon, type NativeStatus } from '../src/backend/native.js';
 import { profileSteps, type StepProfile } from './kernel-profile.js';
 import { createCnn, createMlp } from '../src/models/index.js';
-import { ASAM, AdaptiveGSAM, GSAM, SAM } from '../src/optimizers/index.js';
+import {
+  benchMethods,
+  blockLength,
+  createOptimizer,
+  disposeOptimizer,
+  findTarget,
+  lossClosure,
+  minimizeWith,
+  VARIANT_TARGETS,
+  type PassCounter,
+} from './methods.js';
 
-const OPTIMIZERS = ['SGD', 'SAM', 'ASAM', 'GSAM', 'AdaptiveGSAM'] as const;
-type OptimizerName = (typeof OPTIMIZERS)[number];
+/** The optimisers, from the method table (./methods.ts); the worker processes rebuild the same list. */
+const METHODS = benchMethods();
+/** Optimiser names, in table order. */
+const OPTIMIZERS = METHODS.map((m) => m.name);
+/** Each optimiser by name. */
+const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
+/** Steps per timed block: a multiple of every optimiser's period, so each block holds whole cycles. */
+const BLOCK = blockLength(METHODS);
+type OptimizerName = string;
 type ModelName = 'MLP' | 'CNN';
 const BATCH = 64;
 /** Untimed CNN steps per optimiser before timing. */
@@ -42,8 +70,12 @@ type BenchBackend = 'wasm' | 'native' | 'cpu';
 interface WorkerJob {
   backend: BenchBackend;
   threads?: number;
-  mlpSteps: number;
-  cnnSteps: number;
+  /** Timed blocks of {@link BLOCK} steps per optimiser on the MLP. */
+  mlpBlocks: number;
+  /** Timed blocks per optimiser on the CNN (the cpu backend: single SGD steps, see cnnBlockSteps). */
+  cnnBlocks: number;
+  /** Steps per CNN block ({@link BLOCK}; 1 on the cpu backend, whose CNN SGD step takes ~25 s). */
+  cnnBlockSteps: number;
   /** Optimisers to time on the CNN (the cpu backend does SGD only). */
   cnnOptimizers: OptimizerName[];
   /** Untimed MLP steps per optimiser before timing. */
@@ -58,10 +90,13 @@ interface WorkerJob {
 interface WorkerRow {
   model: ModelName;
   optimizer: OptimizerName;
+  /** Wall time per step of each timed block (the block's time / its steps), ms. */
   times: number[];
-  /** CPU time (user + system, all threads of the process) of each timed step, ms. */
+  /** CPU time (user + system, all threads of the process) per step of each timed block, ms. */
   cpuTimes: number[];
-  /** Peak tf.memory().numBytes during one step, above the bytes held before it. */
+  /** Loss evaluations per step of each timed block, in passes over the whole batch. */
+  passes: number[];
+  /** Peak tf.memory().numBytes during one block of steps, above the bytes held before it. */
   peakExtraBytes: number | null;
   weightBytes: number;
 }
@@ -78,32 +113,17 @@ interface WorkerResult {
   leakedTensors: number;
 }
 
-function makeOptimizer(name: OptimizerName): tf.Optimizer {
-  const base = tf.train.sgd(0.01);
-  switch (name) {
-    case 'SGD':
-      return base;
-    case 'SAM':
-      return new SAM({ base, rho: 0.05 });
-    case 'ASAM':
-      return new ASAM({ base, rho: 0.5, eta: 0.01 });
-    case 'GSAM':
-      return new GSAM({ base, rho: 0.05, alpha: 0.1 });
-    case 'AdaptiveGSAM':
-      return new AdaptiveGSAM({ base, rho: 0.05, alpha: 0.1 });
-  }
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** One model's part of a worker job: how many timed steps, of which optimisers. */
+/** One model's part of a worker job: how many timed blocks of how many steps, of which optimisers. */
 interface ModelJob {
   model: ModelName;
-  steps: number;
+  blocks: number;
+  blockSteps: number;
   optimizers: OptimizerName[];
 }
 
@@ -114,11 +134,11 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
   const profiles: ModelProfile[] = [];
   const tensorsAtStart = tf.memory().numTensors;
   const specs: ModelJob[] = [
-    { model: 'MLP', steps: job.mlpSteps, optimizers: [...OPTIMIZERS] },
-    { model: 'CNN', steps: job.cnnSteps, optimizers: job.cnnOptimizers },
+    { model: 'MLP', blocks: job.mlpBlocks, blockSteps: BLOCK, optimizers: [...OPTIMIZERS] },
+    { model: 'CNN', blocks: job.cnnBlocks, blockSteps: job.cnnBlockSteps, optimizers: job.cnnOptimizers },
   ];
   for (const spec of specs) {
-    if (spec.steps <= 0 || spec.optimizers.length === 0) continue;
+    if (spec.blocks <= 0 || spec.optimizers.length === 0) continue;
     const bench = await benchModel(job, spec);
     rows.push(...bench.rows);
     if (bench.profile !== null) profiles.push(bench.profile);
@@ -128,8 +148,8 @@ async function worker(job: WorkerJob): Promise<WorkerResult> {
 }
 
 /**
- * Times `spec.optimizers` on one model and batch: warm-up, timed steps, then (when the job asks)
- * the kernel profile of SGD steps, then one memory-profiled step each.
+ * Times `spec.optimizers` on one model and batch: warm-up, timed blocks of steps, then (when the job
+ * asks) the kernel profile of SGD steps, then one memory-profiled block each.
  */
 async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: WorkerRow[]; profile: ModelProfile | null }> {
   const rows: WorkerRow[] = [];
@@ -142,41 +162,55 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
     return { x, y };
   });
   const weightBytes = model.countParams() * 4;
-  const opts = spec.optimizers.map((name) => ({ name, opt: makeOptimizer(name) }));
-  const loss = (): tf.Scalar => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor)) as tf.Scalar;
-  const step = (opt: tf.Optimizer): void => {
-    const l = opt.minimize(loss, true);
-    l!.dataSync(); // wait for the step
-    l!.dispose();
+  const opts = spec.optimizers.map((name) => {
+    const method = BY_NAME.get(name);
+    if (method === undefined) throw new Error(`bench worker: unknown optimiser '${name}'`);
+    const opt = createOptimizer(method);
+    const counter: PassCounter = { batches: 0 };
+    // ESAM's data selection needs one loss per example (its cost is part of the step); the others take the mean loss.
+    return { name, opt, counter, loss: lossClosure(opt, model, x, y, counter) };
+  });
+  type Timed = (typeof opts)[number];
+  const step = (o: Timed): void => {
+    const l = minimizeWith(o.opt, o.loss);
+    l.dataSync(); // wait for the step
+    l.dispose();
+  };
+  const block = (o: Timed): void => {
+    for (let s = 0; s < spec.blockSteps; s++) step(o);
   };
   const times = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
   const cpuTimes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
+  const passes = new Map<OptimizerName, number[]>(opts.map((o) => [o.name, []]));
   // Untimed warm-up steps (JIT tier-up of the engine's JS, first-call compilation, heap growth):
   // a training run takes thousands of steps, so the bench times the steady state. Skipped on the
   // slow cpu CNN.
   const warmup = spec.model === 'MLP' ? job.mlpWarmup : job.backend === 'cpu' ? 0 : CNN_WARMUP;
-  for (let s = 0; s < warmup; s++) for (const o of opts) step(o.opt);
-  // Each optimiser's steps run back to back, as in training; the order rotates with the round so
-  // that drift in machine load spreads over the optimisers.
+  for (let s = 0; s < warmup; s++) for (const o of opts) step(o);
+  // Each optimiser's blocks run back to back, as in training; the order rotates with the round so
+  // that drift in machine load spreads over the optimisers. A block holds whole cycles of the
+  // periodic methods (LookSAM, interval), so its time per step is the average cost of their steps.
   const order = opts.map((_, i) => opts[(i + job.round) % opts.length]!);
   for (const o of order) {
-    for (let s = 0; s < spec.steps; s++) {
+    for (let b = 0; b < spec.blocks; b++) {
+      const evaluations = o.counter.batches;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      step(o.opt);
-      times.get(o.name)!.push(performance.now() - t0);
+      block(o);
+      times.get(o.name)!.push((performance.now() - t0) / spec.blockSteps);
       const c = process.cpuUsage(c0);
-      cpuTimes.get(o.name)!.push((c.user + c.system) / 1000);
+      cpuTimes.get(o.name)!.push((c.user + c.system) / 1000 / spec.blockSteps);
+      passes.get(o.name)!.push((o.counter.batches - evaluations) / spec.blockSteps);
     }
   }
   const sgd = opts.find((o) => o.name === 'SGD');
-  const profile =
-    job.profile && sgd != null ? { model: spec.model, ...profileSteps(() => step(sgd.opt), PROFILE_STEPS[spec.model]) } : null;
+  const profile = job.profile && sgd != null ? { model: spec.model, ...profileSteps(() => step(sgd), PROFILE_STEPS[spec.model]) } : null;
   for (const o of opts) {
     let peakExtraBytes: number | null = null;
     if (job.memory) {
+      // A whole block, so that the expensive step of a periodic method is in it.
       const before = tf.memory().numBytes;
-      const p = await tf.profile(() => step(o.opt));
+      const p = await tf.profile(() => block(o));
       peakExtraBytes = p.peakBytes - before;
     }
     rows.push({
@@ -184,10 +218,11 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
       optimizer: o.name,
       times: times.get(o.name)!,
       cpuTimes: cpuTimes.get(o.name)!,
+      passes: passes.get(o.name)!,
       peakExtraBytes,
       weightBytes,
     });
-    o.opt.dispose();
+    disposeOptimizer(o.opt);
   }
   tf.dispose([x, y]);
   model.dispose();
@@ -218,9 +253,19 @@ function parseArgs(argv: string[]): Args {
     };
   const opts = new Command('bench')
     .option('--rounds <n>', 'interleaved rounds', int('--rounds', 1), 3)
-    .option('--mlp-steps <n>', 'timed MLP steps per round', int('--mlp-steps', 1), 20)
+    .option(
+      '--mlp-steps <n>',
+      `timed MLP steps per round and optimiser (rounded up to whole blocks of ${BLOCK})`,
+      int('--mlp-steps', 1),
+      20,
+    )
     .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
-    .option('--cnn-steps <n>', 'timed CNN steps per round (0 = skip the CNN)', int('--cnn-steps', 0), 4)
+    .option(
+      '--cnn-steps <n>',
+      `timed CNN steps per round and optimiser (rounded up to whole blocks of ${BLOCK}; 0 = skip the CNN)`,
+      int('--cnn-steps', 0),
+      10,
+    )
     .option(
       '--threads <list>',
       'wasm and native thread counts, comma-separated (1-8)',
@@ -311,7 +356,10 @@ const PROFILE_STEPS = { CNN: 6, MLP: 100 };
 
 const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
-/** Everything the rounds collect, keyed by `model|config label|optimizer` (CPU times under `cpu:` + key). */
+/**
+ * Everything the rounds collect, keyed by `model|config label|optimizer` (CPU times under `cpu:` +
+ * key, passes per step under `passes:` + key; one sample per timed block, or per step for PyTorch).
+ */
 interface Measurements {
   samples: Map<string, number[]>;
   memory: Map<string, { peak: number | null; weights: number }>;
@@ -348,8 +396,10 @@ function workerJob(args: Args, c: Config, r: number): WorkerJob {
   return {
     backend: c.backend,
     threads: c.threads,
-    mlpSteps: args.mlpSteps,
-    cnnSteps: cpu ? cpuCnnSteps : args.cnnSteps,
+    mlpBlocks: Math.ceil(args.mlpSteps / BLOCK),
+    // The cpu backend's CNN: single SGD steps (~25 s each), not blocks.
+    cnnBlocks: cpu ? cpuCnnSteps : Math.ceil(args.cnnSteps / BLOCK),
+    cnnBlockSteps: cpu ? 1 : BLOCK,
     cnnOptimizers: cpu ? ['SGD'] : [...OPTIMIZERS],
     mlpWarmup: args.mlpWarmup,
     round: r,
@@ -371,6 +421,13 @@ async function runWorkerRound(self: string, args: Args, c: Config, r: number, m:
   for (const row of res.rows) {
     addSamples(m, `${row.model}|${c.label}|${row.optimizer}`, row.times);
     addSamples(m, `cpu:${row.model}|${c.label}|${row.optimizer}`, row.cpuTimes);
+    addSamples(m, `passes:${row.model}|${c.label}|${row.optimizer}`, row.passes);
+    // Every block of whole cycles makes the same passes; blocks that differ cut a cycle (see PERIOD_FIELDS in ./methods.ts).
+    if (row.passes.some((p) => Math.abs(p - row.passes[0]!) > 1e-9))
+      console.error(
+        `  warning: ${row.model} ${c.label} ${row.optimizer}: blocks of ${BLOCK} steps made different numbers of passes ` +
+          `(${row.passes.map((p) => p.toFixed(2)).join(', ')} per step): a block does not hold whole cycles`,
+      );
     if (row.peakExtraBytes != null)
       m.memory.set(`${row.model}|${c.label}|${row.optimizer}`, { peak: row.peakExtraBytes, weights: row.weightBytes });
   }
@@ -420,7 +477,13 @@ async function runRounds(
   torch: { python: string } | null,
   started: number,
 ): Promise<Measurements> {
-  const m: Measurements = { samples: new Map(), memory: new Map(), infos: new Map(), heap: new Map(), profiles: new Map() };
+  const m: Measurements = {
+    samples: new Map(),
+    memory: new Map(),
+    infos: new Map(),
+    heap: new Map(),
+    profiles: new Map(),
+  };
   const elapsed = (): string => ((Date.now() - started) / 1000).toFixed(0);
   for (let r = 0; r < args.rounds; r++) {
     for (const c of configs) {
@@ -465,14 +528,26 @@ function medianOf(m: Measurements, key: string): number | null {
   return xs && xs.length > 0 ? median(xs) : null;
 }
 
+/** The median of the `passes:` samples under `key`, formatted, or '' when there are none (PyTorch). */
+function passesOf(m: Measurements, key: string): string {
+  const p = medianOf(m, `passes:${key}`);
+  return p == null ? '' : p.toFixed(2);
+}
+
+/** Its own SGD step's median under `model|label`: the same base optimiser without the climb. */
+function ownSgd(m: Measurements, model: string, label: string, opt: OptimizerName): number | null {
+  const ref = BY_NAME.get(opt)?.reference;
+  return ref === undefined || ref === opt ? null : medianOf(m, `${model}|${label}|${ref}`);
+}
+
 /**
  * The step-time table: one row per model, configuration and optimiser that has samples; our SGD and
  * SAM rows against PyTorch at the same threads, tuned and as it comes.
  */
 function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measurements): string[] {
   const lines = [
-    '| model | backend | optimizer | ms/step (median) | min | CPU ms/step | n | images/s (median) | × own SGD | × PyTorch tuned, same threads | × PyTorch as it comes |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| model | backend | optimizer | ms/step (median) | min | CPU ms/step | passes/step | n | images/s (median) | × own SGD | × PyTorch tuned, same threads | × PyTorch as it comes |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const med = (key: string): number | null => medianOf(m, key);
   const labels = [
@@ -485,7 +560,7 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
         const key = `${model}|${label}|${opt}`;
         const ms = med(key);
         if (ms == null) continue;
-        const sgd = med(`${model}|${label}|SGD`);
+        const sgd = ownSgd(m, model, label, opt);
         // "native 2t spinning" has its thread count inside the label.
         const threads = /(\d+)t\b/.exec(label)?.[1];
         const ours = label.startsWith('wasm') || label.startsWith('native');
@@ -494,8 +569,8 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
           return tm != null ? (ms / tm).toFixed(2) : '';
         };
         lines.push(
-          `| ${model} | ${label} | ${opt} | ${fmt(ms)} | ${fmt(Math.min(...m.samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${m.samples.get(key)!.length} | ${Math.round((BATCH * 1000) / ms)} | ` +
-            `${sgd != null && opt !== 'SGD' ? (ms / sgd).toFixed(2) : ''} | ${vsTorch('torch tuned')} | ${vsTorch('torch')} |`,
+          `| ${model} | ${label} | ${opt} | ${fmt(ms)} | ${fmt(Math.min(...m.samples.get(key)!))} | ${fmt(med(`cpu:${key}`) ?? NaN)} | ${passesOf(m, key)} | ${m.samples.get(key)!.length} | ${Math.round((BATCH * 1000) / ms)} | ` +
+            `${sgd != null ? (ms / sgd).toFixed(2) : ''} | ${vsTorch('torch tuned')} | ${vsTorch('torch')} |`,
         );
       }
     }
@@ -503,21 +578,58 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
   return lines;
 }
 
-/** The peak-memory table of the profiled steps, against the weights and against SGD. */
+/** The peak-memory table of the profiled blocks, against the weights and against the optimiser's own SGD step. */
 function memoryTable(m: Measurements): string[] {
   const lines = [
-    'Peak tensor memory during one step above what was held before it (tf.profile peakBytes), against the weights:',
+    `Peak tensor memory during one block of ${BLOCK} steps above what was held before it (tf.profile peakBytes), against the weights and against its own SGD step:`,
     '',
-    '| model | backend | optimizer | peak extra (MB) | weights (MB) | extra / weights | vs SGD (MB) |',
+    '| model | backend | optimizer | peak extra (MB) | weights (MB) | extra / weights | vs own SGD (MB) |',
     '|---|---|---|---:|---:|---:|---:|',
   ];
   const mb = (b: number): string => (b / 2 ** 20).toFixed(2);
   for (const [key, mem] of m.memory) {
     const [model, label, opt] = key.split('|');
-    const sgd = m.memory.get(`${model}|${label}|SGD`);
+    const ref = BY_NAME.get(opt!)?.reference;
+    const sgd = ref !== undefined && ref !== opt ? m.memory.get(`${model}|${label}|${ref}`) : undefined;
     lines.push(
-      `| ${model} | ${label} | ${opt} | ${mb(mem.peak!)} | ${mb(mem.weights)} | ${(mem.peak! / mem.weights).toFixed(2)} | ${sgd && opt !== 'SGD' ? mb(mem.peak! - sgd.peak!) : ''} |`,
+      `| ${model} | ${label} | ${opt} | ${mb(mem.peak!)} | ${mb(mem.weights)} | ${(mem.peak! / mem.weights).toFixed(2)} | ${sgd ? mb(mem.peak! - sgd.peak!) : ''} |`,
     );
+  }
+  return lines;
+}
+
+/**
+ * Issue 13's table: the step cost of the cheaper variants (and SAM, for reference) as a ratio to
+ * their own SGD step (the same base optimiser without the climb: momentum SGD for MomentumSAM), per
+ * model and tfjs backend configuration, of medians from this one run, against the targets.
+ */
+function variantTable(configs: Config[], m: Measurements): string[] {
+  const lines = [
+    '',
+    'Step cost of the variants against their own SGD step (ratio of medians in this run; ms/step = median over ' +
+      `blocks of ${BLOCK} consecutive steps of the block's time / ${BLOCK}, so LookSAM's and interval's cheap and expensive steps ` +
+      'are averaged over whole cycles; own SGD = the same base optimiser without the climb, timed the same way):',
+    '',
+    '| model | backend | variant | ms/step | passes/step | own SGD | own SGD ms/step | × own SGD | target | met? |',
+    '|---|---|---|---:|---:|---|---:|---:|---:|---|',
+  ];
+  for (const model of ['MLP', 'CNN'] as ModelName[]) {
+    for (const c of configs) {
+      for (const t of VARIANT_TARGETS) {
+        const method = findTarget(METHODS, t);
+        if (method === undefined) continue;
+        const key = `${model}|${c.label}|${method.name}`;
+        const ms = medianOf(m, key);
+        const sgd = medianOf(m, `${model}|${c.label}|${method.reference}`);
+        if (ms == null || sgd == null) continue;
+        const ratio = ms / sgd;
+        const name = method.name === t.name ? t.name : `${t.name} (${method.name})`;
+        lines.push(
+          `| ${model} | ${c.label} | ${name} | ${fmt(ms)} | ${passesOf(m, key)} | ${method.reference} | ${fmt(sgd)} | ${ratio.toFixed(2)} | ` +
+            `${t.target == null ? '—' : `≤ ${t.target}`} | ${t.target == null ? '' : ratio <= t.target ? 'yes' : 'no'} |`,
+        );
+      }
+    }
   }
   return lines;
 }
@@ -604,6 +716,16 @@ function profileLines(profiles: Map<string, ModelProfile[]>): string[] {
   return lines;
 }
 
+/** Which optimisers are measured against which plain step: 'SGD (momentum 0.9) for MomentumSAM; SGD for the others'. */
+function ownSgdNote(): string {
+  const byRef = new Map<string, string[]>();
+  for (const x of METHODS) if (x.reference !== x.name) byRef.set(x.reference, [...(byRef.get(x.reference) ?? []), x.name]);
+  const refs = [...byRef.entries()].sort((a, b) => a[1].length - b[1].length);
+  return refs
+    .map(([ref, names], i) => `${ref} for ${i === refs.length - 1 && refs.length > 1 ? 'the others' : names.join(', ')}`)
+    .join('; ');
+}
+
 /** The whole printed report (Markdown). */
 function formatReport(
   args: Args,
@@ -615,11 +737,16 @@ function formatReport(
 ): string {
   const lines = [...setupLines(args, torch, native, m), '', ...stepTimeTable(args, configs, torch, m), ''];
   lines.push(
-    'Ratios are of medians. min = fastest single step; CPU ms/step = median CPU time of the process per step ' +
+    `Our rows time blocks of ${BLOCK} consecutive steps (a multiple of every optimiser's period: LookSAM's k, interval), ` +
+      `ms/step = a block's time / ${BLOCK}, n = blocks; PyTorch's rows time single steps (every step alike), n = steps. ` +
+      'Ratios are of medians. min = fastest block (or step); CPU ms/step = median CPU time of the process per step ' +
       '(user + system, all threads; with 1 thread it is close to the wall time on an idle machine, and less ' +
-      "sensitive than wall time to other load; with 2 threads it includes the pool's spinning).",
+      "sensitive than wall time to other load; with 2 threads it includes the pool's spinning). passes/step = loss " +
+      "evaluations per step, in passes over the whole batch (ESAM's over part of it count as that part). × own SGD = " +
+      `against the same base optimiser's step without the climb (${ownSgdNote()}).`,
   );
   lines.push('', ...memoryTable(m));
+  lines.push(...variantTable(configs, m));
   for (const [label, bytes] of m.heap)
     if (bytes != null) lines.push(`\nwasm heap after the run (${label}): ${(bytes / 2 ** 20).toFixed(0)} MB`);
   lines.push(...targetLines(m, args.threads, native.available, torch != null));
