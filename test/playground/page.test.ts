@@ -109,7 +109,7 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
 
   test('a link reproduces its settings and, step for step, its run', async () => {
     const hash =
-      'seed=3&data=spiral&n=300&noise=0.05&test=0.2&width=12&depth=2&batch=20&every=50&race=0&backend=cpu&opt=gsam&base=adam&lr=0.01&rho=0.1&alpha=0.3';
+      'seed=3&data=spiral&n=300&noise=0.05&test=0.2&width=12&depth=2&batch=20&every=50&race=0&backend=cpu&opt=gsam&base=adam&lr=0.01&rho=0.1&alpha=0.3&interval=2';
     const one = await openPage(site, `#${hash}`);
     const two = await openPage(site, `#${hash}`);
     try {
@@ -121,6 +121,7 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
       assert.equal(await one.page.inputValue('#field-opt'), 'gsam');
       assert.equal(await one.page.inputValue('#field-rho'), '0.1');
       assert.equal(await one.page.inputValue('#field-alpha'), '0.3');
+      assert.equal(await one.page.inputValue('#field-interval'), '2');
       assert.equal(await one.page.inputValue('#field-width'), '12');
       for (const p of [one.page, two.page]) for (let i = 0; i < 15; i++) await p.click('#step');
       const [a, b] = [await state(one.page), await state(two.page)];
