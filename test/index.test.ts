@@ -18,6 +18,7 @@ test('the root entry exports the optimisers, the step, the sharpness measures, m
     'sharpnessAwareStep',
     'exampleLosses',
     'methodRow',
+    'disposeMethodOptimizer',
     'proportionalRho',
     'SharpnessMetricsCallback',
     'hessianTopEigenvalue',

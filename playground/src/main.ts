@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { wasmTrainingKernelsRegistered } from 'flatminima/wasm-kernels';
 import { chooseBackend } from './backend.js';
 import { DATASETS } from './datasets.js';
-import { BASE_OPTIMIZERS, HYPER_PARAMETERS, METHODS, methodById, type HyperParameter } from './methods.js';
+import { BASE_OPTIMIZERS, METHODS, methodById } from './methods.js';
 import {
   activeFields,
   allowedValues,
@@ -159,8 +159,7 @@ class Playground {
     row.className = 'field';
     const name = document.createElement('span');
     name.textContent = f.label.replace(' (B)', '');
-    const hyper = HYPER_PARAMETERS[f.prop as HyperParameter];
-    row.title = hyper?.help ?? allowedValues(f.kind);
+    row.title = f.help === undefined ? allowedValues(f.kind) : `${f.help}; ${allowedValues(f.kind)}`;
     let input: HTMLInputElement | HTMLSelectElement;
     const text = fieldText(this.settings, f);
     if (f.prop === 'race') {
@@ -244,6 +243,8 @@ class Playground {
       canvas.id = `boundary-${'ab'[i]}`;
       const caption = document.createElement('figcaption');
       caption.textContent = labels[i]!;
+      // The method's colour in the package's plots, as a swatch before the name (style.css).
+      caption.style.setProperty('--method-colour', s.trainers[i]!.method.colour);
       figure.append(canvas, caption);
       boxes.append(figure);
       return new BoundaryView(canvas);

@@ -7,11 +7,13 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   createMlp,
+  disposeMethodOptimizer,
+  exampleLosses,
   hessianTopEigenvalue,
   lossLandscape1D,
   modelObjective,
   Rng,
-  type SharpnessAwareOptimizer,
+  SharpnessAwareOptimizer,
   subset,
   toTensors,
   trainTestSplit,
@@ -81,6 +83,8 @@ export class ViewData {
   readonly modelSeed: number;
   readonly orderSeed: number;
   readonly sliceSeed: number;
+  /** Seed of the optimisers' own draws (ESAM's weight masks); both sides of a race share it. */
+  readonly optimizerSeed: number;
 
   constructor(s: Settings) {
     const rng = new Rng(s.seed);
@@ -89,6 +93,8 @@ export class ViewData {
     this.modelSeed = rng.seed();
     this.orderSeed = rng.seed();
     this.sliceSeed = rng.seed();
+    // Drawn last, so the seeds above are those of every earlier link.
+    this.optimizerSeed = rng.seed();
     const all = datasetById(s.data).generate(s.n, s.noise, dataSeed);
     const { train, test } = trainTestSplit(all, { testFraction: s.test, seed: splitSeed });
     this.train = train;
@@ -147,9 +153,14 @@ function gridPoints([x0, x1, y0, y1]: [number, number, number, number]): tf.Tens
   return tf.tensor2d(g, [GRID_SIZE * GRID_SIZE, 2]);
 }
 
+/** Categorical cross-entropy of each row of softmax outputs `p` against one-hot `y`. */
+function exampleCrossEntropy(p: tf.Tensor, y: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, PROB_FLOOR, 1))), -1)) as tf.Tensor1D);
+}
+
 /** Mean categorical cross-entropy of softmax outputs `p` against one-hot `y`. */
 function crossEntropy(p: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, PROB_FLOOR, 1))), -1))) as tf.Scalar);
+  return tf.tidy(() => tf.mean(exampleCrossEntropy(p, y)) as tf.Scalar);
 }
 
 /** One model and its optimiser. */
@@ -157,6 +168,8 @@ export class Trainer {
   readonly method: MethodEntry;
   readonly model: tf.Sequential;
   readonly optimizer: tf.Optimizer;
+  /** Whether a step needs one loss per example (ESAM with gamma < 1): see {@link step}. */
+  readonly needsExampleLosses: boolean;
   private readonly vars: tf.Variable[];
   private readonly sliceObjective: Objective;
   private readonly sigmaObjective: Objective;
@@ -179,17 +192,31 @@ export class Trainer {
       numClasses: data.numClasses,
     });
     if (start !== undefined) this.model.setWeights(start);
-    this.optimizer = this.method.build(BASE_OPTIMIZERS[side.base]!.build(side.lr), side);
+    this.optimizer = this.method.build(BASE_OPTIMIZERS[side.base]!.build(side.lr), side, data.optimizerSeed);
+    // SharpnessAwareOptimizer's instanceof follows the prototype chain (tf.Optimizer's is duck-typed).
+    this.needsExampleLosses = this.optimizer instanceof SharpnessAwareOptimizer && this.optimizer.needsExampleLosses;
     this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.sliceObjective = modelObjective(this.model, data.xTrain, data.yTrain);
     this.sigmaObjective = modelObjective(this.model, data.xSigma, data.ySigma);
   }
 
-  /** One optimiser step on the mini-batch (x, y). */
+  /**
+   * One optimiser step on the mini-batch (x, y): with the batch's mean loss, or, where the method
+   * needs them (ESAM descending on the examples whose loss rises most), one loss per example.
+   */
   step(x: tf.Tensor, y: tf.Tensor): void {
-    this.optimizer.minimize(() => crossEntropy(this.model.apply(x, { training: true }) as tf.Tensor, y), false, this.vars);
-    // Not `instanceof SharpnessAwareOptimizer`: tf.Optimizer's Symbol.hasInstance is duck-typed, so
-    // every tfjs optimiser passes that test.
+    if (this.needsExampleLosses) {
+      const losses = exampleLosses(x.shape[0]!, (indices) => {
+        // The step runs each pass in its own tidy, which frees the gathered rows after the gradient.
+        const xs = indices === null ? x : tf.gather(x, indices);
+        const ys = indices === null ? y : tf.gather(y, indices);
+        return exampleCrossEntropy(this.model.apply(xs, { training: true }) as tf.Tensor, ys);
+      });
+      (this.optimizer as SharpnessAwareOptimizer).minimize(losses, false, this.vars);
+    } else {
+      this.optimizer.minimize(() => crossEntropy(this.model.apply(x, { training: true }) as tf.Tensor, y), false, this.vars);
+    }
+    // From the table: MomentumSAM's one pass computes L(w + e) only, so it has no gap h to show.
     if (this.method.perturbs) {
       const sa = this.optimizer as SharpnessAwareOptimizer;
       this.sumPerturbed += sa.lastPerturbedLoss!;
@@ -249,7 +276,7 @@ export class Trainer {
   }
 
   dispose(): void {
-    this.optimizer.dispose();
+    disposeMethodOptimizer(this.optimizer);
     this.model.dispose();
   }
 }

@@ -63,6 +63,7 @@ export {
   methodsTaking,
   methodOptions,
   fieldFlag,
+  disposeMethodOptimizer,
   type MethodRow,
   type MethodName,
   type MethodOptions,

@@ -9,6 +9,7 @@
  * rules the row reuses) and one row here. Browser-safe plain data: no zod, no CLI, no files.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { disposeForgottenOptimizerState } from '../util/tfjsFixes.js';
 import { COMMON_OPTION_RULES, type OptionRule } from './options.js';
 import type { CommonOptions } from './optimizer.js';
 import { ADAPTIVE_OPTION_RULES } from './options.js';
@@ -357,4 +358,14 @@ export function methodOptions(name: string, settings: Readonly<Record<string, un
     out[f.sets.option || field] = value;
   }
   return out;
+}
+
+/**
+ * Frees an optimiser a row's `create` returned: a sharpness-aware wrapper with its base, or plain
+ * SGD's base itself, including the learning-rate scalar that tfjs's `MomentumOptimizer.dispose()`
+ * forgets (one tensor per optimiser otherwise).
+ */
+export function disposeMethodOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  disposeForgottenOptimizerState(optimizer);
 }

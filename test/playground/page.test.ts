@@ -2,12 +2,14 @@
  * The playground in a real browser (Debian's Chromium through playwright-core): it loads cleanly
  * and self-contained on wasm with flatminima's kernels, training lowers the loss and moves the
  * boundary, race mode trains both models from the same start, a link reproduces its settings and
- * its run, and bad input is refused with a visible message while the run goes on.
+ * its run, and bad input is refused with a visible message while the run goes on. The picker
+ * offers every method of the package's table, with the fields of the one chosen.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { WASM_TRAINING_KERNEL_NAMES } from '../../src/backend/kernels/register.js';
+import { METHODS } from 'flatminima';
 import { fromHash } from '../../playground/src/settings.js';
 import { Session } from '../../playground/src/trainer.js';
 import { canvasPixels, chromiumAvailable, openPage, openSite, playUntil, state, type Site } from './helpers.js';
@@ -109,7 +111,7 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
 
   test('a link reproduces its settings and, step for step, its run', async () => {
     const hash =
-      'seed=3&data=spiral&n=300&noise=0.05&test=0.2&width=12&depth=2&batch=20&every=50&race=0&backend=cpu&opt=gsam&base=adam&lr=0.01&rho=0.1&alpha=0.3';
+      'seed=3&data=spiral&n=300&noise=0.05&test=0.2&width=12&depth=2&batch=20&every=50&race=0&backend=cpu&opt=gsam&base=adam&lr=0.01&rho=0.1&alpha=0.3&interval=2';
     const one = await openPage(site, `#${hash}`);
     const two = await openPage(site, `#${hash}`);
     try {
@@ -121,6 +123,7 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
       assert.equal(await one.page.inputValue('#field-opt'), 'gsam');
       assert.equal(await one.page.inputValue('#field-rho'), '0.1');
       assert.equal(await one.page.inputValue('#field-alpha'), '0.3');
+      assert.equal(await one.page.inputValue('#field-interval'), '2');
       assert.equal(await one.page.inputValue('#field-width'), '12');
       for (const p of [one.page, two.page]) for (let i = 0; i < 15; i++) await p.click('#step');
       const [a, b] = [await state(one.page), await state(two.page)];
@@ -205,6 +208,104 @@ describe('the playground in Chromium', { skip: !runs && 'needs /usr/bin/chromium
       const s = await state(page);
       assert.equal(s.settings.a.rho, 0.05);
       assert.equal(s.settings.data, 'circles');
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("the picker offers the table's methods; LookSAM shows its fields, trains, and refuses k = 0 while the run goes on", async () => {
+    const { page, consoleErrors } = await openPage(site);
+    try {
+      const options = await page.$$eval('#field-opt option', (els) => els.map((e) => [(e as HTMLOptionElement).value, e.textContent]));
+      assert.deepEqual(
+        options,
+        METHODS.map((r) => [r.name, r.label]),
+      );
+      assert.equal(await page.$('#field-k'), null, 'SAM has no k');
+      await page.selectOption('#field-opt', 'looksam');
+      assert.equal(await page.inputValue('#field-k'), '5');
+      assert.equal(await page.inputValue('#field-looksamAlpha'), '0.7');
+      assert.equal(await page.$('#field-alpha'), null, "GSAM's alpha is not LookSAM's");
+      assert.match(
+        (await page.getAttribute('label:has(#field-k)', 'title')) ?? '',
+        /^LookSAM: climb on every k-th step.*; an integer from 1 to 1000$/,
+      );
+      const hash = new URL(page.url()).hash;
+      assert.match(hash, /[#&]opt=looksam(&|$)/);
+      assert.match(hash, /&k=5(&|$)/);
+      assert.match(hash, /&looksamAlpha=0\.7(&|$)/);
+      const s = await playUntil(page, 300);
+      assert.equal(s.settings.a.opt, 'looksam');
+      const h = s.history[0]!;
+      assert.ok(h.at(-1)!.trainLoss < 0.7 * h[0]!.trainLoss, `LookSAM: train loss ${h[0]!.trainLoss} -> ${h.at(-1)!.trainLoss}`);
+      assert.notEqual(h.at(-1)!.perturbedLoss, null, 'LookSAM records L(w + e)');
+      await page.fill('#field-k', '0');
+      await page.press('#field-k', 'Enter');
+      assert.match(
+        (await page.textContent('#error-k')) ?? '',
+        /^k must be an integer from 1 to 1000, got '0'; the run goes on with k = 5$/,
+      );
+      assert.equal(await page.isVisible('#messages'), true);
+      assert.equal(await page.getAttribute('#field-k', 'aria-invalid'), 'true');
+      const during = await state(page);
+      assert.equal(during.step, s.step, 'the run was not reset');
+      assert.deepEqual(during.history, s.history);
+      assert.equal(new URL(page.url()).hash, hash, 'the link is unchanged');
+      await page.click('#step');
+      assert.equal((await state(page)).step, s.step + 1, 'training goes on from where it was');
+      // A good k is taken, and the link says it.
+      await page.fill('#field-k', '3');
+      await page.press('#field-k', 'Enter');
+      const after = await state(page);
+      assert.equal(after.step, 0);
+      assert.equal(after.settings.a.k, 3);
+      assert.match(new URL(page.url()).hash, /&k=3(&|$)/);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('ESAM (one loss per example, on wasm) and MomentumSAM race and both train', async () => {
+    const { page, consoleErrors } = await openPage(site, '#race=1&opt=esam&b.opt=msam');
+    try {
+      const s = await playUntil(page, 200);
+      assert.equal(s.tfBackend, 'wasm');
+      assert.deepEqual([s.settings.a.esamGamma, s.settings.b.opt], [0.5, 'msam']);
+      for (const h of s.history)
+        assert.ok(h.at(-1)!.trainLoss < 0.8 * h[0]!.trainLoss, `train loss ${h[0]!.trainLoss} -> ${h.at(-1)!.trainLoss}`);
+      assert.notEqual(s.history[0]!.at(-1)!.perturbedLoss, null, 'ESAM records L(w + e)');
+      assert.equal(s.history[1]!.at(-1)!.perturbedLoss, null, "MomentumSAM's one pass has no gap to show");
+      const legends = await page.$$eval('[data-chart="loss"] .u-legend .u-label', (els) => els.map((e) => e.textContent));
+      assert.deepEqual(legends, ['A: ESAM train', 'A: ESAM test', 'B: MomentumSAM train', 'B: MomentumSAM test']);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('MomentumSAM refuses base adam with a visible message naming the base, and a link with it says what was used', async () => {
+    const { page, consoleErrors } = await openPage(site, '#opt=msam&base=adam');
+    try {
+      assert.match(
+        (await page.textContent('#messages')) ?? '',
+        /base optimiser: MomentumSAM climbs along the base's momentum, so it must be "momentum", got "adam"; base optimiser momentum is used/,
+      );
+      assert.equal(await page.inputValue('#field-base'), 'momentum');
+      for (let i = 0; i < 5; i++) await page.click('#step');
+      const before = await state(page);
+      assert.equal(before.settings.a.opt, 'msam');
+      await page.selectOption('#field-base', 'adam');
+      assert.match(
+        (await page.textContent('#error-base')) ?? '',
+        /^base optimiser: MomentumSAM .* must be "momentum", got "adam"; the run goes on with base optimiser = momentum$/,
+      );
+      const during = await state(page);
+      assert.equal(during.step, 5, 'the run was not reset');
+      assert.deepEqual(during.settings, before.settings);
+      await page.click('#step');
+      assert.equal((await state(page)).step, 6, 'training goes on');
       assert.deepEqual(consoleErrors, []);
     } finally {
       await page.close();
