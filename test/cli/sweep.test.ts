@@ -51,10 +51,16 @@ test('sweep: a tiny moons grid from a file runs, prints its per-point table, and
   ]) {
     assert.match(r.stdout, new RegExp(`\\| ${method} \\| rho=${rho.replace('.', '\\.')} \\| 2/2 \\| 0 \\|`));
   }
+  // The per-variant summary, as `compare` writes it: the four points, each over its 2 seeds.
+  assert.match(r.stdout, /\| Dataset \| Model \| Method \| Runs \|/);
+  assert.equal((r.stdout.match(/\| moons \| mlp \| (SAM|GSAM) \(rho=0\.0?5\) \| 2 \| 0 \|/g) ?? []).length, 4, r.stdout);
   for (const f of [
     'analysis.md',
     'analysis.csv',
     'analysis.json',
+    'summary.md',
+    'summary.csv',
+    'summary.json',
     'report.html',
     'moons-mlp-sensitivity.png',
     'moons-mlp-sensitivity.svg',

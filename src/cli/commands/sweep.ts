@@ -284,8 +284,8 @@ async function runWithProgress(executor: Executor, sweep: ExpandedSweep, results
  * report with its sensitivity plots; without, the per-point table only.
  */
 export async function finishSweep(records: RunRecord[], sweep: ExpandedSweep, resultsDir: string): Promise<void> {
-  const { summarizeWithNotes, buildReport } = await import('../batch.js');
-  const { notes, failed } = summarizeWithNotes(records);
+  const { summarizeWithNotes, buildReport, writeSummaries } = await import('../batch.js');
+  const { summary, notes, failed } = summarizeWithNotes(records);
   if (sweep.select !== null) {
     const { analyzeRecords, formatAnalysisMarkdown, writeAnalysis } = await import('../../analysis/index.js');
     const analysis = analyzeRecords(records, { selectBy: sweep.select.metric });
@@ -296,6 +296,11 @@ export async function finishSweep(records: RunRecord[], sweep: ExpandedSweep, re
     const { sweepPointTable } = await import('../sweepTable.js');
     process.stdout.write(`\n${sweepPointTable(records, sweep)}`);
   }
+  // Every point's final metrics and sharpness (sigma_max, trace, gap), mean ± std, as `compare` writes them.
+  const { formatMarkdownTable } = await import('../../report/tables.js');
+  process.stdout.write(`\n${formatMarkdownTable(summary)}`);
+  const summaries = writeSummaries(resultsDir, summary);
+  process.stdout.write(`summary: ${summaries.markdown}, ${summaries.csv}, ${summaries.json}\n`);
   for (const n of notes) process.stdout.write(`${n}\n`);
   if (failed > 0) process.exitCode = EXIT_FAILURE;
   const report = await buildReport(resultsDir, sweep.select !== null ? { selectBy: sweep.select.metric } : undefined);
