@@ -7,9 +7,8 @@
  * row appears in the bench, the soak and their tables without a bench edit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { METHODS, methodOptions, methodRow, type MethodRow } from '../src/optimizers/methods.js';
+import { disposeMethodOptimizer, METHODS, methodOptions, methodRow, type MethodRow } from '../src/optimizers/methods.js';
 import { exampleLosses, SharpnessAwareOptimizer, type ExampleLossClosure } from '../src/optimizers/index.js';
-import { disposeForgottenOptimizerState } from '../src/util/tfjsFixes.js';
 
 /** The base optimisers a configuration can have: plain SGD, or SGD with momentum (MomentumSAM's). */
 export type BaseName = 'sgd' | 'momentum';
@@ -161,14 +160,8 @@ export function createOptimizer(m: BenchMethod, learningRate = LEARNING_RATE): t
   }
 }
 
-/**
- * Frees an optimiser from {@link createOptimizer}, also the scalar that tfjs's
- * MomentumOptimizer.dispose() forgets (the plain momentum step is the base itself, no wrapper frees it).
- */
-export function disposeOptimizer(opt: tf.Optimizer): void {
-  opt.dispose();
-  disposeForgottenOptimizerState(opt);
-}
+/** Frees an optimiser from {@link createOptimizer}: the method table's own disposer (see its TSDoc). */
+export const disposeOptimizer = disposeMethodOptimizer;
 
 /** Counts what a step evaluates: loss evaluations, in units of the whole batch (a pass over half the batch is 0.5). */
 export interface PassCounter {

@@ -7,7 +7,7 @@
 import type { RunRecord } from '../experiments/schema.js';
 import { METHOD_ORDER } from '../experiments/summary.js';
 import { checkPairs, comparePoints, DEFAULT_COMPARE_METRIC, type ComparisonSet } from './comparisons.js';
-import { checkTargetFraction, checkTargetOptions, convergence, DEFAULT_TARGET_FRACTION, type Convergence } from './convergence.js';
+import { checkTargetOptions, convergence, DEFAULT_TARGET_FRACTION, type Convergence } from './convergence.js';
 import { collectPoints, pointId, splitByDataset, type MethodPoints, type MetricName } from './points.js';
 import { checkSelectionMetric, DEFAULT_SELECT_BY, selectPoints, type Selection } from './selection.js';
 import { DEFAULT_WITHIN, sensitivity, type MethodSensitivity } from './sensitivity.js';
@@ -116,7 +116,8 @@ export function resolveAnalyzeOptions(opts: AnalyzeOptions = {}): ResolvedAnalyz
   if (typeof allowDiverged !== 'boolean') throw new TypeError(`${where}: allowDiverged must be a boolean, got ${typeof allowDiverged}`);
   const pairs = opts.pairs === undefined ? 'all' : checkPairs(where, opts.pairs);
   checkTargetOptions(where, opts);
-  const target = opts.targetAccuracy !== undefined ? 1 : checkTargetFraction(where, opts.target ?? DEFAULT_TARGET_FRACTION);
+  // checkTargetOptions has checked the fraction; with a given accuracy the fraction is 1.
+  const target = opts.targetAccuracy !== undefined ? 1 : (opts.target ?? DEFAULT_TARGET_FRACTION);
   const within = opts.within ?? DEFAULT_WITHIN;
   if (typeof within !== 'number' || !Number.isFinite(within) || within < 0)
     throw new RangeError(`${where}: within must be a finite number >= 0, got ${String(within)}`);
