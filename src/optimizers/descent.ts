@@ -130,13 +130,20 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
 } {
   const alpha = checkNumber('lookSamDescent', 'alpha', options?.alpha, undefined, { min: 0 });
   let gv: tf.Variable[] | null = null;
+  // ‖g_v‖, computed once per climb: the k - 1 steps between reuse g_v unchanged, so recomputing its
+  // norm there would be the same kernels on the same values every step (and the same result).
+  let gvNorm: tf.Scalar | null = null;
+  const forget = (): void => {
+    tf.dispose([...(gv ?? []), ...(gvNorm !== null ? [gvNorm] : [])]);
+    gv = null;
+    gvNorm = null;
+  };
   const store = (values: readonly tf.Tensor[]): void => {
-    if (gv !== null && (gv.length !== values.length || gv.some((v, i) => !tf.util.arraysEqual(v.shape, values[i].shape)))) {
-      tf.dispose(gv);
-      gv = null;
-    }
+    if (gv !== null && (gv.length !== values.length || gv.some((v, i) => !tf.util.arraysEqual(v.shape, values[i].shape)))) forget();
     if (gv === null) gv = values.map((v) => tf.variable(v, false));
     else gv.forEach((v, i) => v.assign(values[i]));
+    gvNorm?.dispose();
+    gvNorm = tf.keep(globalNorm(gv));
   };
   const entry = (name: string): number => Number(name.slice(2));
   return {
@@ -150,9 +157,10 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
     },
     directionWithoutClimb({ grads, eps }) {
       const stored = gv;
-      if (stored === null || stored.length !== grads.length) return [...grads];
+      const storedNorm = gvNorm;
+      if (stored === null || storedNorm === null || stored.length !== grads.length) return [...grads];
       return tf.tidy(() => {
-        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(globalNorm(stored), eps));
+        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(storedNorm, eps));
         return grads.map((g, i) => tf.add(g, tf.mul(scale, stored[i])));
       });
     },
@@ -161,15 +169,9 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
       load: (saved) => {
         const values = [...saved].sort((a, b) => entry(a.name) - entry(b.name)).map((w) => w.tensor);
         if (values.length > 0) store(values);
-        else if (gv !== null) {
-          tf.dispose(gv);
-          gv = null;
-        }
+        else forget();
       },
-      dispose: () => {
-        tf.dispose(gv ?? []);
-        gv = null;
-      },
+      dispose: forget,
     },
   };
 }
