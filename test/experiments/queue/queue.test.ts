@@ -207,12 +207,18 @@ test(
 function stopWhenInEpoch2(id: string, events: ExecutorEvent[], act: (worker: string) => void): (e: ExecutorEvent) => void {
   let worker = '';
   let acted = false;
+  // The 'started' event is announced after a Redis round trip, so on a fast machine the run's
+  // progress can overtake it; the worker is then the one whose log says it started the run.
+  const runningWorker = (): string =>
+    worker !== '' && workers.some((w) => w.name === worker) ? worker : (workers.find((w) => w.log().includes(`started ${id}`))?.name ?? '');
   return (e) => {
     events.push(e);
     if (e.type === 'started' && e.runId === id && worker === '') worker = e.worker;
-    if (!acted && e.type === 'progress' && e.progress.runId === id && e.progress.epoch >= 2 && worker !== '') {
+    if (!acted && e.type === 'progress' && e.progress.runId === id && e.progress.epoch >= 2) {
+      const name = runningWorker();
+      if (name === '') return;
       acted = true;
-      act(worker);
+      act(name);
     }
   };
 }
