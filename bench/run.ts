@@ -23,7 +23,7 @@
  * closure counts its evaluations, so each block also says how many passes over the batch a step
  * made (and the bench warns when blocks of one optimiser differ, i.e. do not hold whole cycles).
  *
- * Options: --rounds N (3)  --mlp-steps N (20)  --mlp-warmup N (300)  --cnn-steps N (10; per round and
+ * Options: --rounds N (3)  --mlp-steps N (100)  --mlp-warmup N (300)  --cnn-steps N (20; per round and
  *          optimiser, each rounded up to whole blocks of C)
  *          --threads 1,2 (wasm and native thread counts; default 1 and the available parallelism)
  *          --cpu-cnn N (1: CNN SGD steps on the cpu backend, ~25 s each; 0 skips)  --no-torch
@@ -257,14 +257,19 @@ function parseArgs(argv: string[]): Args {
       '--mlp-steps <n>',
       `timed MLP steps per round and optimiser (rounded up to whole blocks of ${BLOCK})`,
       int('--mlp-steps', 1),
-      20,
+      // An MLP step is ~0.5 ms, so a block of 5 is short enough for one garbage collection or a
+      // scheduler hiccup to double it: 20 steps a round (12 blocks in all) moved the MLP medians by
+      // ±30 % between runs; 100 (60 blocks) costs about a second per optimiser and round.
+      100,
     )
     .option('--mlp-warmup <n>', 'untimed MLP steps per optimiser before timing (JIT warm-up)', int('--mlp-warmup', 0), 300)
     .option(
       '--cnn-steps <n>',
       `timed CNN steps per round and optimiser (rounded up to whole blocks of ${BLOCK}; 0 = skip the CNN)`,
       int('--cnn-steps', 0),
-      10,
+      // 4 blocks a round (12 in all): the SAM / SGD ratio, a target at 2.0, moved by ±0.1 between
+      // runs with 2 (6 in all).
+      20,
     )
     .option(
       '--threads <list>',

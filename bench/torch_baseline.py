@@ -77,8 +77,8 @@ def time_steps(model, x, y, steps, warmup, round_index):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--mlp-steps", type=int, default=20)
-    ap.add_argument("--cnn-steps", type=int, default=5)
+    ap.add_argument("--mlp-steps", type=int, default=100)
+    ap.add_argument("--cnn-steps", type=int, default=20)
     ap.add_argument("--mlp-warmup", type=int, default=300)
     ap.add_argument("--round", type=int, default=0)
     a = ap.parse_args()

@@ -404,25 +404,28 @@ function rowBlock(small: number[], full: number[]): number | null {
   return sizeOf(full.slice(i));
 }
 
-/** Add / Multiply on the addon for large float32 operands of the same shape, or a row broadcast (a bias). */
+/**
+ * Add / Multiply on the addon for a large float32 row broadcast (a bias over activations). Operands
+ * of the same shape and scalar factors stay on the wasm SIMD routines, which are faster there:
+ * measured on the 2-core dev machine (AVX-512), microseconds per call native -> wasm, at 1 and 2
+ * threads: [1600,128] + same 54 -> 33 and 61 -> 37; [64,26,26,32] * same 235 -> 175 and 192 -> 194;
+ * [1600,128] * scalar 200 -> 29 and 165 -> 35 (the addon made 204,800 rows of one column); the bias
+ * add [64,26,26,32] + [32] 250 -> 201 and 192 -> 218 (native kept: it gains with threads).
+ */
 function binary(op: number, fallback: Kernel): Kernel {
   return (args) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = sizeOf(shape);
-    if (n === 0 || n < limits.elementwiseMin) return fallback(args);
-    const ops = new WasmOps(args.backend);
-    if (sameShape(a.shape, b.shape)) {
-      const y = ops.empty(shape);
-      native().binary(heapOf(ops), op, ops.offset(a), ops.offset(b), ops.offset(y), 1, n, 0, 0);
-      return y;
-    }
+    if (n === 0 || n < limits.elementwiseMin || sameShape(a.shape, b.shape)) return fallback(args);
     const aFull = sameShape(a.shape, shape);
     if (!aFull && !sameShape(b.shape, shape)) return fallback(args);
     const [full, small] = aFull ? [a, b] : [b, a];
     const cols = rowBlock(small.shape, shape);
-    if (cols == null || cols === 0) return fallback(args);
+    // One column is a scalar factor: the addon would make one pass of one element per row.
+    if (cols == null || cols <= 1) return fallback(args);
+    const ops = new WasmOps(args.backend);
     const y = ops.empty(shape);
     // Add and Multiply commute: the full operand always goes first.
     native().binary(heapOf(ops), op, ops.offset(full), ops.offset(small), ops.offset(y), n / cols, cols, 1, 0);

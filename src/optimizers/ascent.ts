@@ -3,7 +3,7 @@
  * weights to the (approximate) worst point of the rho-neighbourhood. Exact formulas: ALGORITHMS.md.
  */
 import * as tf from '@tensorflow/tfjs';
-import { globalNorm } from '../util/paramVector.js';
+import { globalNorm, scale as scaleBy } from '../util/paramVector.js';
 import { Rng } from '../util/random.js';
 import { checkNumber, checkSeed } from '../util/validation.js';
 import { rngState, type MaybeStateful } from './ruleState.js';
@@ -57,8 +57,8 @@ export function euclideanAscent(): AscentRule {
     name: 'euclidean',
     perturbation({ grads, rho, eps }) {
       return tf.tidy(() => {
-        const scale = tf.div(rho, tf.add(globalNorm(grads), eps));
-        return grads.map((g) => tf.mul(g, scale));
+        const scale = tf.div(rho, tf.add(globalNorm(grads), eps)) as tf.Scalar;
+        return scaleBy(grads, scale);
       });
     },
   };
@@ -119,7 +119,7 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
       // can be saved); tf.randomUniform's generator state cannot be.
       const masks = grads.map((g) => {
         const m = new Float32Array(g.size);
-        for (let i = 0; i < m.length; i++) m[i] = rng.next() < beta ? 1 : 0;
+        rng.fillBernoulli(m, beta);
         return m;
       });
       return tf.tidy(() => {
@@ -149,8 +149,8 @@ export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf
     perturbation({ vars, rho, eps }) {
       return tf.tidy(() => {
         const v = vars.map((x, i) => momentumOf(x, i) ?? tf.zerosLike(x));
-        const scale = tf.div(-rho, tf.add(globalNorm(v), eps));
-        return v.map((vi) => tf.mul(vi, scale));
+        const scale = tf.div(-rho, tf.add(globalNorm(v), eps)) as tf.Scalar;
+        return scaleBy(v, scale);
       });
     },
   };

@@ -3,7 +3,7 @@
  * to the base optimiser (before weight decay). Exact formulas: ALGORITHMS.md.
  */
 import * as tf from '@tensorflow/tfjs';
-import { globalDot, globalNorm } from '../util/paramVector.js';
+import { axpy, globalDot, globalNorm } from '../util/paramVector.js';
 import { checkNumber } from '../util/validation.js';
 import type { MaybeStateful, NamedTensor, RuleState } from './ruleState.js';
 
@@ -102,12 +102,10 @@ export function surrogateGapDescent(options: { alpha: number }): DescentRule {
         const gNorm = globalNorm(grads);
         const gpNorm = globalNorm(perturbedGrads);
         const cosine = tf.div(globalDot(grads, perturbedGrads), tf.add(tf.mul(gpNorm, gNorm), eps));
-        const parallelScale = tf.div(tf.mul(cosine, gNorm), tf.add(gpNorm, eps));
-        return grads.map((g, i) => {
-          const gp = perturbedGrads[i];
-          const vertical = tf.sub(g, tf.mul(parallelScale, gp));
-          return tf.sub(gp, tf.mul(alpha, vertical));
-        });
+        const parallelScale = tf.div(tf.mul(cosine, gNorm), tf.add(gpNorm, eps)) as tf.Scalar;
+        // g_perp = g + (-c') g_p, then d = g_p + (-alpha) g_perp: one kernel call each for all variables.
+        const vertical = axpy(grads, perturbedGrads, tf.neg(parallelScale));
+        return axpy(perturbedGrads, vertical, -alpha);
       });
     },
   };
@@ -150,8 +148,8 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
     name: 'looksam',
     direction({ grads, perturbedGrads, eps }) {
       tf.tidy(() => {
-        const scale = tf.div(globalDot(perturbedGrads, grads), tf.add(tf.square(globalNorm(grads)), eps));
-        store(perturbedGrads.map((gp, i) => tf.sub(gp, tf.mul(scale, grads[i]))));
+        const scale = tf.div(globalDot(perturbedGrads, grads), tf.add(tf.square(globalNorm(grads)), eps)) as tf.Scalar;
+        store(axpy(perturbedGrads, grads, tf.neg(scale)));
       });
       return [...perturbedGrads];
     },
@@ -160,8 +158,8 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
       const storedNorm = gvNorm;
       if (stored === null || storedNorm === null || stored.length !== grads.length) return [...grads];
       return tf.tidy(() => {
-        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(storedNorm, eps));
-        return grads.map((g, i) => tf.add(g, tf.mul(scale, stored[i])));
+        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(storedNorm, eps)) as tf.Scalar;
+        return axpy(grads, stored, scale);
       });
     },
     state: {

@@ -9,9 +9,85 @@ import * as tf from '@tensorflow/tfjs';
 /** A vector in parameter space: one tensor per variable, in the variables' order and shapes. */
 export type ParamVector = tf.Tensor[];
 
+/**
+ * The name of the kernel computing {@link globalDot} in one call (inputs, as a list: x_0..x_{n-1},
+ * y_0..y_{n-1}; attrs { n }), registered by flatminima's wasm kernels
+ * (src/backend/kernels/param-vector.ts). Where a backend has none, the same value is composed of
+ * stock ops.
+ */
+export const GLOBAL_DOT_KERNEL = 'FlatminimaGlobalDot';
+
+/**
+ * The name of the kernel computing `x_i + s * y_i` (or `s * y_i`) for a whole list in one call
+ * (inputs, as a list: x_0..x_{n-1} when hasX, y_0..y_{n-1}, then the scalar tensor s when hasS;
+ * attrs { n, hasX, hasS, s }, the number s used without hasS); see {@link GLOBAL_DOT_KERNEL}.
+ */
+export const AXPY_KERNEL = 'FlatminimaAxpy';
+
+/** Whether the active backend has kernel `name`. */
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) != null;
+}
+
+/** Whether every pair holds float32 tensors of one size (what the fused kernels take). */
+function fusable(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[]): boolean {
+  return xs.every((x, i) => x.dtype === 'float32' && ys[i].dtype === 'float32' && x.size === ys[i].size);
+}
+
+/**
+ * The kernels' inputs: xs, then ys (then s), as a list. A list and not named inputs because tfjs
+ * saves all inputs of a kernel for its gradient only when they come as a list (as AddN's do).
+ */
+function listInputs(xs: readonly tf.Tensor[] | null, ys: readonly tf.Tensor[], s?: tf.Tensor): tf.NamedTensorMap {
+  return [...(xs ?? []), ...ys, ...(s !== undefined ? [s] : [])] as unknown as tf.NamedTensorMap;
+}
+
+// Gradients, so that the fused forms can sit inside tf.grad like the compositions they replace:
+// d<x, y>/dx_i = dy * y_i (and symmetrically); d(x_i + s y_i) = dy_i, s dy_i, and ds = Σ <dy_i, y_i>.
+if (tf.getGradient(GLOBAL_DOT_KERNEL) == null) {
+  tf.registerGradient({
+    kernelName: GLOBAL_DOT_KERNEL,
+    saveAllInputs: true,
+    gradFunc: (dy, saved, attrs) => {
+      const n = (attrs as { n: number }).n;
+      const d = dy as tf.Tensor;
+      const grads: Record<string, () => tf.Tensor> = {};
+      for (let i = 0; i < n; i++) {
+        grads[i] = () => tf.mul(d, saved[n + i]);
+        grads[n + i] = () => tf.mul(d, saved[i]);
+      }
+      return grads;
+    },
+  });
+}
+if (tf.getGradient(AXPY_KERNEL) == null) {
+  tf.registerGradient({
+    kernelName: AXPY_KERNEL,
+    saveAllInputs: true,
+    gradFunc: (dy, saved, attrs) => {
+      const { n, hasX, hasS, s: sNumber } = attrs as { n: number; hasX: boolean; hasS: boolean; s: number };
+      const y0 = hasX ? n : 0;
+      const ys = saved.slice(y0, y0 + n);
+      // tfjs hands a kernel of one output its dy alone, of several a list (null for an unused output).
+      const dys = (Array.isArray(dy) ? (dy as (tf.Tensor | null)[]) : [dy]).map((d, i) => d ?? tf.zerosLike(ys[i]));
+      const sTensor = hasS ? saved[y0 + n] : null;
+      const grads: Record<string, () => tf.Tensor> = {};
+      for (let i = 0; i < n; i++) {
+        if (hasX) grads[i] = () => dys[i].clone();
+        grads[y0 + i] = () => tf.mul(dys[i], sTensor ?? sNumber);
+      }
+      if (sTensor !== null) grads[y0 + n] = () => tf.reshape(globalDot(dys, ys), sTensor.shape);
+      return grads;
+    },
+  });
+}
+
 /** Global inner product `<xs, ys>` of two lists of tensors of matching shapes, as a scalar tensor. */
 export function globalDot(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[]): tf.Scalar {
   if (xs.length !== ys.length) throw new RangeError(`globalDot: lists differ in length (${xs.length} vs ${ys.length})`);
+  if (xs.length > 0 && hasKernel(GLOBAL_DOT_KERNEL) && fusable(xs, ys)) {
+    return tf.engine().runKernel(GLOBAL_DOT_KERNEL, listInputs(xs, ys), { n: xs.length }) as tf.Scalar;
+  }
   return tf.tidy(() => {
     if (xs.length === 0) return tf.scalar(0);
     const parts = xs.map((x, i) => tf.sum(tf.mul(x, ys[i])));
@@ -37,8 +113,47 @@ export function norm(a: readonly tf.Tensor[]): number {
   return Math.sqrt(Math.max(0, dot(a, a)));
 }
 
-/** `s·a` (new tensors). */
-export function scale(a: readonly tf.Tensor[], s: number): ParamVector {
+/** The scalar of {@link axpy} and {@link scale}: a number or a float32 scalar tensor. */
+type Scale = number | tf.Scalar;
+
+/** The fused kernel's form of `s` (its input or its attribute), or null where it cannot take it. */
+function fusedScale(s: Scale): { input?: tf.Tensor; attr: number } | null {
+  if (typeof s === 'number') return { attr: s };
+  return s.dtype === 'float32' && s.size === 1 ? { input: s, attr: 0 } : null;
+}
+
+/** `x_i + s·y_i` for each i (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
+export function axpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], s: Scale): ParamVector {
+  if (xs.length !== ys.length) throw new RangeError(`axpy: lists differ in length (${xs.length} vs ${ys.length})`);
+  const fused = fusedScale(s);
+  if (
+    xs.length > 0 &&
+    fused !== null &&
+    hasKernel(AXPY_KERNEL) &&
+    fusable(xs, ys) &&
+    xs.every((x, i) => tf.util.arraysEqual(x.shape, ys[i].shape))
+  ) {
+    return tf.engine().runKernel(AXPY_KERNEL, listInputs(xs, ys, fused.input), {
+      n: xs.length,
+      hasX: true,
+      hasS: fused.input !== undefined,
+      s: fused.attr,
+    }) as unknown as tf.Tensor[];
+  }
+  return tf.tidy(() => xs.map((x, i) => tf.add(x, tf.mul(s, ys[i]))));
+}
+
+/** `s·a` (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
+export function scale(a: readonly tf.Tensor[], s: Scale): ParamVector {
+  const fused = fusedScale(s);
+  if (a.length > 0 && fused !== null && hasKernel(AXPY_KERNEL) && a.every((x) => x.dtype === 'float32')) {
+    return tf.engine().runKernel(AXPY_KERNEL, listInputs(null, a, fused.input), {
+      n: a.length,
+      hasX: false,
+      hasS: fused.input !== undefined,
+      s: fused.attr,
+    }) as unknown as tf.Tensor[];
+  }
   return a.map((ai) => tf.mul(ai, s));
 }
 
@@ -58,7 +173,8 @@ export class WeightSnapshot {
   /** Sets every variable to `saved + s·d` (s = 1 by default; `d` stays the caller's). */
   shift(d: readonly tf.Tensor[], s = 1): void {
     tf.tidy(() => {
-      this.vars.forEach((v, i) => v.assign(s === 1 ? tf.add(this.saved[i], d[i]) : tf.add(this.saved[i], tf.mul(d[i], s))));
+      const moved = axpy(this.saved, d, s);
+      this.vars.forEach((v, i) => v.assign(moved[i]));
     });
   }
 

@@ -55,6 +55,41 @@ export class Rng {
     return this.uint32() / 4294967296;
   }
 
+  /**
+   * Fills `out` with Bernoulli(p) draws, 1 where the draw is below p, else 0: element i gets exactly
+   * what `next() < p` would give as the i-th call, so the stream and the state after it are the same
+   * as that loop's. The generator is inlined on locals: the per-call version cost about 30 ns an
+   * element in Node 20, which made ESAM's weight masks (one draw per weight) a large share of its step.
+   * @throws RangeError (TypeError for a non-number) unless 0 <= p <= 1.
+   */
+  fillBernoulli(out: Float32Array, p: number): void {
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+      throw new (typeof p === 'number' ? RangeError : TypeError)(`Rng.fillBernoulli: p must be a number in [0, 1], got ${String(p)}`);
+    // The same sfc32 steps as uint32(), in int32 arithmetic (`| 0`), which V8 keeps in registers;
+    // equal modulo 2^32, and the state goes back as unsigned.
+    let a = this.a | 0;
+    let b = this.b | 0;
+    let c = this.c | 0;
+    let d = this.d | 0;
+    // uint32 / 2^32 < p exactly when uint32 < ceil(p * 2^32) =: T (scaling by a power of two is
+    // exact, and uint32 is an integer). Branch-free, since a 50 % branch mispredicts half the time:
+    // uint32 + (2^32 - T) reaches 2^32 exactly when uint32 >= T, and stays below 2^33 (p <= 1).
+    const k = 4294967296 - Math.ceil(p * 4294967296);
+    for (let i = 0; i < out.length; i++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      out[i] = 1 - Math.floor(((t >>> 0) + k) * 2.3283064365386963e-10);
+    }
+    this.a = a >>> 0;
+    this.b = b >>> 0;
+    this.c = c >>> 0;
+    this.d = d >>> 0;
+  }
+
   /** Uniform integer in [0, n). */
   int(n: number): number {
     if (!Number.isInteger(n) || n <= 0)

@@ -2,7 +2,8 @@
  * Our MaxPool / AvgPool / Cast kernels on wasm agree with the cpu backend where the stock wasm kernels
  * are wrong: pools with a numeric or explicit pad (non-square windows or strides, dimRoundingMode,
  * windows wholly in the padding: the stock kernels overrun their output buffer or give other values),
- * and casts to bool (the stock kernel truncates modulo 256 where cpu gives x != 0).
+ * casts to bool (the stock kernel truncates modulo 256 where cpu gives x != 0), and GatherV2 (slow,
+ * and wrong with batchDims, in the stock kernel).
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -254,5 +255,59 @@ describe('Cast', () => {
       return [tf.cast(tf.logicalAnd(mask, tf.greater(x, -0.5)), 'float32'), tf.where(mask, x, tf.onesLike(x))];
     };
     await assertSameOnBoth(fn, 'bool mask', 0);
+  });
+});
+
+describe('GatherV2 (blocks of whole rows: any axis, batch dimensions)', () => {
+  const shape = [7, 3, 4, 2];
+  const xv = uniform(sizeOf(shape), 41, -5, 5);
+  test('rows in any order, repeated, from 1-D and 2-D indices, along any axis, with batchDims, of float32 and int32, equal cpu exactly', async () => {
+    const fn = (): tf.Tensor[] => {
+      const x = tf.tensor4d(xv, shape as [number, number, number, number]);
+      const xi = tf.tensor2d(
+        Int32Array.from({ length: 35 }, (_, i) => i * 3 - 50),
+        [7, 5],
+        'int32',
+      );
+      const one = tf.tensor1d([6, 0, 0, 3], 'int32');
+      return [
+        tf.gather(x, one),
+        tf.gather(x, tf.tensor2d([1, 2, 2, 1, 6, 5], [2, 3], 'int32')),
+        tf.gather(x, tf.tensor1d([], 'int32')),
+        tf.gather(xi, one),
+        tf.gather(x, one, -4),
+        // Other axes, and batch dimensions (where the stock kernel gave other rows and garbage).
+        tf.gather(x, tf.tensor1d([2, 0], 'int32'), 2),
+        tf.gather(x, tf.tensor2d([1, 0, 1, 1], [2, 2], 'int32'), -1),
+        tf.gather(tf.tensor2d(xv.slice(0, 12), [3, 4]), tf.tensor2d([1, 0, 3, 3, 2, 0], [3, 2], 'int32'), 1, 1),
+        tf.gather(
+          x,
+          tf.tensor2d(
+            Int32Array.from({ length: 14 }, (_, i) => (i * 5) % 3),
+            [7, 2],
+            'int32',
+          ),
+          1,
+          1,
+        ),
+        tf.gather(
+          x,
+          tf.tensor2d(
+            Int32Array.from({ length: 21 }, (_, i) => (i * 7) % 4),
+            [7, 3],
+            'int32',
+          ),
+          2,
+          1,
+        ),
+      ];
+    };
+    const w = await runOn('wasm', fn);
+    const c = await runOn('cpu', fn);
+    w.forEach((arr, k) => assert.deepEqual(Array.from(arr), Array.from(c[k]!), `output ${k}`));
+    // Hand-computed: the first output is rows 6, 0, 0, 3.
+    const row = 3 * 4 * 2;
+    const rows = [6, 0, 0, 3].flatMap((r) => Array.from(xv.slice(r * row, (r + 1) * row)));
+    assert.deepEqual(Array.from(w[0]!), rows);
   });
 });

@@ -57,3 +57,31 @@ test('uniforms have mean 1/2 and normals mean 0, variance 1; permutations are pe
   assert.throws(() => new Rng(1.5), /seed must be an integer/);
   assert.throws(() => rng.int(0), /n must be a positive integer/);
 });
+
+test('fillBernoulli draws what next() < p draws, element by element, and leaves the same state', () => {
+  // p = 0.25 and 0.5 put the threshold exactly on an integer (2^30, 2^31); the others between two.
+  for (const p of [0, 1e-9, 0.25, 0.37, 0.5, 0.9999999999, 1]) {
+    const loop = new Rng(11);
+    const bulk = new Rng(11);
+    loop.uint32(); // start mid-stream, after a draw that is not a mask
+    bulk.uint32();
+    const expected = Float32Array.from({ length: 20011 }, () => (loop.next() < p ? 1 : 0));
+    const got = new Float32Array(20011);
+    bulk.fillBernoulli(got, p);
+    assert.deepEqual(got, expected, `p = ${p}`);
+    assert.deepEqual(bulk.getState(), loop.getState(), `state after p = ${p}`);
+    assert.equal(bulk.uint32(), loop.uint32());
+  }
+  // And the share kept is p.
+  const kept = new Float32Array(200000);
+  new Rng(3).fillBernoulli(kept, 0.3);
+  const share = kept.reduce((s, v) => s + v, 0) / kept.length;
+  assert.ok(Math.abs(share - 0.3) < 0.005, `share ${share}`);
+});
+
+test('fillBernoulli rejects p outside [0, 1] and non-numbers, naming p', () => {
+  const rng = new Rng(0);
+  for (const p of [-0.1, 1.5, NaN])
+    assert.throws(() => rng.fillBernoulli(new Float32Array(3), p), /Rng.fillBernoulli: p must be a number in \[0, 1\]/);
+  assert.throws(() => rng.fillBernoulli(new Float32Array(3), '0.5' as unknown as number), TypeError);
+});

@@ -18,6 +18,10 @@
  *   step(x, out, n, alpha: f32)        x > 0 ? 1 : alpha, NaN stays NaN
  *   sum_rows(x, out, tmp, rows, cols)  out[c] += sum over r of x[r,c]  (zero out; tmp: cols floats of scratch)
  *   sum_cols(x, out, rows, cols)       out[r] = sum over c of x[r,c]
+ *   dot(a, b, out, n)                  out[0] = sum over i of a[i] * b[i], summed as sum_cols sums
+ *                                      the products (so equal to it bit for bit)
+ *   axpy(x, y, out, n, s: f32)         out[i] = x[i] + s * y[i]  (two roundings, as Add of Multiply)
+ *   scale(y, out, n, s: f32)           out[i] = s * y[i]
  * Sums run in blocks (64 rows, 1024 columns) whose partial sums are added at the end, so rounding
  * error grows with the block count and not with the full length.
  */
@@ -74,6 +78,9 @@ export type ElementwiseRoutines = Record<`${BinaryOp}_same`, (a: Ptr, b: Ptr, ou
     step(x: Ptr, out: Ptr, n: number, alpha: number): void;
     sum_rows(x: Ptr, out: Ptr, tmp: Ptr, rows: number, cols: number): void;
     sum_cols(x: Ptr, out: Ptr, rows: number, cols: number): void;
+    dot(a: Ptr, b: Ptr, out: Ptr, n: number): void;
+    axpy(x: Ptr, y: Ptr, out: Ptr, n: number, s: number): void;
+    scale(y: Ptr, out: Ptr, n: number, s: number): void;
   };
 
 const OPS: Record<BinaryOp, { vec: number; scalar: number }> = {
@@ -366,6 +373,161 @@ function sumCols(): FunctionSpec {
   };
 }
 
+/** The sum of the four lanes of v128 local `v`, as sum_cols adds them: (v0 + v1) + (v2 + v3). */
+function horizontalSum(v: number): Code {
+  return [
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 0),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 1),
+    F32_ADD,
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 2),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 3),
+    F32_ADD,
+    F32_ADD,
+  ];
+}
+
+/**
+ * out[0] = sum of a[i] * b[i]: the products rounded to float32 and summed in the blocks and order
+ * of sum_cols on one row, so that it equals Sum of Multiply on these routines exactly (one pass
+ * over memory instead of two, and no product tensor).
+ */
+function dot(): FunctionSpec {
+  const [A, B, OUT, N] = [0, 1, 2, 3];
+  const [C0, CEND, I, END] = [4, 5, 6, 7];
+  const ACC = 8; // v128: the block's four partial sums
+  const TOTAL = 9; // f32
+  const product = (offset: Code): Code => [
+    ...load4([...get(A), ...offset, ADD]),
+    ...load4([...get(B), ...offset, ADD]),
+    ...simd(F32X4_MUL),
+  ];
+  const perBlock: Code = [
+    ...get(C0),
+    ...i32c(COL_BLOCK * 4),
+    ADD,
+    ...set(CEND),
+    ...get(CEND),
+    ...get(END),
+    ...get(CEND),
+    ...get(END),
+    LT_S,
+    0x1b,
+    ...set(CEND), // min(c0 + block, end) in bytes
+    ...v128const(f32x4(0)),
+    ...set(ACC),
+    ...get(C0),
+    ...set(I),
+    0x02,
+    0x40,
+    0x03,
+    0x40,
+    ...get(I),
+    ...i32c(16),
+    ADD,
+    ...get(CEND),
+    0x4a /* gt_s */,
+    0x0d,
+    0x01,
+    ...get(ACC),
+    ...product(get(I)),
+    ...simd(F32X4_ADD),
+    ...set(ACC),
+    ...get(I),
+    ...i32c(16),
+    ADD,
+    ...set(I),
+    0x0c,
+    0x00,
+    0x0b,
+    0x0b,
+    ...get(TOTAL),
+    ...horizontalSum(ACC),
+    F32_ADD,
+    ...set(TOTAL),
+    ...forLoop(I, get(I), get(CEND), 4, [
+      ...get(TOTAL),
+      ...load1([...get(A), ...get(I), ADD]),
+      ...load1([...get(B), ...get(I), ADD]),
+      F32_MUL,
+      F32_ADD,
+      ...set(TOTAL),
+    ]),
+  ];
+  return {
+    name: 'dot',
+    params: 4,
+    locals: [
+      [4, I32],
+      [1, V128],
+      [1, F32],
+    ],
+    body: [
+      ...f32c(0),
+      ...set(TOTAL),
+      ...bytes(get(N)),
+      ...set(END),
+      ...forLoop(C0, i32c(0), get(END), COL_BLOCK * 4, perBlock),
+      ...get(OUT),
+      ...get(TOTAL),
+      ...F32_STORE(),
+    ],
+  };
+}
+
+/** out[i] = x[i] + s * y[i]: the product rounded, then the sum (as Add(x, Multiply(s, y)) computes it). */
+function axpy(): FunctionSpec {
+  const [X, Y, OUT, N, S] = [0, 1, 2, 3, 4];
+  const [I, SV] = [5, 6];
+  return {
+    name: 'axpy',
+    params: [I32, I32, I32, I32, F32],
+    locals: [
+      [1, I32],
+      [1, V128],
+    ],
+    body: [
+      ...get(S),
+      ...simd(F32X4_SPLAT),
+      ...set(SV),
+      ...vectorThenScalar(
+        I,
+        get(N),
+        OUT,
+        (off) => [...load4(plus(X, I), off), ...get(SV), ...load4(plus(Y, I), off), ...simd(F32X4_MUL), ...simd(F32X4_ADD)],
+        [...load1(plus(X, I)), ...get(S), ...load1(plus(Y, I)), F32_MUL, F32_ADD],
+      ),
+    ],
+  };
+}
+
+/** out[i] = s * y[i]. */
+function scaleBy(): FunctionSpec {
+  const [Y, OUT, N, S] = [0, 1, 2, 3];
+  const [I, SV] = [4, 5];
+  return {
+    name: 'scale',
+    params: [I32, I32, I32, F32],
+    locals: [
+      [1, I32],
+      [1, V128],
+    ],
+    body: [
+      ...get(S),
+      ...simd(F32X4_SPLAT),
+      ...set(SV),
+      ...vectorThenScalar(I, get(N), OUT, (off) => [...get(SV), ...load4(plus(Y, I), off), ...simd(F32X4_MUL)], [
+        ...get(S),
+        ...load1(plus(Y, I)),
+        F32_MUL,
+      ]),
+    ],
+  };
+}
+
 /** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
 export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const functions: FunctionSpec[] = [];
@@ -373,7 +535,7 @@ export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer>
     functions.push(binarySame(op));
     for (const pattern of ['row', 'col'] as const) for (const rev of [false, true]) functions.push(binaryBroadcast(op, pattern, rev));
   }
-  functions.push(relu(), step(), sumRows(), sumCols());
+  functions.push(relu(), step(), sumRows(), sumCols(), dot(), axpy(), scaleBy());
   return moduleWithFunctions(shared, functions);
 }
 

@@ -12,6 +12,9 @@ import { castKernel } from './cast.js';
 import { avgPoolKernel, maxPoolKernel } from './max-pool.js';
 import { softmaxKernel } from './softmax.js';
 import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKernel, sumKernel } from './elementwise.js';
+import { axpyKernel, globalDotKernel } from './param-vector.js';
+import { gatherV2Kernel } from './gather.js';
+import { AXPY_KERNEL, GLOBAL_DOT_KERNEL } from '../../util/paramVector.js';
 
 /** Stock wasm kernels the training kernels are composed from (or fall back to). */
 export const WASM_BUILDING_BLOCKS: readonly string[] = [
@@ -36,6 +39,7 @@ export const WASM_BUILDING_BLOCKS: readonly string[] = [
   'Cast',
   'MaxPool',
   'NotEqual',
+  'GatherV2',
 ];
 
 /** Our kernels, by tfjs kernel name. */
@@ -59,6 +63,10 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   Cast: castKernel as unknown as tf.KernelFunc,
   MaxPool: maxPoolKernel as unknown as tf.KernelFunc,
   AvgPool: avgPoolKernel as unknown as tf.KernelFunc,
+  GatherV2: gatherV2Kernel as unknown as tf.KernelFunc,
+  // flatminima's own kernels (no stock counterpart): see param-vector.ts.
+  [GLOBAL_DOT_KERNEL]: globalDotKernel as unknown as tf.KernelFunc,
+  [AXPY_KERNEL]: axpyKernel as unknown as tf.KernelFunc,
 };
 
 /** Names of the kernels {@link registerWasmTrainingKernels} installs. */
