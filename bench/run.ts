@@ -13,11 +13,12 @@
  *
  * Each backend configuration runs in its own child process (a wasm module's thread pool is fixed
  * when it starts); rounds interleave the configurations and PyTorch. Within a child, after untimed
- * warm-up steps (the tfjs engine is JavaScript that the JIT must compile first), each optimiser's
- * timed steps run back to back as in training, in an order that rotates with the round, so machine
- * noise spreads over optimisers and backends. LookSAM and SAM every k steps alternate one expensive
- * step with k - 1 cheap ones, so a median of single steps would time only the cheap ones: every
- * optimiser (SGD too, so that ratios compare like with like) is timed in blocks of C consecutive
+ * warm-up steps (the tfjs engine is JavaScript that the JIT must compile first), the optimisers take
+ * turns block by block (a block's steps run back to back, as in training), in an order that rotates
+ * with the round, so machine noise spreads over optimisers and backends. LookSAM and SAM every k
+ * steps alternate one expensive step with k - 1 cheap ones, so a median of single steps would time
+ * only the cheap ones: every optimiser (SGD too, so that ratios compare like with like) is timed in
+ * blocks of C consecutive
  * steps, C the least common multiple of every configuration's period (5 with the table's
  * defaults), and ms/step is a block's time / C, medians over all blocks of all rounds. The loss
  * closure counts its evaluations, so each block also says how many passes over the batch a step
@@ -187,12 +188,15 @@ async function benchModel(job: WorkerJob, spec: ModelJob): Promise<{ rows: Worke
   // slow cpu CNN.
   const warmup = spec.model === 'MLP' ? job.mlpWarmup : job.backend === 'cpu' ? 0 : CNN_WARMUP;
   for (let s = 0; s < warmup; s++) for (const o of opts) step(o);
-  // Each optimiser's blocks run back to back, as in training; the order rotates with the round so
-  // that drift in machine load spreads over the optimisers. A block holds whole cycles of the
-  // periodic methods (LookSAM, interval), so its time per step is the average cost of their steps.
+  // The optimisers take turns block by block (each block's steps back to back, as in training), in
+  // an order that rotates with the round: drift in the machine's speed, which on a shared VM moves
+  // a step by 10 % within a minute, then hits every optimiser alike instead of whichever ran during
+  // it (when each optimiser's blocks ran together, the SAM / SGD ratio moved by ±0.1 between runs).
+  // A block holds whole cycles of the periodic methods (LookSAM, interval), so its time per step is
+  // the average cost of their steps.
   const order = opts.map((_, i) => opts[(i + job.round) % opts.length]!);
-  for (const o of order) {
-    for (let b = 0; b < spec.blocks; b++) {
+  for (let b = 0; b < spec.blocks; b++) {
+    for (const o of order) {
       const evaluations = o.counter.batches;
       const c0 = process.cpuUsage();
       const t0 = performance.now();

@@ -11,7 +11,7 @@
  * tensors) goes to flatminima's wasm kernel of the same name, which is also what `--backend wasm` runs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps, type KernelArgs } from './kernels/ops.js';
+import { sizeOf, WasmOps, type KernelArgs } from './kernels/ops.js';
 import { wasmMemoryOf } from './wasm-internals.js';
 import { conv2dKernel, fusedConv2dKernel } from './kernels/conv-forward.js';
 import { conv2dBackpropFilterKernel, conv2dBackpropInputKernel, geometry, type Geometry } from './kernels/conv-grads.js';
@@ -95,10 +95,6 @@ function endPads(g: Geometry, effH: number, effW: number): [number, number] | nu
   const bottom = (g.oh - 1) * g.sh + effH - g.h - g.top;
   const right = (g.ow - 1) * g.sw + effW - g.w - g.left;
   return bottom > -g.sh && right > -g.sw ? [bottom, right] : null;
-}
-
-function sizeOf(shape: number[]): number {
-  return shape.reduce((p, d) => p * d, 1);
 }
 
 function isFloat(...xs: (tf.TensorInfo | undefined)[]): boolean {

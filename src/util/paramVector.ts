@@ -116,45 +116,32 @@ export function norm(a: readonly tf.Tensor[]): number {
 /** The scalar of {@link axpy} and {@link scale}: a number or a float32 scalar tensor. */
 type Scale = number | tf.Scalar;
 
-/** The fused kernel's form of `s` (its input or its attribute), or null where it cannot take it. */
-function fusedScale(s: Scale): { input?: tf.Tensor; attr: number } | null {
-  if (typeof s === 'number') return { attr: s };
-  return s.dtype === 'float32' && s.size === 1 ? { input: s, attr: 0 } : null;
+/**
+ * `x_i + s·y_i` (or `s·y_i` when `xs` is null) through the fused kernel, or null where the backend
+ * has none or the operands are not what it takes (float32, matching shapes, a float32 scalar s).
+ */
+function fusedAxpy(xs: readonly tf.Tensor[] | null, ys: readonly tf.Tensor[], s: Scale): ParamVector | null {
+  const sTensor = typeof s === 'number' ? undefined : s;
+  if (sTensor !== undefined && !(sTensor.dtype === 'float32' && sTensor.size === 1)) return null;
+  if (ys.length === 0 || !hasKernel(AXPY_KERNEL) || !ys.every((y) => y.dtype === 'float32')) return null;
+  if (xs !== null && !(fusable(xs, ys) && xs.every((x, i) => tf.util.arraysEqual(x.shape, ys[i].shape)))) return null;
+  return tf.engine().runKernel(AXPY_KERNEL, listInputs(xs, ys, sTensor), {
+    n: ys.length,
+    hasX: xs !== null,
+    hasS: sTensor !== undefined,
+    s: typeof s === 'number' ? s : 0,
+  }) as unknown as tf.Tensor[];
 }
 
 /** `x_i + s·y_i` for each i (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
 export function axpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], s: Scale): ParamVector {
   if (xs.length !== ys.length) throw new RangeError(`axpy: lists differ in length (${xs.length} vs ${ys.length})`);
-  const fused = fusedScale(s);
-  if (
-    xs.length > 0 &&
-    fused !== null &&
-    hasKernel(AXPY_KERNEL) &&
-    fusable(xs, ys) &&
-    xs.every((x, i) => tf.util.arraysEqual(x.shape, ys[i].shape))
-  ) {
-    return tf.engine().runKernel(AXPY_KERNEL, listInputs(xs, ys, fused.input), {
-      n: xs.length,
-      hasX: true,
-      hasS: fused.input !== undefined,
-      s: fused.attr,
-    }) as unknown as tf.Tensor[];
-  }
-  return tf.tidy(() => xs.map((x, i) => tf.add(x, tf.mul(s, ys[i]))));
+  return fusedAxpy(xs, ys, s) ?? tf.tidy(() => xs.map((x, i) => tf.add(x, tf.mul(s, ys[i]))));
 }
 
 /** `s·a` (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
 export function scale(a: readonly tf.Tensor[], s: Scale): ParamVector {
-  const fused = fusedScale(s);
-  if (a.length > 0 && fused !== null && hasKernel(AXPY_KERNEL) && a.every((x) => x.dtype === 'float32')) {
-    return tf.engine().runKernel(AXPY_KERNEL, listInputs(null, a, fused.input), {
-      n: a.length,
-      hasX: false,
-      hasS: fused.input !== undefined,
-      s: fused.attr,
-    }) as unknown as tf.Tensor[];
-  }
-  return a.map((ai) => tf.mul(ai, s));
+  return fusedAxpy(null, a, s) ?? a.map((ai) => tf.mul(ai, s));
 }
 
 /**

@@ -55,6 +55,7 @@ import {
   forLoop,
   get,
   i32c,
+  horizontalSum,
   moduleWithFunctions,
   uleb,
   perMemoryModule,
@@ -272,37 +273,36 @@ function sumRows(): FunctionSpec {
   };
 }
 
-/** out[r] = sum over c of x[r,c]: 4-wide partial sums per block of COL_BLOCK columns. */
-function sumCols(): FunctionSpec {
-  const [X, OUT, ROWS, COLS] = [0, 1, 2, 3];
-  const [R, C0, CEND, I, PX] = [4, 5, 6, 7, 8];
-  const ACC = 10; // v128: the block's four partial sums
-  const TOTAL = 11; // f32: the row's sum
-  const horizontal = (v: number): Code => [
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 0),
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 1),
-    F32_ADD,
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 2),
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 3),
-    F32_ADD,
-    F32_ADD,
-  ];
-  const perBlock: Code = [
+/** Locals of {@link blockSum}: the block's start and end (bytes), the index, the end of the run, an accumulator (v128) and the total (f32). */
+interface BlockSumLocals {
+  C0: number;
+  CEND: number;
+  I: number;
+  END: number;
+  ACC: number;
+  TOTAL: number;
+}
+
+/**
+ * The body of a loop over blocks of COL_BLOCK elements starting at byte C0 (up to END): TOTAL +=
+ * the block's sum, made of 4-wide partial sums of `vec(i)` (the vector at byte offset i, while
+ * i + 16 <= the block's end), their horizontal sum, then `scalar(i)` for the tail. Summing in blocks
+ * keeps rounding error growing with the block count, not with the length.
+ */
+function blockSum(l: BlockSumLocals, vec: (i: Code) => Code, scalar: (i: Code) => Code): Code {
+  const { C0, CEND, I, END, ACC, TOTAL } = l;
+  return [
     ...get(C0),
     ...i32c(COL_BLOCK * 4),
     ADD,
     ...set(CEND),
     ...get(CEND),
-    ...get(PX),
+    ...get(END),
     ...get(CEND),
-    ...get(PX),
+    ...get(END),
     LT_S,
     0x1b,
-    ...set(CEND), // min(c0 + block, row end) in bytes
+    ...set(CEND), // min(c0 + block, end) in bytes
     ...v128const(f32x4(0)),
     ...set(ACC),
     // vector part: while i + 16 <= cend
@@ -320,7 +320,7 @@ function sumCols(): FunctionSpec {
     0x0d,
     0x01,
     ...get(ACC),
-    ...load4([...get(X), ...get(I), ADD]),
+    ...vec(get(I)),
     ...simd(F32X4_ADD),
     ...set(ACC),
     ...get(I),
@@ -332,11 +332,24 @@ function sumCols(): FunctionSpec {
     0x0b,
     0x0b,
     ...get(TOTAL),
-    ...horizontal(ACC),
+    ...horizontalSum(ACC),
     F32_ADD,
     ...set(TOTAL),
-    ...forLoop(I, get(I), get(CEND), 4, [...get(TOTAL), ...load1([...get(X), ...get(I), ADD]), F32_ADD, ...set(TOTAL)]),
+    ...forLoop(I, get(I), get(CEND), 4, [...get(TOTAL), ...scalar(get(I)), F32_ADD, ...set(TOTAL)]),
   ];
+}
+
+/** out[r] = sum over c of x[r,c]: 4-wide partial sums per block of COL_BLOCK columns. */
+function sumCols(): FunctionSpec {
+  const [X, OUT, ROWS, COLS] = [0, 1, 2, 3];
+  const [R, C0, CEND, I, PX] = [4, 5, 6, 7, 8];
+  const ACC = 10; // v128: the block's four partial sums
+  const TOTAL = 11; // f32: the row's sum
+  const perBlock = blockSum(
+    { C0, CEND, I, END: PX, ACC, TOTAL },
+    (i) => load4([...get(X), ...i, ADD]),
+    (i) => load1([...get(X), ...i, ADD]),
+  );
   return {
     name: 'sum_cols',
     params: 4,
@@ -373,23 +386,6 @@ function sumCols(): FunctionSpec {
   };
 }
 
-/** The sum of the four lanes of v128 local `v`, as sum_cols adds them: (v0 + v1) + (v2 + v3). */
-function horizontalSum(v: number): Code {
-  return [
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 0),
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 1),
-    F32_ADD,
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 2),
-    ...get(v),
-    ...simd(F32X4_EXTRACT, 3),
-    F32_ADD,
-    F32_ADD,
-  ];
-}
-
 /**
  * out[0] = sum of a[i] * b[i]: the products rounded to float32 and summed in the blocks and order
  * of sum_cols on one row, so that it equals Sum of Multiply on these routines exactly (one pass
@@ -400,63 +396,11 @@ function dot(): FunctionSpec {
   const [C0, CEND, I, END] = [4, 5, 6, 7];
   const ACC = 8; // v128: the block's four partial sums
   const TOTAL = 9; // f32
-  const product = (offset: Code): Code => [
-    ...load4([...get(A), ...offset, ADD]),
-    ...load4([...get(B), ...offset, ADD]),
-    ...simd(F32X4_MUL),
-  ];
-  const perBlock: Code = [
-    ...get(C0),
-    ...i32c(COL_BLOCK * 4),
-    ADD,
-    ...set(CEND),
-    ...get(CEND),
-    ...get(END),
-    ...get(CEND),
-    ...get(END),
-    LT_S,
-    0x1b,
-    ...set(CEND), // min(c0 + block, end) in bytes
-    ...v128const(f32x4(0)),
-    ...set(ACC),
-    ...get(C0),
-    ...set(I),
-    0x02,
-    0x40,
-    0x03,
-    0x40,
-    ...get(I),
-    ...i32c(16),
-    ADD,
-    ...get(CEND),
-    0x4a /* gt_s */,
-    0x0d,
-    0x01,
-    ...get(ACC),
-    ...product(get(I)),
-    ...simd(F32X4_ADD),
-    ...set(ACC),
-    ...get(I),
-    ...i32c(16),
-    ADD,
-    ...set(I),
-    0x0c,
-    0x00,
-    0x0b,
-    0x0b,
-    ...get(TOTAL),
-    ...horizontalSum(ACC),
-    F32_ADD,
-    ...set(TOTAL),
-    ...forLoop(I, get(I), get(CEND), 4, [
-      ...get(TOTAL),
-      ...load1([...get(A), ...get(I), ADD]),
-      ...load1([...get(B), ...get(I), ADD]),
-      F32_MUL,
-      F32_ADD,
-      ...set(TOTAL),
-    ]),
-  ];
+  const perBlock = blockSum(
+    { C0, CEND, I, END, ACC, TOTAL },
+    (i) => [...load4([...get(A), ...i, ADD]), ...load4([...get(B), ...i, ADD]), ...simd(F32X4_MUL)],
+    (i) => [...load1([...get(A), ...i, ADD]), ...load1([...get(B), ...i, ADD]), F32_MUL],
+  );
   return {
     name: 'dot',
     params: 4,
@@ -478,13 +422,19 @@ function dot(): FunctionSpec {
   };
 }
 
-/** out[i] = x[i] + s * y[i]: the product rounded, then the sum (as Add(x, Multiply(s, y)) computes it). */
-function axpy(): FunctionSpec {
-  const [X, Y, OUT, N, S] = [0, 1, 2, 3, 4];
-  const [I, SV] = [5, 6];
+/**
+ * axpy: out[i] = x[i] + s * y[i], the product rounded and then the sum (as Add(x, Multiply(s, y))
+ * computes it); scale (no x): out[i] = s * y[i]. The f32 parameter s comes last.
+ */
+function scaledSum(withX: boolean): FunctionSpec {
+  const X = 0;
+  const Y = withX ? 1 : 0;
+  const [OUT, N, S, I, SV] = [Y + 1, Y + 2, Y + 3, Y + 4, Y + 5];
+  const sy = (off: number): Code => [...get(SV), ...load4(plus(Y, I), off), ...simd(F32X4_MUL)];
+  const sy1: Code = [...get(S), ...load1(plus(Y, I)), F32_MUL];
   return {
-    name: 'axpy',
-    params: [I32, I32, I32, I32, F32],
+    name: withX ? 'axpy' : 'scale',
+    params: [...(withX ? [I32] : []), I32, I32, I32, F32],
     locals: [
       [1, I32],
       [1, V128],
@@ -497,33 +447,9 @@ function axpy(): FunctionSpec {
         I,
         get(N),
         OUT,
-        (off) => [...load4(plus(X, I), off), ...get(SV), ...load4(plus(Y, I), off), ...simd(F32X4_MUL), ...simd(F32X4_ADD)],
-        [...load1(plus(X, I)), ...get(S), ...load1(plus(Y, I)), F32_MUL, F32_ADD],
+        (off) => (withX ? [...load4(plus(X, I), off), ...sy(off), ...simd(F32X4_ADD)] : sy(off)),
+        withX ? [...load1(plus(X, I)), ...sy1, F32_ADD] : sy1,
       ),
-    ],
-  };
-}
-
-/** out[i] = s * y[i]. */
-function scaleBy(): FunctionSpec {
-  const [Y, OUT, N, S] = [0, 1, 2, 3];
-  const [I, SV] = [4, 5];
-  return {
-    name: 'scale',
-    params: [I32, I32, I32, F32],
-    locals: [
-      [1, I32],
-      [1, V128],
-    ],
-    body: [
-      ...get(S),
-      ...simd(F32X4_SPLAT),
-      ...set(SV),
-      ...vectorThenScalar(I, get(N), OUT, (off) => [...get(SV), ...load4(plus(Y, I), off), ...simd(F32X4_MUL)], [
-        ...get(S),
-        ...load1(plus(Y, I)),
-        F32_MUL,
-      ]),
     ],
   };
 }
@@ -535,7 +461,7 @@ export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer>
     functions.push(binarySame(op));
     for (const pattern of ['row', 'col'] as const) for (const rev of [false, true]) functions.push(binaryBroadcast(op, pattern, rev));
   }
-  functions.push(relu(), step(), sumRows(), sumCols(), dot(), axpy(), scaleBy());
+  functions.push(relu(), step(), sumRows(), sumCols(), dot(), scaledSum(true), scaledSum(false));
   return moduleWithFunctions(shared, functions);
 }
 

@@ -6,15 +6,9 @@
  * Anything else (other dtypes, two-sided broadcasts, interleaved axes) goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WasmOps, type KernelArgs } from './ops.js';
+import { sizeOf, WasmOps, type KernelArgs } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { elementwiseFor, type BinaryOp, type ElementwiseRoutines } from './elementwise-simd.js';
-
-function sizeOf(shape: number[]): number {
-  let p = 1;
-  for (const d of shape) p *= d;
-  return p;
-}
 
 /** The routines for this backend's memory, or null without WebAssembly SIMD. */
 function routines(ops: WasmOps): ElementwiseRoutines | null {

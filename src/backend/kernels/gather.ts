@@ -9,13 +9,7 @@
  * kernel, which decides what happens to them.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { WasmOps, type KernelArgs } from './ops.js';
-
-function product(dims: number[]): number {
-  let p = 1;
-  for (const d of dims) p *= d;
-  return p;
-}
+import { sizeOf, WasmOps, type KernelArgs } from './ops.js';
 
 /** GatherV2 (any axis, any batchDims) for float32 / int32 with in-range indices, else stock. */
 export function gatherV2Kernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
@@ -33,9 +27,9 @@ export function gatherV2Kernel({ inputs, backend, attrs }: KernelArgs): tf.Tenso
   const idx = ops.backend.typedArrayFromHeap(indices as never) as Int32Array;
   for (let i = 0; i < idx.length; i++) if (!(idx[i]! >= 0 && idx[i]! < n)) return ops.run('GatherV2', inputs, attrs);
   const positions = Int32Array.from(idx); // read before allocating: the output may grow the heap
-  const batches = product(x.shape.slice(0, batchDims));
-  const outer = product(x.shape.slice(batchDims, axis));
-  const inner = product(x.shape.slice(axis + 1));
+  const batches = sizeOf(x.shape.slice(0, batchDims));
+  const outer = sizeOf(x.shape.slice(batchDims, axis));
+  const inner = sizeOf(x.shape.slice(axis + 1));
   const perBatch = batches === 0 ? 0 : positions.length / batches;
   const out = ops.backend.makeOutput([...x.shape.slice(0, axis), ...indices.shape.slice(batchDims), ...x.shape.slice(axis + 1)], x.dtype);
   if (inner === 0 || perBatch === 0 || outer === 0) return out;

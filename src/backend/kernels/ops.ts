@@ -8,6 +8,13 @@ import { asWasmBackend, type WasmBackend } from '../wasm-internals.js';
 
 type Attrs = Record<string, unknown>;
 
+/** The number of elements of a tensor of `shape`. */
+export function sizeOf(shape: readonly number[]): number {
+  let p = 1;
+  for (const d of shape) p *= d;
+  return p;
+}
+
 /** What tfjs passes a kernel function: its inputs, the backend instance and the attributes. */
 export type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;

@@ -10,15 +10,9 @@
  * AddN does), and `x + s * y` rounds the product and then the sum, as Add(x, Multiply(s, y)) does.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { WasmOps, type KernelArgs } from './ops.js';
+import { sizeOf, WasmOps, type KernelArgs } from './ops.js';
 import { wasmMemoryOf } from '../wasm-internals.js';
 import { elementwiseFor, type ElementwiseRoutines } from './elementwise-simd.js';
-
-function sizeOf(shape: number[]): number {
-  let p = 1;
-  for (const d of shape) p *= d;
-  return p;
-}
 
 function routines(ops: WasmOps): ElementwiseRoutines | null {
   return elementwiseFor(wasmMemoryOf(ops.backend));

@@ -22,7 +22,7 @@ import {
   ADD,
   F32,
   F32_ADD,
-  F32X4_EXTRACT,
+  horizontalSum,
   F32_LOAD,
   F32_MAX,
   F32_MUL,
@@ -289,20 +289,7 @@ function dotBlock(R: number, CN: number): Code {
   for (let r = 0; r < R; r++) {
     for (let c = 0; c < CN; c++) {
       const v = dacc(r, c);
-      hsum.push(
-        ...get(v),
-        ...simd(F32X4_EXTRACT, 0),
-        ...get(v),
-        ...simd(F32X4_EXTRACT, 1),
-        F32_ADD,
-        ...get(v),
-        ...simd(F32X4_EXTRACT, 2),
-        ...get(v),
-        ...simd(F32X4_EXTRACT, 3),
-        F32_ADD,
-        F32_ADD,
-        ...set(dsum(r, c)),
-      );
+      hsum.push(...horizontalSum(v), ...set(dsum(r, c)));
     }
   }
   const tail: Code = [];

@@ -134,6 +134,22 @@ export function forLoop(v: number, start: Code, end: Code, step: number, body: C
 export function ifThen(cond: Code, body: Code): Code {
   return [...cond, 0x04, 0x40, ...body, 0x0b];
 }
+/** The sum of the four lanes of v128 local `v` as an f32, added as (v0 + v1) + (v2 + v3). */
+export function horizontalSum(v: number): Code {
+  return [
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 0),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 1),
+    F32_ADD,
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 2),
+    ...get(v),
+    ...simd(F32X4_EXTRACT, 3),
+    F32_ADD,
+    F32_ADD,
+  ];
+}
 /** Signed max of two value-producing codes. */
 export const max = (a: Code, b: Code): Code => [...a, ...b, ...a, ...b, GT_S, SELECT];
 /** Signed min of two value-producing codes. */
