@@ -3,7 +3,7 @@
  * every position before the axis, the rows the indices name, each `inner` elements long. The stock
  * wasm kernel computes every element's source index on its own (about 30 ns an element on the dev
  * machine: 0.75 ms to take 32 examples of a [64, 28, 28, 1] batch, which ESAM's data selection,
- * micro-batches and accumulation do on every step; about 60 us here), and with `batchDims` > 0 it
+ * micro-batches and accumulation do on every step; about 16 us here), and with `batchDims` > 0 it
  * returns wrong values (rows of another batch entry and uninitialised memory; see
  * test/backend/stock-fixes.test.ts). Other dtypes and indices outside the axis go to the stock
  * kernel, which decides what happens to them.
