@@ -387,12 +387,16 @@ function benchConfigs(args: Args, native: NativeStatus): Config[] {
   return [
     ...args.threads.map((t): Config => ({ label: `wasm ${t}t`, backend: 'wasm', threads: t })),
     ...(native.available ? args.threads.map((t): Config => ({ label: `native ${t}t`, backend: 'native', threads: t })) : []),
-    // The native kernels' threads wait passively by default (src/backend/native.ts); libgomp's own
-    // default, spinning, for comparison (faster on idle cores, much slower on busy ones).
+    // The native kernels' threads spin briefly, then sleep, by default (src/backend/native.ts); for
+    // comparison, waiting passively from the start (no spin) and libgomp's own default, spinning
+    // (faster on idle cores, much slower on busy ones).
     ...(native.available
       ? args.threads
           .filter((t) => t > 1)
-          .map((t): Config => ({ label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } }))
+          .flatMap((t): Config[] => [
+            { label: `native ${t}t passive`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'PASSIVE' } },
+            { label: `native ${t}t spinning`, backend: 'native', threads: t, env: { OMP_WAIT_POLICY: 'ACTIVE' } },
+          ])
       : []),
     { label: 'cpu', backend: 'cpu' },
   ];
@@ -570,7 +574,7 @@ function stepTimeTable(args: Args, configs: Config[], torch: unknown, m: Measure
         const ms = med(key);
         if (ms == null) continue;
         const sgd = ownSgd(m, model, label, opt);
-        // "native 2t spinning" has its thread count inside the label.
+        // "native 2t spinning" and "native 2t passive" have their thread count inside the label.
         const threads = /(\d+)t\b/.exec(label)?.[1];
         const ours = label.startsWith('wasm') || label.startsWith('native');
         const vsTorch = (variant: string): string => {

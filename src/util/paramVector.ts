@@ -133,14 +133,31 @@ function fusedAxpy(xs: readonly tf.Tensor[] | null, ys: readonly tf.Tensor[], s:
   }) as unknown as tf.Tensor[];
 }
 
-/** `x_i + s·y_i` for each i (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
+/** Refuses an `s` that is neither a number nor a one-element tensor (tfjs would broadcast it silently). */
+function checkScale(where: string, s: Scale): void {
+  if (typeof s === 'number') return;
+  if (!(s instanceof tf.Tensor) || s.size !== 1) {
+    const got = s instanceof tf.Tensor ? `a tensor of shape [${s.shape.join(', ')}]` : typeof s;
+    throw new RangeError(`${where}: s must be a number or a scalar tensor (one element), got ${got}`);
+  }
+}
+
+/**
+ * `x_i + s·y_i` for each i (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it.
+ * @throws RangeError when the lists differ in length or `s` has more than one element.
+ */
 export function axpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], s: Scale): ParamVector {
   if (xs.length !== ys.length) throw new RangeError(`axpy: lists differ in length (${xs.length} vs ${ys.length})`);
+  checkScale('axpy', s);
   return fusedAxpy(xs, ys, s) ?? tf.tidy(() => xs.map((x, i) => tf.add(x, tf.mul(s, ys[i]))));
 }
 
-/** `s·a` (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it. */
+/**
+ * `s·a` (new tensors; `s` a number or a scalar tensor), in one kernel call where the backend has it.
+ * @throws RangeError when `s` has more than one element.
+ */
 export function scale(a: readonly tf.Tensor[], s: Scale): ParamVector {
+  checkScale('scale', s);
   return fusedAxpy(null, a, s) ?? a.map((ai) => tf.mul(ai, s));
 }
 

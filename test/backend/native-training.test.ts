@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { wasmTrainingKernelsRegistered } from '../../src/backend/kernels/register.js';
 import { NATIVE_KERNEL_NAMES, nativeKernelsRegistered, registerNativeKernels } from '../../src/backend/native-kernels.js';
+import { DEFAULT_GOMP_SPINCOUNT } from '../../src/backend/native.js';
 import { createCnn } from '../../src/models/index.js';
 import { AdaptiveGSAM, SAM } from '../../src/optimizers/index.js';
 import { assertClose, uniform } from './helpers.js';
@@ -130,23 +131,29 @@ describe('training on the native kernels', { skip: SKIP_NATIVE }, () => {
     assert.equal(addon.threads(), 1);
   });
 
-  test("the addon's OpenMP threads wait passively unless OMP_WAIT_POLICY says otherwise, and the variable is not left set", async () => {
-    // OMP_DISPLAY_ENV makes libgomp print the settings it read when it was loaded (with the addon).
+  test("the addon's OpenMP threads wait passively after a short spin unless OMP_WAIT_POLICY or GOMP_SPINCOUNT says otherwise, and the variables are not left set", async () => {
+    // OMP_DISPLAY_ENV=VERBOSE makes libgomp print the settings it read when it was loaded (with the addon).
     const load =
-      "import('./src/backend/native.ts').then((m) => { m.nativeAddon(); process.stdout.write(String(process.env.OMP_WAIT_POLICY)); })";
-    const { OMP_WAIT_POLICY: _, ...unset } = process.env;
-    const run = (policy?: string): { stdout: string; stderr: string } => {
-      const env = { ...unset, OMP_DISPLAY_ENV: 'TRUE', ...(policy === undefined ? {} : { OMP_WAIT_POLICY: policy }) };
+      "import('./src/backend/native.ts').then((m) => { m.nativeAddon(); process.stdout.write(String(process.env.OMP_WAIT_POLICY) + ' ' + String(process.env.GOMP_SPINCOUNT)); })";
+    const { OMP_WAIT_POLICY: _, GOMP_SPINCOUNT: __, ...unset } = process.env;
+    const run = (extra: Record<string, string>): { stdout: string; stderr: string } => {
+      const env = { ...unset, OMP_DISPLAY_ENV: 'VERBOSE', ...extra };
       const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', load], { cwd: ROOT, env, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       return { stdout: r.stdout, stderr: r.stderr };
     };
-    const byDefault = run();
+    const byDefault = run({});
     assert.match(byDefault.stderr, /OMP_WAIT_POLICY = 'PASSIVE'/);
-    assert.equal(byDefault.stdout, 'undefined');
-    const asked = run('ACTIVE');
+    assert.match(byDefault.stderr, new RegExp(`GOMP_SPINCOUNT = '${DEFAULT_GOMP_SPINCOUNT}'`));
+    assert.equal(byDefault.stdout, 'undefined undefined');
+    const asked = run({ OMP_WAIT_POLICY: 'ACTIVE' });
     assert.match(asked.stderr, /OMP_WAIT_POLICY = 'ACTIVE'/);
-    assert.equal(asked.stdout, 'ACTIVE');
+    assert.doesNotMatch(asked.stderr, new RegExp(`GOMP_SPINCOUNT = '${DEFAULT_GOMP_SPINCOUNT}'`));
+    assert.equal(asked.stdout, 'ACTIVE undefined');
+    const spin = run({ GOMP_SPINCOUNT: '0' });
+    // A user's GOMP_SPINCOUNT alone stands, and no policy is added to it.
+    assert.match(spin.stderr, /GOMP_SPINCOUNT = '0'/);
+    assert.equal(spin.stdout, 'undefined 0');
   });
 
   test('backend wasm after native runs the pure wasm kernels again (bit for bit), and native after wasm the native ones', async () => {

@@ -137,7 +137,15 @@ describe('on wasm', () => {
     assert.equal(tf.memory().numTensors, before);
     assert.throws(() => globalDot(xs, ys.slice(1)), /globalDot: lists differ in length/);
     assert.throws(() => axpy(xs, ys.slice(1), 1), /axpy: lists differ in length/);
-    tf.dispose([...xs, ...ys, s]);
+    // A multi-element s would broadcast in the composition: refused, naming s.
+    const wide = tf.tensor1d([1, 2]);
+    assert.throws(
+      () => axpy(xs, ys, wide as unknown as tf.Scalar),
+      /axpy: s must be a number or a scalar tensor \(one element\), got a tensor of shape \[2\]/,
+    );
+    assert.throws(() => scale(xs, wide as unknown as tf.Scalar), /scale: s must be a number or a scalar tensor/);
+    assert.equal(tf.memory().numTensors, before + 1);
+    tf.dispose([...xs, ...ys, s, wide]);
   });
 });
 

@@ -15,6 +15,7 @@ import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKe
 import { axpyKernel, globalDotKernel } from './param-vector.js';
 import { gatherV2Kernel } from './gather.js';
 import { AXPY_KERNEL, GLOBAL_DOT_KERNEL } from '../../util/paramVector.js';
+import { installSharedTapeSaves } from '../tape-saves.js';
 
 /** Stock wasm kernels the training kernels are composed from (or fall back to). */
 export const WASM_BUILDING_BLOCKS: readonly string[] = [
@@ -78,10 +79,12 @@ const stockSetup = new Map<string, tf.KernelConfig['setupFunc']>();
 
 /**
  * Installs the training kernels for backend 'wasm' (idempotent; also puts them back where other
- * kernels, e.g. the native ones of src/backend/native-kernels.ts, replaced them). The wasm backend
- * package must have been imported (it registers the stock kernels). Returns the installed kernel names.
+ * kernels, e.g. the native ones of src/backend/native-kernels.ts, replaced them), and the tape's
+ * saves by reference that our Identity allows (../tape-saves.ts). The wasm backend package must
+ * have been imported (it registers the stock kernels). Returns the installed kernel names.
  */
 export function registerWasmTrainingKernels(): string[] {
+  installSharedTapeSaves();
   if (!registered) {
     for (const name of WASM_BUILDING_BLOCKS) captureStockKernel(name);
     for (const name of Object.keys(TRAINING_KERNELS)) stockSetup.set(name, tf.getKernel(name, 'wasm')?.setupFunc);
