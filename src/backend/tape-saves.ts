@@ -26,7 +26,7 @@ interface EngineInternals {
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
 }
 
-let stockSave: ((this: EngineInternals, tensors: tf.Tensor[]) => tf.Tensor[]) | null = null;
+let installed = false;
 let enabled = true;
 
 /**
@@ -43,20 +43,18 @@ function sharesNow(engine: EngineInternals): boolean {
  * other than the pinned one), nothing is installed and false is returned.
  */
 export function installSharedTapeSaves(): boolean {
-  if (stockSave !== null) return true;
+  if (installed) return true;
   const engine = tf.engine() as unknown as EngineInternals;
   if (typeof engine.saveTensorsForBackwardMode !== 'function' || typeof engine.makeTensorFromTensorInfo !== 'function') return false;
   const stock = engine.saveTensorsForBackwardMode;
-  stockSave = stock;
+  installed = true;
   engine.saveTensorsForBackwardMode = function (this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
     if (!sharesNow(this)) return stock.call(this, tensors);
     const backend = this.backend;
     return tensors.map((t) => {
       // What clone() + keep() leave behind, minus the kernel call and the tape node.
       backend.incRef(t.dataId);
-      const saved = this.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend);
-      (saved as unknown as { kept: boolean }).kept = true;
-      return saved;
+      return tf.keep(this.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend));
     });
   };
   return true;
