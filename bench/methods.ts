@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeMethodOptimizer, METHODS, methodOptions, methodRow, type MethodRow } from '../src/optimizers/methods.js';
 import { exampleLosses, SharpnessAwareOptimizer, type ExampleLossClosure } from '../src/optimizers/index.js';
+import { crossEntropy, crossEntropyPerExample } from '../src/experiments/evaluate.js';
 
 /** The base optimisers a configuration can have: plain SGD, or SGD with momentum (MomentumSAM's). */
 export type BaseName = 'sgd' | 'momentum';
@@ -169,7 +170,8 @@ export interface PassCounter {
 }
 
 /**
- * The loss closure a step of `opt` takes: the batch's mean loss, or, where the optimiser needs one
+ * The loss closure a step of `opt` takes (the runner's loss: clipped cross-entropy of the softmax
+ * outputs, src/experiments/evaluate.ts): the batch's mean loss, or, where the optimiser needs one
  * loss per example (ESAM's data selection, micro-batches, accumulation), an `exampleLosses` closure
  * that gathers the examples it is asked for. Each evaluation adds its share of the batch to `counter`.
  */
@@ -187,12 +189,12 @@ export function lossClosure(
       const xs = indices === null ? x : tf.gather(x, indices);
       const ys = indices === null ? y : tf.gather(y, indices);
       counter.batches += (indices === null ? size : indices.shape[0]) / size;
-      return tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tf.Tensor) as tf.Tensor1D;
+      return crossEntropyPerExample(model.apply(xs) as tf.Tensor, ys);
     });
   }
   return () => {
     counter.batches += 1;
-    return tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor)) as tf.Scalar;
+    return crossEntropy(model.apply(x) as tf.Tensor, y);
   };
 }
 

@@ -190,6 +190,7 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
                              InstanceMethod("maxPoolGrad", &NativeKernels::MaxPoolGrad),
                              InstanceMethod("relu", &NativeKernels::Relu),
                              InstanceMethod("step", &NativeKernels::Step),
+                             InstanceMethod("reluGrad", &NativeKernels::ReluGrad),
                              InstanceMethod("binary", &NativeKernels::Binary),
                              InstanceMethod("columnSums", &NativeKernels::ColumnSums),
                              InstanceMethod("cachedPrimitives", &NativeKernels::CachedPrimitives),
@@ -379,6 +380,17 @@ class NativeKernels : public Napi::Addon<NativeKernels> {
       if (info.Length() < 5 || !info[4].IsNumber()) throw Napi::TypeError::New(info.Env(), Where(k, "alpha") + " must be a number");
       const float alpha = static_cast<float>(info[4].As<Napi::Number>().DoubleValue());
       flatminima::Step(Floats(info, heap, 1, n, k, "x"), Floats(info, heap, 2, n, k, "y"), n, alpha);
+      return info.Env().Undefined();
+    });
+  }
+
+  // reluGrad(heap, dy, y, out, n)
+  Napi::Value ReluGrad(const Napi::CallbackInfo& info) {
+    const char* k = "reluGrad";
+    return Guard(info, k, [&]() -> Napi::Value {
+      const Heap heap = HeapArg(info, k);
+      const int64_t n = NonNegative(info, 4, k, "n");
+      flatminima::ReluGrad(Floats(info, heap, 1, n, k, "dy"), Floats(info, heap, 2, n, k, "y"), Floats(info, heap, 3, n, k, "out"), n);
       return info.Env().Undefined();
     });
   }

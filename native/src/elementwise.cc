@@ -23,6 +23,12 @@ FLATMINIMA_CLONES void StepChunk(const float* x, float* y, int64_t n, float alph
   for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
 }
 
+// dy * step(y): the product is kept (not a select) so that -0, inf * 0 and NaN come out as tfjs's
+// Multiply(dy, Step(y)) has them.
+FLATMINIMA_CLONES void ReluGradChunk(const float* dy, const float* y, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = dy[i] * (y[i] > 0.f ? 1.f : (y[i] != y[i] ? y[i] : 0.f));
+}
+
 template <BinaryOp op>
 inline float Apply(float a, float b) {
   if constexpr (op == BinaryOp::Add) return a + b;
@@ -79,6 +85,11 @@ void Relu(const float* x, float* y, int64_t n) {
 void Step(const float* x, float* y, int64_t n, float alpha) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i += kChunk) StepChunk(x + i, y + i, std::min(kChunk, n - i), alpha);
+}
+
+void ReluGrad(const float* dy, const float* y, float* out, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i += kChunk) ReluGradChunk(dy + i, y + i, out + i, std::min(kChunk, n - i));
 }
 
 void Binary(BinaryOp op, const float* a, const float* b, float* y, int64_t rows, int64_t cols, bool row_broadcast, bool swapped) {

@@ -16,6 +16,7 @@ void Relu(const float* x, float* y, int64_t n);
 void Step(const float* x, float* y, int64_t n, float alpha);
 // Same shapes: y[i] = a[i] op b[i]. Row broadcast (b has `cols` values): y[r, c] = a[r, c] op b[c],
 // or b[c] op a[r, c] when `swapped`.
+void ReluGrad(const float* dy, const float* y, float* out, int64_t n);
 void Binary(BinaryOp op, const float* a, const float* b, float* y, int64_t rows, int64_t cols, bool row_broadcast, bool swapped);
 // y[c] = sum over r of x[r, c] (a bias gradient: x [N*H*W, C]).
 void ColumnSums(const float* x, float* y, int64_t rows, int64_t cols);

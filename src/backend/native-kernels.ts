@@ -19,7 +19,7 @@ import { batchMatMulKernel, fusedMatMulKernel } from './kernels/matmul.js';
 import { maxPoolGradKernel } from './kernels/pool-sum.js';
 import { maxPoolKernel, pool2dInfo } from './kernels/max-pool.js';
 import { registerWasmTrainingKernels } from './kernels/register.js';
-import { addKernel, multiplyKernel, reluKernel, stepKernel, sumKernel } from './kernels/elementwise.js';
+import { addKernel, multiplyKernel, RELU_GRAD_KERNEL, reluGradKernel, reluKernel, stepKernel, sumKernel } from './kernels/elementwise.js';
 import type { NativeAddon } from './native.js';
 
 type Kernel = (args: KernelArgs) => tf.TensorInfo;
@@ -384,6 +384,17 @@ function unary(kind: 'relu' | 'step', fallback: Kernel): Kernel {
   };
 }
 
+/** FlatminimaReluGrad (dy * step(y)) on the addon for large float32 operands of one shape. */
+function reluGrad(args: KernelArgs): tf.TensorInfo {
+  const { dy, y } = args.inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const n = sizeOf(y.shape);
+  if (!isFloat(dy, y) || !sameShape(dy.shape, y.shape) || n === 0 || n < limits.elementwiseMin) return reluGradKernel(args);
+  const ops = new WasmOps(args.backend);
+  const out = ops.empty(y.shape);
+  native().reluGrad(heapOf(ops), ops.offset(dy), ops.offset(y), ops.offset(out), n);
+  return out;
+}
+
 function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -460,6 +471,7 @@ const NATIVE_KERNELS: Record<string, Kernel> = {
   MaxPoolGrad: maxPoolGrad,
   Relu: unary('relu', reluKernel),
   Step: unary('step', stepKernel),
+  [RELU_GRAD_KERNEL]: reluGrad,
   Add: binary(ADD, addKernel),
   Multiply: binary(MUL, multiplyKernel),
   Sum: sum,

@@ -67,6 +67,7 @@ export interface NativeAddon {
   maxPoolGrad(heap: Uint8Array, x: number, dy: number, dx: number, ...geometry: number[]): void;
   relu(heap: Uint8Array, x: number, y: number, n: number): void;
   step(heap: Uint8Array, x: number, y: number, n: number, alpha: number): void;
+  reluGrad(heap: Uint8Array, dy: number, y: number, out: number, n: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; b is [cols] when rowBroadcast (b op a when swapped), else [rows, cols] like a. */
   binary(
     heap: Uint8Array,
@@ -152,6 +153,7 @@ export const NATIVE_ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
   'maxPoolGrad',
   'relu',
   'step',
+  'reluGrad',
   'binary',
   'columnSums',
   'cachedPrimitives',

@@ -6,13 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { toTensors, type Dataset } from '../data/index.js';
 import type { RunRecord } from './schema.js';
+import { clippedCrossEntropy } from '../backend/cross-entropy.js';
 
 /** Probabilities are clipped to [EPS, 1] before the log, as Keras does, so a confident miss stays finite. */
 const EPS = 1e-7;
 
 /** Per-example categorical cross-entropy of softmax outputs `probs` against one-hot `y`. */
 export function crossEntropyPerExample(probs: tf.Tensor, y: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(probs, EPS, 1))), -1)) as tf.Tensor1D);
+  return clippedCrossEntropy(probs, y, EPS) as tf.Tensor1D;
 }
 
 /** Mean categorical cross-entropy over a batch. */

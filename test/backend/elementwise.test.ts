@@ -1,5 +1,6 @@
 /**
- * The SIMD element-wise kernels (Add, Sub, Multiply, RealDiv, Relu, Step, Sum) agree with the cpu
+ * The SIMD element-wise kernels (Add, Sub, Multiply, RealDiv, Relu, Step, Sum, and our ReLU
+ * gradient dy * step(y)) agree with the cpu
  * backend over every broadcast layout they take and those they hand back to the stock kernel, on
  * values and on gradients through tf.grads, with inputs of both signs, lengths that are not
  * multiples of the vector width, and NaN / infinities.
@@ -9,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { elementwiseFor, elementwiseSimdError } from '../../src/backend/kernels/elementwise-simd.js';
+import { RELU_GRAD_KERNEL } from '../../src/backend/kernels/elementwise.js';
 import { wasmMemoryOf, asWasmBackend } from '../../src/backend/wasm-internals.js';
 import { assertSameOnBoth, runOn, uniform, sizeOf } from './helpers.js';
 
@@ -131,6 +133,41 @@ describe('Relu / Step', () => {
       await assertSameOnBoth(fn, `relu/step ${n}`, 0);
     });
   }
+});
+
+describe('FlatminimaReluGrad (dy * step(y) in one pass)', () => {
+  // On wasm the kernel; on cpu, which lacks it, the two ops it replaces.
+  const reluGrad = (dy: tf.Tensor, y: tf.Tensor): tf.Tensor =>
+    tf.getBackend() === 'wasm' ? (tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, y }) as tf.Tensor) : tf.mul(dy, tf.step(y));
+  for (const n of [1, 3, 4, 17, 63, 64, 65, 1000]) {
+    test(`length ${n}: bit for bit Multiply(dy, Step(y)) on cpu`, async () => {
+      const yv = uniform(n, 40 + n, -1, 1);
+      const dv = uniform(n, 80 + n, -2, 2);
+      const fn = (): tf.Tensor[] => [reluGrad(tf.tensor(dv), tf.tensor(yv))];
+      const w = await runOn('wasm', fn);
+      const c = await runOn('cpu', fn);
+      assert.deepEqual(Array.from(w[0]!), Array.from(c[0]!));
+      if (n >= 3) assert.ok(w[0]!.some((v) => v !== 0) && w[0]!.some((v) => v === 0), 'both branches taken');
+    });
+  }
+  test('NaN, infinities and signed zeros in y and dy come out as in Multiply(dy, Step(y))', async () => {
+    const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3, -3];
+    const y = special.flatMap((a) => special.map(() => a));
+    const dy = special.flatMap(() => special);
+    const fn = (): tf.Tensor[] => [reluGrad(tf.tensor(dy), tf.tensor(y))];
+    const w = await runOn('wasm', fn);
+    const c = await runOn('cpu', fn);
+    assert.deepEqual(Array.from(w[0]!), Array.from(c[0]!));
+  });
+  test('int32 operands and different shapes go to the stock Step and Multiply', async () => {
+    const fn = (): tf.Tensor[] => [
+      reluGrad(tf.tensor([1, -2, 3], [3], 'int32'), tf.tensor([2, 0, -1], [3], 'int32')),
+      reluGrad(tf.tensor([[1, 2, 3]]), tf.tensor([0.5, -1, 2])),
+    ];
+    const w = await runOn('wasm', fn);
+    assert.deepEqual(Array.from(w[0]!), [1, 0, 0]);
+    assert.deepEqual(Array.from(w[1]!), [1, 0, 3]);
+  });
 });
 
 describe('Sum', () => {

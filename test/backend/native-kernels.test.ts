@@ -15,6 +15,7 @@ import {
   setNativeSizeLimits,
   type NativeConvLayout,
 } from '../../src/backend/native-kernels.js';
+import { RELU_GRAD_KERNEL } from '../../src/backend/kernels/elementwise.js';
 import { assertClose, runOn, sizeOf, uniform } from './helpers.js';
 import {
   COL2IM_SHAPES,
@@ -412,6 +413,18 @@ describe('native element-wise kernels (large activations)', { skip: SKIP_NATIVE 
     };
     // (The gradient's product dy * step(x) has operands of one shape: it runs on the wasm routines.)
     await assertNativeMatchesCpu(fn, 'relu/step', ['relu', 'step'], 0);
+  });
+
+  test('FlatminimaReluGrad: dy * step(y) bit for bit as Multiply(dy, Step(y)) on cpu', async () => {
+    const yv = special(52);
+    const dv = special(53);
+    const before = calls.reluGrad!;
+    const native = await runOn('wasm', () => [
+      tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.tensor4d(dv, shape), y: tf.tensor4d(yv, shape) }) as tf.Tensor,
+    ]);
+    assert.ok(calls.reluGrad! > before, 'reluGrad did not run on the addon');
+    const cpu = await runOn('cpu', () => [tf.mul(tf.tensor4d(dv, shape), tf.step(tf.tensor4d(yv, shape)))]);
+    assert.deepEqual(Array.from(native[0]!), Array.from(cpu[0]!));
   });
 
   test('Add and Multiply: same shapes, a bias row on either side, a [1,1,1,C] bias', async () => {

@@ -77,6 +77,7 @@ export type ElementwiseRoutines = Record<`${BinaryOp}_same`, (a: Ptr, b: Ptr, ou
   Record<`${BinaryOp}_${'row' | 'col'}${'' | '_rev'}`, (a: Ptr, b: Ptr, out: Ptr, rows: number, cols: number) => void> & {
     relu(x: Ptr, out: Ptr, n: number): void;
     step(x: Ptr, out: Ptr, n: number, alpha: number): void;
+    relu_grad(dy: Ptr, y: Ptr, out: Ptr, n: number): void;
     sum_rows(x: Ptr, out: Ptr, tmp: Ptr, rows: number, cols: number): void;
     sum_cols(x: Ptr, out: Ptr, rows: number, cols: number): void;
     dot(a: Ptr, b: Ptr, out: Ptr, n: number): void;
@@ -218,6 +219,44 @@ function step(): FunctionSpec {
         ...simd(F32X4_EXTRACT, 0),
       ]),
     ],
+  };
+}
+
+/**
+ * relu_grad: out[i] = dy[i] * step(y[i]) (y > 0 ? 1 : 0, NaN where y is NaN), what tfjs computes
+ * for a fused ReLU's gradient as Multiply(dy, Step(y)), in one pass and without the step tensor.
+ */
+function reluGrad(): FunctionSpec {
+  const [DY, Y, OUT, N] = [0, 1, 2, 3];
+  const [I, V] = [4, 5];
+  const times = (dy: Code, y: Code): Code => [
+    ...dy,
+    ...y,
+    ...set(V),
+    ...get(V),
+    ...v128const(f32x4(1)),
+    ...v128const(f32x4(0)),
+    ...get(V),
+    ...v128const(f32x4(0)),
+    ...simd(F32X4_GT),
+    ...simd(BITSELECT),
+    ...get(V),
+    ...get(V),
+    ...simd(F32X4_NE),
+    ...simd(BITSELECT),
+    ...simd(F32X4_MUL),
+  ];
+  return {
+    name: 'relu_grad',
+    params: 4,
+    locals: [
+      [1, I32],
+      [1, V128],
+    ],
+    body: vectorThenScalar(I, get(N), OUT, (off) => times(load4(plus(DY, I), off), load4(plus(Y, I), off)), [
+      ...times([...load1(plus(DY, I)), ...simd(F32X4_SPLAT)], [...load1(plus(Y, I)), ...simd(F32X4_SPLAT)]),
+      ...simd(F32X4_EXTRACT, 0),
+    ]),
   };
 }
 
@@ -461,7 +500,7 @@ export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer>
     functions.push(binarySame(op));
     for (const pattern of ['row', 'col'] as const) for (const rev of [false, true]) functions.push(binaryBroadcast(op, pattern, rev));
   }
-  functions.push(relu(), step(), sumRows(), sumCols(), dot(), scaledSum(true), scaledSum(false));
+  functions.push(relu(), step(), reluGrad(), sumRows(), sumCols(), dot(), scaledSum(true), scaledSum(false));
   return moduleWithFunctions(shared, functions);
 }
 

@@ -118,6 +118,29 @@ export const reluKernel = unaryKernel('Relu', (simd, x, out, n) => simd.relu(x, 
 /** Step: x > 0 ? 1 : alpha for float32 (NaN stays NaN, as on cpu), else stock. */
 export const stepKernel = unaryKernel('Step', (simd, x, out, n, attrs) => simd.step(x, out, n, (attrs.alpha as number | undefined) ?? 0));
 
+/** Name of the fused ReLU-gradient kernel (flatminima's own; see ../training-fusion.ts). */
+export const RELU_GRAD_KERNEL = 'FlatminimaReluGrad';
+
+/**
+ * FlatminimaReluGrad: dy * step(y) for float32 `dy` and `y` of one shape (the gradient through a
+ * fused ReLU whose output is y); the stock Step and Multiply otherwise.
+ */
+export function reluGradKernel({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const ops = new WasmOps(backend);
+  const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const n = sizeOf(y.shape);
+  const simd = dy.dtype === 'float32' && y.dtype === 'float32' && sameShape(dy.shape, y.shape) && n > 0 ? routines(ops) : null;
+  if (simd == null) {
+    const mask = ops.run('Step', { x: y }, { alpha: 0 });
+    const out = ops.run('Multiply', { a: dy, b: mask }, {});
+    ops.free(mask);
+    return out;
+  }
+  const out = ops.empty(y.shape);
+  simd.relu_grad(ops.offset(dy), ops.offset(y), ops.offset(out), n);
+  return out;
+}
+
 function normalisedAxes(axis: unknown, rank: number): number[] {
   const list = axis == null ? [...Array(rank).keys()] : Array.isArray(axis) ? (axis as number[]) : [axis as number];
   return [...new Set(list.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);

@@ -11,11 +11,24 @@ import { identityKernel, maxPoolGradKernel } from './pool-sum.js';
 import { castKernel } from './cast.js';
 import { avgPoolKernel, maxPoolKernel } from './max-pool.js';
 import { softmaxKernel } from './softmax.js';
-import { addKernel, multiplyKernel, realDivKernel, reluKernel, stepKernel, subKernel, sumKernel } from './elementwise.js';
+import {
+  addKernel,
+  multiplyKernel,
+  realDivKernel,
+  RELU_GRAD_KERNEL,
+  reluGradKernel,
+  reluKernel,
+  stepKernel,
+  subKernel,
+  sumKernel,
+} from './elementwise.js';
 import { axpyKernel, globalDotKernel } from './param-vector.js';
 import { gatherV2Kernel } from './gather.js';
 import { AXPY_KERNEL, GLOBAL_DOT_KERNEL } from '../../util/paramVector.js';
 import { installSharedTapeSaves } from '../tape-saves.js';
+import { installTrainingFusion } from '../training-fusion.js';
+import { registerCrossEntropyGradient } from '../cross-entropy.js';
+import { CROSS_ENTROPY_GRAD_KERNEL, CROSS_ENTROPY_KERNEL, crossEntropyGradKernel, crossEntropyKernel } from './cross-entropy.js';
 
 /** Stock wasm kernels the training kernels are composed from (or fall back to). */
 export const WASM_BUILDING_BLOCKS: readonly string[] = [
@@ -68,6 +81,11 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   // flatminima's own kernels (no stock counterpart): see param-vector.ts.
   [GLOBAL_DOT_KERNEL]: globalDotKernel as unknown as tf.KernelFunc,
   [AXPY_KERNEL]: axpyKernel as unknown as tf.KernelFunc,
+  // The gradient through a fused ReLU: see ../training-fusion.ts.
+  [RELU_GRAD_KERNEL]: reluGradKernel as unknown as tf.KernelFunc,
+  // The runner's loss: see ../cross-entropy.ts.
+  [CROSS_ENTROPY_KERNEL]: crossEntropyKernel as unknown as tf.KernelFunc,
+  [CROSS_ENTROPY_GRAD_KERNEL]: crossEntropyGradKernel as unknown as tf.KernelFunc,
 };
 
 /** Names of the kernels {@link registerWasmTrainingKernels} installs. */
@@ -80,11 +98,15 @@ const stockSetup = new Map<string, tf.KernelConfig['setupFunc']>();
 /**
  * Installs the training kernels for backend 'wasm' (idempotent; also puts them back where other
  * kernels, e.g. the native ones of src/backend/native-kernels.ts, replaced them), and the tape's
- * saves by reference that our Identity allows (../tape-saves.ts). The wasm backend package must
+ * saves by reference that our Identity allows (../tape-saves.ts) and the fused dense and conv
+ * layers under a first-order tape (../training-fusion.ts), and the gradient of the runner's loss
+ * kernel (../cross-entropy.ts). The wasm backend package must
  * have been imported (it registers the stock kernels). Returns the installed kernel names.
  */
 export function registerWasmTrainingKernels(): string[] {
   installSharedTapeSaves();
+  installTrainingFusion();
+  registerCrossEntropyGradient();
   if (!registered) {
     for (const name of WASM_BUILDING_BLOCKS) captureStockKernel(name);
     for (const name of Object.keys(TRAINING_KERNELS)) stockSetup.set(name, tf.getKernel(name, 'wasm')?.setupFunc);
