@@ -16,14 +16,13 @@
  * 2 and more (higher-order gradients) and other backends keep tfjs's own method.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sharedReference } from '../util/sharedReference.js';
 
 /** The engine internals the shortcut reads (tfjs-core 4.22's Engine). */
 interface EngineInternals {
   state: { gradientDepth: number };
   backendName: string;
-  backend: tf.KernelBackend;
   saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
-  makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
 }
 
 let installed = false;
@@ -45,17 +44,13 @@ function sharesNow(engine: EngineInternals): boolean {
 export function installSharedTapeSaves(): boolean {
   if (installed) return true;
   const engine = tf.engine() as unknown as EngineInternals;
-  if (typeof engine.saveTensorsForBackwardMode !== 'function' || typeof engine.makeTensorFromTensorInfo !== 'function') return false;
+  if (typeof engine.saveTensorsForBackwardMode !== 'function') return false;
   const stock = engine.saveTensorsForBackwardMode;
   installed = true;
   engine.saveTensorsForBackwardMode = function (this: EngineInternals, tensors: tf.Tensor[]): tf.Tensor[] {
     if (!sharesNow(this)) return stock.call(this, tensors);
-    const backend = this.backend;
-    return tensors.map((t) => {
-      // What clone() + keep() leave behind, minus the kernel call and the tape node.
-      backend.incRef(t.dataId);
-      return tf.keep(this.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend));
-    });
+    // What clone() + keep() leave behind, minus the kernel call and the tape node.
+    return tensors.map((t) => tf.keep(sharedReference(t)));
   };
   return true;
 }

@@ -5,6 +5,7 @@
  * optimisers (presets.ts) are thin subclasses that choose them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sharedReference } from '../util/sharedReference.js';
 import { Rng } from '../util/random.js';
 import { disposeForgottenOptimizerState, repairRestoredOptimizer } from '../util/tfjsFixes.js';
 import { checkOptionsObject, describeValue } from '../util/validation.js';
@@ -294,7 +295,7 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
       accumulation: this.accumulation,
     });
     this.lastRho = rho;
-    this.rememberLast({ loss: result.loss.clone(), perturbedLoss: result.perturbedLoss, surrogateGap: result.surrogateGap });
+    this.rememberLast({ loss: sharedReference(result.loss), perturbedLoss: result.perturbedLoss, surrogateGap: result.surrogateGap });
     const grads: tf.NamedTensorMap = {};
     result.vars.forEach((v, i) => (grads[v.name] = result.gradients[i]));
     return { value: result.loss, grads };

@@ -5,6 +5,7 @@
  * BatchNormalization moving statistics) are left exactly as they were found.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sharedReference } from '../util/sharedReference.js';
 import { atShiftedWeights } from '../util/paramVector.js';
 import { withOwnership, type TensorScope } from '../util/tensorScope.js';
 import { checkBoolean, checkNumber, describeValue } from '../util/validation.js';
@@ -131,7 +132,7 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
       // One pass. rho = 0 gives e = 0, so g_p = g: the base optimiser's step.
       const d = rho === 0 ? g : scope.own(descent.directionWithoutClimb?.({ vars: active, grads: g, eps }) ?? g);
       const gradients = scope.own(addWeightDecay(d, active, weightDecay));
-      return scope.keep({ loss, perturbedLoss: loss.clone(), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
+      return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
     }
     // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept (and g freed
     //    when the descent does not read it, so that it does not live through pass 2);
@@ -260,7 +261,7 @@ function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], sett
     const shift = active.map((v) => e[vars.indexOf(v)]);
     const d = scope.own(descent.direction({ grads: g, perturbedGrads: g, eps }));
     const gradients = scope.own(addWeightDecay(d, active, weightDecay, shift));
-    return scope.keep({ loss, perturbedLoss: loss.clone(), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
+    return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
   });
 }
 
@@ -341,7 +342,7 @@ function groupStep(
     const d = scope.own(descent.direction({ grads: at.grads, perturbedGrads: at.grads, eps }));
     return {
       loss: at.value,
-      perturbedLoss: scope.own(at.value.clone()),
+      perturbedLoss: scope.own(sharedReference(at.value)),
       active: at.active,
       d,
       decayShift: at.active.map((v) => e[vars.indexOf(v)]),
@@ -353,7 +354,7 @@ function groupStep(
   const { active, grads: g } = clean;
   if (rho === 0 || !climb) {
     const d = rho === 0 ? g : scope.own(descent.directionWithoutClimb?.({ vars: active, grads: g, eps }) ?? g);
-    return { loss: clean.value, perturbedLoss: scope.own(clean.value.clone()), active, d };
+    return { loss: clean.value, perturbedLoss: scope.own(sharedReference(clean.value)), active, d };
   }
   // 2.-4. e from g, then the pass at w + e (on the selected examples with ESAM), w restored bit-exactly.
   const e = (): tf.Tensor[] => {

@@ -5,6 +5,7 @@
  * the exact original bits back.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sharedReference } from './sharedReference.js';
 
 /** A vector in parameter space: one tensor per variable, in the variables' order and shapes. */
 export type ParamVector = tf.Tensor[];
@@ -163,7 +164,8 @@ export function scale(a: readonly tf.Tensor[], s: Scale): ParamVector {
 
 /**
  * Keeps the variables' values at construction and moves the variables around them. The copies share
- * the original buffers (a tfjs clone is by reference), so {@link restore} puts back the exact bits.
+ * the original buffers (made by {@link sharedReference}, a clone without a kernel call), so
+ * {@link restore} puts back the exact bits.
  */
 export class WeightSnapshot {
   /** The original values, one tensor per variable (kept: they survive an enclosing tf.tidy). */
@@ -171,7 +173,7 @@ export class WeightSnapshot {
   private disposed = false;
 
   constructor(readonly vars: readonly tf.Variable[]) {
-    this.saved = vars.map((v) => tf.keep(v.clone()));
+    this.saved = vars.map((v) => tf.keep(sharedReference(v)));
   }
 
   /** Sets every variable to `saved + s·d` (s = 1 by default; `d` stays the caller's). */

@@ -58,18 +58,19 @@ function satisfies(v: number, rule: NumberRule): boolean {
  */
 export function checkNumber(where: string, name: string, value: unknown, fallback: number | undefined, rule: NumberRule): number {
   const v = value === undefined ? fallback : value;
-  const message = `${where}: ${name} must be ${describeRule(rule)}, got ${describeValue(v)}`;
-  if (typeof v !== 'number') throw new TypeError(message);
-  if (!satisfies(v, rule)) throw new RangeError(message);
+  // The message is built only on failure: the optimisers check their settings on every step.
+  const message = (): string => `${where}: ${name} must be ${describeRule(rule)}, got ${describeValue(v)}`;
+  if (typeof v !== 'number') throw new TypeError(message());
+  if (!satisfies(v, rule)) throw new RangeError(message());
   return v;
 }
 
 /** A seed: any integer (the library draws from `Rng(seed)`). */
 export function checkSeed(where: string, value: unknown, fallback: number): number {
   const v = value === undefined ? fallback : value;
-  const message = `${where}: seed must be an integer, got ${describeValue(v)}`;
-  if (typeof v !== 'number') throw new TypeError(message);
-  if (!Number.isInteger(v)) throw new RangeError(message);
+  const message = (): string => `${where}: seed must be an integer, got ${describeValue(v)}`;
+  if (typeof v !== 'number') throw new TypeError(message());
+  if (!Number.isInteger(v)) throw new RangeError(message());
   return v;
 }
 
@@ -79,9 +80,9 @@ export function checkSeed(where: string, value: unknown, fallback: number): numb
  */
 export function checkChoice<T extends string>(where: string, name: string, value: unknown, fallback: T, allowed: readonly T[]): T {
   const v = value === undefined ? fallback : value;
-  const message = `${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(v)}`;
-  if (typeof v !== 'string') throw new TypeError(message);
-  if (!(allowed as readonly string[]).includes(v)) throw new RangeError(message);
+  const message = (): string => `${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(v)}`;
+  if (typeof v !== 'string') throw new TypeError(message());
+  if (!(allowed as readonly string[]).includes(v)) throw new RangeError(message());
   return v as T;
 }
 
