@@ -13,7 +13,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
     await initBackend(backend === 'wasm' ? { backend, threads: 1 } : { backend });
     const before = tf.memory();
     const init = tf.tensor2d([1.5, -2, 3, 0.25], [2, 2]);
-    const v = tf.variable(init);
+    const v: tf.Variable = tf.variable(init);
     init.dispose();
     const profile = await tf.profile(() => {
       const r = sharedReference(v);
