@@ -154,13 +154,12 @@ const fusedMatMulGradient: tf.GradConfig = {
     const g0 = throughActivation(dy as tf.Tensor, y, attrs.activation);
     const g = g0.rank === 2 ? g0 : tf.reshape(g0, y.shape.slice(-2) as [number, number]);
     // The rules of tfjs's fused matMul gradient, on 2-D operands.
-    const grads: Record<string, () => tf.Tensor> = {
+    return {
       a: () => (transposeA ? product(b, g, transposeB, true) : product(g, b, false, !transposeB)),
       b: () => (transposeB ? product(g, a, true, transposeA) : product(a, g, !transposeA, false)),
+      // Asked for only where the node has a bias input.
+      bias: () => biasGradient(g, attrs[BIAS_RANK_ATTR] ?? 1),
     };
-    // Asked for only where the node has a bias input.
-    grads.bias = () => biasGradient(g, attrs[BIAS_RANK_ATTR] ?? 1);
-    return grads;
   },
 };
 

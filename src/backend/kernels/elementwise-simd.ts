@@ -184,25 +184,33 @@ function relu(): FunctionSpec {
   };
 }
 
-function step(): FunctionSpec {
-  const [X, OUT, N, ALPHA] = [0, 1, 2, 3];
-  const [I, V, AL] = [4, 5, 6];
-  // v128.bitselect(ifTrue, ifFalse, mask): x where x != x (NaN), else bitselect(1, alpha, x > 0).
-  const selectNaN = (x: Code): Code => [
+/**
+ * The code of step(x) for a vector `x`: 1 where x > 0, `alpha` (a vector code) elsewhere, and x itself
+ * where it is NaN; `v` is a v128 local to hold x. v128.bitselect(ifTrue, ifFalse, mask) twice: x
+ * where x != x, else bitselect(1, alpha, x > 0).
+ */
+function stepVector(x: Code, v: number, alpha: Code): Code {
+  return [
     ...x,
-    ...set(V),
-    ...get(V),
+    ...set(v),
+    ...get(v),
     ...v128const(f32x4(1)),
-    ...get(AL),
-    ...get(V),
+    ...alpha,
+    ...get(v),
     ...v128const(f32x4(0)),
     ...simd(F32X4_GT),
     ...simd(BITSELECT),
-    ...get(V),
-    ...get(V),
+    ...get(v),
+    ...get(v),
     ...simd(F32X4_NE),
     ...simd(BITSELECT),
   ];
+}
+
+function step(): FunctionSpec {
+  const [X, OUT, N, ALPHA] = [0, 1, 2, 3];
+  const [I, V, AL] = [4, 5, 6];
+  const selectNaN = (x: Code): Code => stepVector(x, V, get(AL));
   return {
     name: 'step',
     params: [I32, I32, I32, F32],
@@ -229,23 +237,7 @@ function step(): FunctionSpec {
 function reluGrad(): FunctionSpec {
   const [DY, Y, OUT, N] = [0, 1, 2, 3];
   const [I, V] = [4, 5];
-  const times = (dy: Code, y: Code): Code => [
-    ...dy,
-    ...y,
-    ...set(V),
-    ...get(V),
-    ...v128const(f32x4(1)),
-    ...v128const(f32x4(0)),
-    ...get(V),
-    ...v128const(f32x4(0)),
-    ...simd(F32X4_GT),
-    ...simd(BITSELECT),
-    ...get(V),
-    ...get(V),
-    ...simd(F32X4_NE),
-    ...simd(BITSELECT),
-    ...simd(F32X4_MUL),
-  ];
+  const times = (dy: Code, y: Code): Code => [...dy, ...stepVector(y, V, v128const(f32x4(0))), ...simd(F32X4_MUL)];
   return {
     name: 'relu_grad',
     params: 4,
