@@ -313,12 +313,16 @@ export class QueueExecutor implements Executor {
     });
     finished.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
     const busy = new Set<string>();
+    /** The 'started' announcements in flight, by run id. */
+    const announcing = new Map<string, Promise<void>>();
     const check = async (id: string): Promise<void> => {
       const spec = pending.get(id);
       if (spec === undefined || busy.has(id)) return;
       busy.add(id);
       try {
         const record = await this.settle(client, queue, id, spec, resultsDir);
+        // A run's 'started' (under way when its job ended) goes out before its 'finished'.
+        if (record !== null) await announcing.get(id);
         if (record !== null && pending.delete(id)) {
           byId.set(id, record);
           emit({ type: 'finished', record });
@@ -330,10 +334,18 @@ export class QueueExecutor implements Executor {
         busy.delete(id);
       }
     };
-    const announce = async (id: string): Promise<void> => {
-      const job = await Job.fromId(queue, id).catch(() => undefined);
+    const announce = (id: string): Promise<void> => {
+      // The spec is read before the lookup of the worker: a short job may end meanwhile.
       const spec = pending.get(id);
-      if (spec !== undefined) emit({ type: 'started', runId: id, spec, worker: job?.processedBy ?? 'a worker' });
+      if (spec === undefined) return Promise.resolve();
+      const started = Job.fromId(queue, id)
+        .catch(() => undefined)
+        .then((job) => emit({ type: 'started', runId: id, spec, worker: job?.processedBy ?? 'a worker' }))
+        .finally(() => {
+          if (announcing.get(id) === started) announcing.delete(id);
+        });
+      announcing.set(id, started);
+      return started;
     };
     events.on('active', ({ jobId }) => void (pending.has(jobId) && announce(jobId)));
     events.on('completed', ({ jobId }) => void check(jobId));
