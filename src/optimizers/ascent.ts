@@ -3,7 +3,7 @@
  * weights to the (approximate) worst point of the rho-neighbourhood. Exact formulas: ALGORITHMS.md.
  */
 import * as tf from '@tensorflow/tfjs';
-import { globalNorm, scale as scaleBy } from '../util/paramVector.js';
+import { globalNorm, normalizedAxpy, scale as scaleBy } from '../util/paramVector.js';
 import { Rng } from '../util/random.js';
 import { checkNumber, checkSeed } from '../util/validation.js';
 import { rngState, type MaybeStateful } from './ruleState.js';
@@ -35,6 +35,13 @@ export interface AscentRule extends MaybeStateful {
   readonly needsGradient?: boolean;
   /** The perturbation e, one new tensor per variable (the caller disposes them). */
   perturbation(input: AscentInput): tf.Tensor[];
+  /**
+   * The perturbed weights `w + e` themselves, one new tensor per variable, bit-for-bit
+   * `origin[i] + perturbation(input)[i]` (`origin`: the values at w). Optional: a rule gives it when
+   * it can fuse its scale into the move (SAM's norm, scale and add are one kernel call on wasm), and
+   * the step then never makes e. Absent: the step adds {@link perturbation} to w.
+   */
+  shiftedWeights?(input: AscentInput, origin: readonly tf.Tensor[]): tf.Tensor[];
 }
 
 /**
@@ -61,6 +68,7 @@ export function euclideanAscent(): AscentRule {
         return scaleBy(grads, scale);
       });
     },
+    shiftedWeights: ({ grads, rho, eps }, origin) => normalizedAxpy(origin, grads, rho, eps),
   };
 }
 
@@ -152,6 +160,15 @@ export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf
         const scale = tf.div(-rho, tf.add(globalNorm(v), eps)) as tf.Scalar;
         return scaleBy(v, scale);
       });
+    },
+    shiftedWeights({ vars, rho, eps }, origin) {
+      const missing: tf.Tensor[] = [];
+      const v = vars.map((x, i) => momentumOf(x, i) ?? missing[missing.push(tf.zerosLike(x)) - 1]);
+      try {
+        return normalizedAxpy(origin, v, -rho, eps);
+      } finally {
+        tf.dispose(missing);
+      }
     },
   };
 }

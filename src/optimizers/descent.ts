@@ -3,7 +3,7 @@
  * to the base optimiser (before weight decay). Exact formulas: ALGORITHMS.md.
  */
 import * as tf from '@tensorflow/tfjs';
-import { axpy, globalDot, globalNorm } from '../util/paramVector.js';
+import { axpy, globalDot, globalNorm, rejection, selfScaledAxpy } from '../util/paramVector.js';
 import { checkNumber } from '../util/validation.js';
 import type { MaybeStateful, NamedTensor, RuleState } from './ruleState.js';
 
@@ -136,31 +136,30 @@ export function lookSamDescent(options: { alpha: number }): DescentRule & {
     gv = null;
     gvNorm = null;
   };
-  const store = (values: readonly tf.Tensor[]): void => {
+  /** Stores `values` as g_v, with its norm when the caller has it (taken over), else computed. */
+  const store = (values: readonly tf.Tensor[], norm?: tf.Scalar): void => {
     if (gv !== null && (gv.length !== values.length || gv.some((v, i) => !tf.util.arraysEqual(v.shape, values[i].shape)))) forget();
     if (gv === null) gv = values.map((v) => tf.variable(v, false));
     else gv.forEach((v, i) => v.assign(values[i]));
     gvNorm?.dispose();
-    gvNorm = tf.keep(globalNorm(gv));
+    gvNorm = tf.keep(norm ?? globalNorm(gv));
   };
   const entry = (name: string): number => Number(name.slice(2));
   return {
     name: 'looksam',
     direction({ grads, perturbedGrads, eps }) {
-      tf.tidy(() => {
-        const scale = tf.div(globalDot(perturbedGrads, grads), tf.add(tf.square(globalNorm(grads)), eps)) as tf.Scalar;
-        store(axpy(perturbedGrads, grads, tf.neg(scale)));
-      });
+      // g_v and ‖g_v‖ in one kernel call on wasm.
+      const { values, norm } = rejection(perturbedGrads, grads, eps);
+      store(values, norm);
+      tf.dispose(values);
       return [...perturbedGrads];
     },
     directionWithoutClimb({ grads, eps }) {
       const stored = gv;
       const storedNorm = gvNorm;
       if (stored === null || storedNorm === null || stored.length !== grads.length) return [...grads];
-      return tf.tidy(() => {
-        const scale = tf.div(tf.mul(alpha, globalNorm(grads)), tf.add(storedNorm, eps)) as tf.Scalar;
-        return axpy(grads, stored, scale);
-      });
+      // One kernel call on wasm: the norm of g, the scale and the sum.
+      return selfScaledAxpy(grads, stored, alpha, storedNorm, eps);
     },
     state: {
       save: (): NamedTensor[] => (gv ?? []).map((v, i) => ({ name: `gv${i}`, tensor: v })),

@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { sharedReference } from '../util/sharedReference.js';
-import { atShiftedWeights } from '../util/paramVector.js';
+import { atMovedWeights, atShiftedWeights, axpy } from '../util/paramVector.js';
 import { withOwnership, type TensorScope } from '../util/tensorScope.js';
 import { checkBoolean, checkNumber, describeValue } from '../util/validation.js';
-import type { AscentRule } from './ascent.js';
+import type { AscentInput, AscentRule } from './ascent.js';
 import type { DescentRule, ExampleLossClosure, LossPass } from './descent.js';
 
 export type { ExampleLossClosure, LossPass } from './descent.js';
@@ -122,6 +122,27 @@ export function sharpnessAwareStep(
 /** The step's settings, checked. */
 type StepSettings = ReturnType<typeof readStepConfig>;
 
+/**
+ * The move from w to w + e for `atMovedWeights`: the rule's fused `shiftedWeights` where it has one
+ * (no e is made), else w + `perturbation`. `applied` runs once the new values exist (the step frees
+ * g there when the descent does not read it, so that g does not live through the pass at w + e).
+ */
+function moveTo(ascent: AscentRule, input: AscentInput, applied?: () => void): (origin: readonly tf.Tensor[]) => tf.Tensor[] {
+  return (origin) => {
+    try {
+      if (ascent.shiftedWeights !== undefined) return ascent.shiftedWeights(input, origin);
+      const e = ascent.perturbation(input);
+      try {
+        return axpy(origin, e, 1);
+      } finally {
+        tf.dispose(e);
+      }
+    } finally {
+      applied?.();
+    }
+  };
+}
+
 /** The two-pass step of ALGORITHMS.md on a closure of the batch's mean loss (one pass when it does not climb). */
 function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): SharpnessAwareStepResult {
   const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable, climb } = settings;
@@ -132,21 +153,19 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
       // One pass. rho = 0 gives e = 0, so g_p = g: the base optimiser's step.
       const d = rho === 0 ? g : scope.own(descent.directionWithoutClimb?.({ vars: active, grads: g, eps }) ?? g);
       const gradients = scope.own(addWeightDecay(d, active, weightDecay));
-      return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
+      return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: zeroGap(loss), vars: active, gradients });
     }
     // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept (and g freed
     //    when the descent does not read it, so that it does not live through pass 2);
     // 3. (L_p, g_p) = valueAndGrad(L)(w + e), owning what f keeps there (tfjs-layers keeps batch
     //    metrics twice; those of this pass are nobody's);
     // 4. w restored bit-exactly, also if f throws (and the non-trainable state, see the config).
-    const e = (): tf.Tensor[] => {
-      const shift = ascent.perturbation({ vars: active, grads: g, rho, eps });
+    const move = moveTo(ascent, { vars: active, grads: g, rho, eps }, () => {
       if (descent.needsCleanGradient === false) scope.disposeNow(g);
-      return shift;
-    };
+    });
     const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
     const { value: perturbedLoss, grads: gp } = scope.own(
-      atShiftedWeights(active, e, () => scope.ownKeptDuring(() => perturbedPass(f, active)), { alsoRestore }),
+      atMovedWeights(active, move, () => scope.ownKeptDuring(() => perturbedPass(f, active)), { alsoRestore }),
     );
     // 5. d = descent(g, g_p), plus coupled weight decay wd * w.
     const d = scope.own(descent.direction({ grads: g, perturbedGrads: gp, eps }));
@@ -154,6 +173,11 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
     // 6. is the caller's: the base optimiser applies `gradients` as if they were the gradient.
     return scope.keep({ loss, perturbedLoss, surrogateGap: tf.sub(perturbedLoss, loss) as tf.Scalar, vars: active, gradients });
   });
+}
+
+/** The surrogate gap of a step that made one pass: 0 (a new scalar without a kernel call, unlike zerosLike). */
+function zeroGap(loss: tf.Scalar): tf.Scalar {
+  return tf.scalar(0, loss.dtype);
 }
 
 /** The step's settings with their defaults, checked against each other and against the kind of `f`. */
@@ -254,14 +278,28 @@ function nonTrainableVariablesOutside(vars: readonly tf.Variable[]): tf.Variable
 function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): SharpnessAwareStepResult {
   const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable } = settings;
   return withOwnership((scope) => {
-    const e = scope.own(ascent.perturbation({ vars, grads: [], rho, eps }));
     const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
     // The only pass of the step: what the closure keeps here is the caller's, as in a clean pass.
-    const { loss, active, g } = scope.own(atShiftedWeights(vars, e, () => cleanPass(f, vars), { alsoRestore }));
-    const shift = active.map((v) => e[vars.indexOf(v)]);
+    const pass = (): ReturnType<typeof cleanPass> => cleanPass(f, vars);
+    const input = { vars, grads: [], rho, eps };
+    // Weight decay is taken at w + e, so it needs e itself; without it the rule may fuse the move.
+    const e = weightDecay === 0 ? null : scope.own(ascent.perturbation(input));
+    const { loss, active, g } = scope.own(
+      e === null ? atMovedWeights(vars, moveTo(ascent, input), pass, { alsoRestore }) : atShiftedWeights(vars, e, pass, { alsoRestore }),
+    );
     const d = scope.own(descent.direction({ grads: g, perturbedGrads: g, eps }));
-    const gradients = scope.own(addWeightDecay(d, active, weightDecay, shift));
-    return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: tf.zerosLike(loss), vars: active, gradients });
+    const gradients =
+      e === null
+        ? d
+        : scope.own(
+            addWeightDecay(
+              d,
+              active,
+              weightDecay,
+              active.map((v) => e[vars.indexOf(v)]),
+            ),
+          );
+    return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: zeroGap(loss), vars: active, gradients });
   });
 }
 
@@ -336,16 +374,20 @@ function groupStep(
 ): GroupResult {
   const { ascent, descent, rho, eps, climb, accumulation: parts, exampleShare } = settings;
   if (climb && rho > 0 && ascent.needsGradient === false) {
-    // MSAM: one pass, at w + e.
-    const e = scope.own(ascent.perturbation({ vars, grads: [], rho, eps }));
-    const at = scope.own(atShiftedWeights(vars, e, () => examplePass(f, vars, group, parts, 'perturbed', false), { alsoRestore }));
+    // MSAM: one pass, at w + e (e itself kept only for weight decay, which is taken there).
+    const input = { vars, grads: [], rho, eps };
+    const pass = (): ExamplePassResult => examplePass(f, vars, group, parts, 'perturbed', false);
+    const e = settings.weightDecay === 0 ? null : scope.own(ascent.perturbation(input));
+    const at = scope.own(
+      e === null ? atMovedWeights(vars, moveTo(ascent, input), pass, { alsoRestore }) : atShiftedWeights(vars, e, pass, { alsoRestore }),
+    );
     const d = scope.own(descent.direction({ grads: at.grads, perturbedGrads: at.grads, eps }));
     return {
       loss: at.value,
       perturbedLoss: scope.own(sharedReference(at.value)),
       active: at.active,
       d,
-      decayShift: at.active.map((v) => e[vars.indexOf(v)]),
+      ...(e === null ? {} : { decayShift: at.active.map((v) => e[vars.indexOf(v)]) }),
     };
   }
   const selecting = climb && rho > 0 && exampleShare < 1;
@@ -357,15 +399,13 @@ function groupStep(
     return { loss: clean.value, perturbedLoss: scope.own(sharedReference(clean.value)), active, d };
   }
   // 2.-4. e from g, then the pass at w + e (on the selected examples with ESAM), w restored bit-exactly.
-  const e = (): tf.Tensor[] => {
-    const shift = ascent.perturbation({ vars: active, grads: g, rho, eps });
+  const move = moveTo(ascent, { vars: active, grads: g, rho, eps }, () => {
     if (descent.needsCleanGradient === false) scope.disposeNow(g);
-    return shift;
-  };
+  });
   const perturbed = scope.own(
-    atShiftedWeights(
+    atMovedWeights(
       active,
-      e,
+      move,
       () =>
         scope.ownKeptDuring(() => {
           if (!selecting) {

@@ -25,6 +25,21 @@ export const GLOBAL_DOT_KERNEL = 'FlatminimaGlobalDot';
  */
 export const AXPY_KERNEL = 'FlatminimaAxpy';
 
+/**
+ * The name of the kernel computing `x_i + s * y_i` for a whole list with s made from a global norm
+ * in the same call (inputs, as a list: x_0..x_{n-1}, y_0..y_{n-1}, then the scalar tensor d with
+ * normOf 'x'; attrs { n, normOf, a, eps }): `s = a / (‖y‖ + eps)` with normOf 'y',
+ * `s = a ‖x‖ / (d + eps)` with normOf 'x'; see {@link normalizedAxpy} and {@link selfScaledAxpy}.
+ */
+export const NORMALIZED_AXPY_KERNEL = 'FlatminimaNormalizedAxpy';
+
+/**
+ * The name of the kernel computing the part of a list y orthogonal to a list x and its norm in one
+ * call (inputs, as a list: y_0..y_{n-1}, x_0..x_{n-1}; attrs { n, eps }; outputs r_0..r_{n-1} and
+ * ‖r‖); see {@link rejection}.
+ */
+export const REJECTION_KERNEL = 'FlatminimaRejection';
+
 /** Whether the active backend has kernel `name`. */
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) != null;
@@ -134,6 +149,73 @@ function fusedAxpy(xs: readonly tf.Tensor[] | null, ys: readonly tf.Tensor[], s:
   }) as unknown as tf.Tensor[];
 }
 
+/**
+ * Whether the norm-scaled kernel can take `xs` and `ys`: the backend has it, no tape is recording
+ * (it has no registered gradient; under a tape the composition runs, which tf.grad can follow) and
+ * the operands are float32 pairs of one shape.
+ */
+function normalizedKernelTakes(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[]): boolean {
+  const engine = tf.engine() as unknown as { state: { gradientDepth: number } };
+  return (
+    ys.length > 0 &&
+    engine.state.gradientDepth === 0 &&
+    hasKernel(NORMALIZED_AXPY_KERNEL) &&
+    fusable(xs, ys) &&
+    xs.every((x, i) => tf.util.arraysEqual(x.shape, ys[i].shape))
+  );
+}
+
+/**
+ * `x_i + (a / (‖ys‖ + eps)) y_i` for each i (new tensors): SAM's move from w to
+ * `w + rho g / (‖g‖ + eps)` in one kernel call where the backend has it, bit-for-bit the
+ * composition `axpy(xs, ys, a / (globalNorm(ys) + eps))` in float32.
+ * @throws RangeError when the lists differ in length.
+ */
+export function normalizedAxpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], a: number, eps: number): ParamVector {
+  if (xs.length !== ys.length) throw new RangeError(`normalizedAxpy: lists differ in length (${xs.length} vs ${ys.length})`);
+  if (normalizedKernelTakes(xs, ys)) {
+    return tf
+      .engine()
+      .runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys), { n: ys.length, normOf: 'y', a, eps }) as unknown as tf.Tensor[];
+  }
+  return tf.tidy(() => axpy(xs, ys, tf.div(a, tf.add(globalNorm(ys), eps)) as tf.Scalar));
+}
+
+/**
+ * `x_i + (a ‖xs‖ / (d + eps)) y_i` for each i (new tensors; `d` a scalar tensor): LookSAM's reuse
+ * `g + alpha ‖g‖ g_v / (‖g_v‖ + eps)` in one kernel call where the backend has it, bit-for-bit the
+ * composition `axpy(xs, ys, (a * globalNorm(xs)) / (d + eps))` in float32.
+ * @throws RangeError when the lists differ in length or `d` has more than one element.
+ */
+export function selfScaledAxpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], a: number, d: tf.Scalar, eps: number): ParamVector {
+  if (xs.length !== ys.length) throw new RangeError(`selfScaledAxpy: lists differ in length (${xs.length} vs ${ys.length})`);
+  checkScale('selfScaledAxpy', d);
+  if (normalizedKernelTakes(xs, ys) && d.dtype === 'float32') {
+    const inputs = listInputs(xs, ys, d);
+    return tf.engine().runKernel(NORMALIZED_AXPY_KERNEL, inputs, { n: ys.length, normOf: 'x', a, eps }) as unknown as tf.Tensor[];
+  }
+  return tf.tidy(() => axpy(xs, ys, tf.div(tf.mul(a, globalNorm(xs)), tf.add(d, eps)) as tf.Scalar));
+}
+
+/**
+ * The rejection of `ys` from `xs`: `r_i = y_i - (<y, x> / (‖x‖² + eps)) x_i` (new tensors), and
+ * `‖r‖`, in one kernel call where the backend has it (LookSAM's `g_v` from `g_p` and `g`),
+ * bit-for-bit the float32 composition of {@link globalDot}, {@link globalNorm} and {@link axpy}.
+ * @throws RangeError when the lists differ in length.
+ */
+export function rejection(ys: readonly tf.Tensor[], xs: readonly tf.Tensor[], eps: number): { values: ParamVector; norm: tf.Scalar } {
+  if (xs.length !== ys.length) throw new RangeError(`rejection: lists differ in length (${ys.length} vs ${xs.length})`);
+  if (normalizedKernelTakes(xs, ys) && hasKernel(REJECTION_KERNEL)) {
+    const out = tf.engine().runKernel(REJECTION_KERNEL, listInputs(ys, xs), { n: ys.length, eps }) as unknown as tf.Tensor[];
+    return { values: out.slice(0, ys.length), norm: out[ys.length] as tf.Scalar };
+  }
+  return tf.tidy(() => {
+    const scale = tf.div(globalDot(ys, xs), tf.add(tf.square(globalNorm(xs)), eps)) as tf.Scalar;
+    const values = axpy(ys, xs, tf.neg(scale));
+    return { values, norm: globalNorm(values) };
+  });
+}
+
 /** Refuses an `s` that is neither a number nor a one-element tensor (tfjs would broadcast it silently). */
 function checkScale(where: string, s: Scale): void {
   if (typeof s === 'number') return;
@@ -184,6 +266,11 @@ export class WeightSnapshot {
     });
   }
 
+  /** Sets every variable to `values[i]` (the caller's tensors, left undisposed). */
+  moveTo(values: readonly tf.Tensor[]): void {
+    this.vars.forEach((v, i) => v.assign(values[i]));
+  }
+
   /** Sets every variable back to its original value (bit-exact); a variable still holding it is left alone. */
   restore(): void {
     this.vars.forEach((v, i) => {
@@ -227,19 +314,39 @@ export function atShiftedWeights<T>(
   fn: () => T,
   options: ShiftOptions = {},
 ): T {
-  return withSnapshot(options.alsoRestore ?? [], () =>
+  const move = (origin: readonly tf.Tensor[]): tf.Tensor[] => {
+    if (typeof shift !== 'function') return axpy(origin, shift, 1);
+    const d = shift();
+    try {
+      return axpy(origin, d, 1);
+    } finally {
+      tf.dispose(d as tf.Tensor[]);
+    }
+  };
+  return atMovedWeights(vars, move, fn, options);
+}
+
+/**
+ * {@link atShiftedWeights} with the new values made from the old ones: `move(w)` returns one new
+ * tensor per variable (freed once assigned), e.g. `normalizedAxpy(w, g, rho, eps)`, which makes
+ * `w + e` without `e` itself.
+ */
+export function atMovedWeights<T>(
+  vars: readonly tf.Variable[],
+  move: (origin: readonly tf.Tensor[]) => readonly tf.Tensor[],
+  fn: () => T,
+  options: ShiftOptions = {},
+): T {
+  const run = (): T =>
     withSnapshot(vars, (snap) => {
-      if (typeof shift === 'function') {
-        const d = shift();
-        try {
-          snap.shift(d);
-        } finally {
-          tf.dispose(d as tf.Tensor[]);
-        }
-      } else {
-        snap.shift(shift);
+      const moved = move(snap.saved);
+      try {
+        snap.moveTo(moved);
+      } finally {
+        tf.dispose(moved as tf.Tensor[]);
       }
       return fn();
-    }),
-  );
+    });
+  const alsoRestore = options.alsoRestore ?? [];
+  return alsoRestore.length === 0 ? run() : withSnapshot(alsoRestore, run);
 }

@@ -32,21 +32,25 @@ function scalarValue(ops: WasmOps, s: tf.TensorInfo): number {
   return ops.view(s)[0]!;
 }
 
-/** `Σ_i <x_i, y_i>` as a float32 scalar (inputs x_0..x_{n-1}, y_0..y_{n-1}; attrs { n }). */
-export function globalDotKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const ops = new WasmOps(backend);
-  const n = attrs.n as number;
-  const xs = list(inputs, 0, n);
-  const ys = list(inputs, n, n);
-  const out = ops.empty([]);
-  const simd = routines(ops);
+/**
+ * `Σ_i <x_i, y_i>` in float32, summed as the composition sums it: each pair by the SIMD `dot`
+ * (sum_cols's blocks and order; `scratch`, a one-element float32 tensor, holds its result), the
+ * pairs' sums added in list order.
+ */
+function sumOfDots(
+  ops: WasmOps,
+  simd: ElementwiseRoutines | null,
+  xs: tf.TensorInfo[],
+  ys: tf.TensorInfo[],
+  scratch: tf.TensorInfo,
+): number {
   let total = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < xs.length; i++) {
     const size = sizeOf(xs[i]!.shape);
     let part: number;
     if (simd !== null) {
-      simd.dot(ops.offset(xs[i]!), ops.offset(ys[i]!), ops.offset(out), size);
-      part = ops.view(out)[0]!;
+      simd.dot(ops.offset(xs[i]!), ops.offset(ys[i]!), ops.offset(scratch), size);
+      part = ops.view(scratch)[0]!;
     } else {
       // No WebAssembly SIMD: the same sum in JavaScript, in float32 (not bit-equal to the stock ops).
       const a = ops.view(xs[i]!);
@@ -56,24 +60,19 @@ export function globalDotKernel({ inputs, backend, attrs }: KernelArgs): tf.Tens
     }
     total = i === 0 ? part : Math.fround(total + part);
   }
-  ops.view(out)[0] = total;
-  return out;
+  return total;
 }
 
-/**
- * `x_i + s * y_i` for each i, or `s * y_i` without x (inputs x_0..x_{n-1} when hasX, y_0..y_{n-1},
- * then the scalar tensor s when hasS; attrs { n, hasX, hasS, s }, the number s used without hasS).
- */
-export function axpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const ops = new WasmOps(backend);
-  const n = attrs.n as number;
-  const y0 = attrs.hasX === true ? n : 0;
-  const xs = attrs.hasX === true ? list(inputs, 0, n) : null;
-  const ys = list(inputs, y0, n);
-  const s = attrs.hasS === true ? scalarValue(ops, list(inputs, y0 + n, 1)[0]!) : (attrs.s as number);
-  const simd = routines(ops);
+/** `x_i + s * y_i` (or `s * y_i` when xs is null) for each i, as new tensors. */
+function scaledSums(
+  ops: WasmOps,
+  simd: ElementwiseRoutines | null,
+  xs: tf.TensorInfo[] | null,
+  ys: tf.TensorInfo[],
+  s: number,
+): tf.TensorInfo[] {
   const outs: tf.TensorInfo[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < ys.length; i++) {
     const y = ys[i]!;
     const out = ops.empty(y.shape);
     const size = sizeOf(y.shape);
@@ -90,4 +89,76 @@ export function axpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
     outs.push(out);
   }
   return outs;
+}
+
+/** `Σ_i <x_i, y_i>` as a float32 scalar (inputs x_0..x_{n-1}, y_0..y_{n-1}; attrs { n }). */
+export function globalDotKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const ops = new WasmOps(backend);
+  const n = attrs.n as number;
+  const out = ops.empty([]);
+  const total = sumOfDots(ops, routines(ops), list(inputs, 0, n), list(inputs, n, n), out);
+  ops.view(out)[0] = total;
+  return out;
+}
+
+/**
+ * `x_i + s * y_i` for each i, or `s * y_i` without x (inputs x_0..x_{n-1} when hasX, y_0..y_{n-1},
+ * then the scalar tensor s when hasS; attrs { n, hasX, hasS, s }, the number s used without hasS).
+ */
+export function axpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const ops = new WasmOps(backend);
+  const n = attrs.n as number;
+  const y0 = attrs.hasX === true ? n : 0;
+  const xs = attrs.hasX === true ? list(inputs, 0, n) : null;
+  const ys = list(inputs, y0, n);
+  const s = attrs.hasS === true ? scalarValue(ops, list(inputs, y0 + n, 1)[0]!) : (attrs.s as number);
+  return scaledSums(ops, routines(ops), xs, ys, s);
+}
+
+/**
+ * `x_i + s * y_i` for each i with s made from a global norm in the same call (inputs x_0..x_{n-1},
+ * y_0..y_{n-1}, then, with normOf 'x', the scalar tensor d; attrs { n, normOf, a, eps }):
+ * - normOf 'y': `s = a / (‖y‖ + eps)` (SAM's and MSAM's move from w to w + e);
+ * - normOf 'x': `s = (a ‖x‖) / (d + eps)` (LookSAM's reuse of its stored direction).
+ * s is rounded as the float32 ops Sqrt, Add, Multiply and RealDiv round it, so the result is
+ * bit-for-bit the composition of paramVector.ts (JavaScript's double arithmetic on float32
+ * operands, rounded once, is the correctly rounded float32 result for these operations).
+ */
+export function normalizedAxpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const ops = new WasmOps(backend);
+  const n = attrs.n as number;
+  const xs = list(inputs, 0, n);
+  const ys = list(inputs, n, n);
+  const simd = routines(ops);
+  const f = Math.fround;
+  const a = f(attrs.a as number);
+  const eps = f(attrs.eps as number);
+  const scratch = ops.empty([]);
+  const normOfX = attrs.normOf === 'x';
+  const norm = f(Math.sqrt(sumOfDots(ops, simd, normOfX ? xs : ys, normOfX ? xs : ys, scratch)));
+  ops.free(scratch);
+  const s = normOfX ? f(f(a * norm) / f(scalarValue(ops, list(inputs, 2 * n, 1)[0]!) + eps)) : f(a / f(norm + eps));
+  return scaledSums(ops, simd, xs, ys, s);
+}
+
+/**
+ * The part of each y_i orthogonal to the list x, `r_i = y_i - (<y, x> / (‖x‖² + eps)) x_i`, and
+ * `‖r‖` (inputs y_0..y_{n-1}, x_0..x_{n-1}; attrs { n, eps }; outputs r_0..r_{n-1}, then ‖r‖ as a
+ * scalar): LookSAM's stored direction and its norm in one call. Rounded as the float32 composition
+ * of paramVector.ts rounds it (see {@link normalizedAxpyKernel}).
+ */
+export function rejectionKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+  const ops = new WasmOps(backend);
+  const n = attrs.n as number;
+  const ys = list(inputs, 0, n);
+  const xs = list(inputs, n, n);
+  const simd = routines(ops);
+  const f = Math.fround;
+  const eps = f(attrs.eps as number);
+  const norm = ops.empty([]);
+  const xNorm = f(Math.sqrt(sumOfDots(ops, simd, xs, xs, norm)));
+  const scale = f(sumOfDots(ops, simd, ys, xs, norm) / f(f(xNorm * xNorm) + eps));
+  const rs = scaledSums(ops, simd, ys, xs, -scale);
+  ops.view(norm)[0] = f(Math.sqrt(sumOfDots(ops, simd, rs, rs, norm)));
+  return [...rs, norm];
 }

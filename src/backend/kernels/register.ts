@@ -22,9 +22,9 @@ import {
   subKernel,
   sumKernel,
 } from './elementwise.js';
-import { axpyKernel, globalDotKernel } from './param-vector.js';
+import { axpyKernel, globalDotKernel, normalizedAxpyKernel, rejectionKernel } from './param-vector.js';
 import { gatherV2Kernel } from './gather.js';
-import { AXPY_KERNEL, GLOBAL_DOT_KERNEL } from '../../util/paramVector.js';
+import { AXPY_KERNEL, GLOBAL_DOT_KERNEL, NORMALIZED_AXPY_KERNEL, REJECTION_KERNEL } from '../../util/paramVector.js';
 import { installSharedTapeSaves } from '../tape-saves.js';
 import { installTrainingFusion } from '../training-fusion.js';
 import { registerCrossEntropyGradient } from '../cross-entropy.js';
@@ -81,6 +81,8 @@ const TRAINING_KERNELS: Record<string, tf.KernelFunc> = {
   // flatminima's own kernels (no stock counterpart): see param-vector.ts.
   [GLOBAL_DOT_KERNEL]: globalDotKernel as unknown as tf.KernelFunc,
   [AXPY_KERNEL]: axpyKernel as unknown as tf.KernelFunc,
+  [NORMALIZED_AXPY_KERNEL]: normalizedAxpyKernel as unknown as tf.KernelFunc,
+  [REJECTION_KERNEL]: rejectionKernel as unknown as tf.KernelFunc,
   // The gradient through a fused ReLU: see ../training-fusion.ts.
   [RELU_GRAD_KERNEL]: reluGradKernel as unknown as tf.KernelFunc,
   // The runner's loss: see ../cross-entropy.ts.
