@@ -8,14 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 import { sharedReference } from '../util/sharedReference.js';
 import { Rng } from '../util/random.js';
 import { disposeForgottenOptimizerState, repairRestoredOptimizer } from '../util/tfjsFixes.js';
-import { checkOptionsObject, describeValue } from '../util/validation.js';
+import { checkNumber, checkOptionsObject, describeValue } from '../util/validation.js';
 import { COMMON_OPTION_RULES, readNumberOption } from './options.js';
 import type { AscentRule } from './ascent.js';
 import { allOf, everyKthStep, everyStep, randomClimb, type ClimbPolicy } from './climb.js';
 import type { DescentRule, ExampleLossClosure } from './descent.js';
 import type { NamedTensor, RuleState } from './ruleState.js';
 import { getLearningRate, isProportionalRho, rhoAt, type RhoOption } from './schedules.js';
-import { checkStepCombination, defaultTrainableVariables, isExampleLossClosure, sharpnessAwareStep } from './step.js';
+import { checkStepCombination, defaultTrainableVariables, isExampleLossClosure, stepSettings, stepWithSettings, type StepSettings } from './step.js';
 
 export type { NamedTensor } from './ruleState.js';
 
@@ -184,7 +184,14 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
   readonly accumulation: number;
   private stepCount = 0;
   private lastRho: number | null = null;
-  private lastTensors: { loss: tf.Scalar; perturbedLoss: tf.Scalar; surrogateGap: tf.Scalar } | null = null;
+  /**
+   * The last step's losses, as many tensors after every step (so that `tf.memory().numTensors`
+   * does not move with the kind of step): after a one-pass step perturbedLoss shares loss's buffer
+   * and onePass is true (h = 0).
+   */
+  private lastTensors: { loss: tf.Scalar; perturbedLoss: tf.Scalar; onePass: boolean } | null = null;
+  /** The step's settings, checked once here rather than on every step. */
+  private readonly settings: StepSettings;
 
   constructor(options: SharpnessAwareOptions) {
     super();
@@ -200,6 +207,14 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
       microBatches,
       accumulation,
       exampleShare: options.descent.exampleShare ?? 1,
+    });
+    this.settings = stepSettings({
+      ascent: options.ascent,
+      descent: options.descent,
+      weightDecay: settings.weightDecay,
+      eps: settings.eps,
+      microBatches,
+      accumulation,
     });
     this.base = settings.base;
     this.rho = settings.rho;
@@ -262,9 +277,12 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     return this.lastTensors === null ? null : this.lastTensors.perturbedLoss.dataSync()[0];
   }
 
-  /** Surrogate gap h = L(w + e) - L(w) of the last step, or null before the first. */
+  /** Surrogate gap h = L(w + e) - L(w) of the last step (0 when it made one pass), or null before the first. */
   get lastSurrogateGap(): number | null {
-    return this.lastTensors === null ? null : this.lastTensors.surrogateGap.dataSync()[0];
+    if (this.lastTensors === null) return null;
+    const { loss, perturbedLoss, onePass } = this.lastTensors;
+    // The float32 difference, as tf.sub computes it.
+    return onePass ? 0 : Math.fround(perturbedLoss.dataSync()[0] - loss.dataSync()[0]);
   }
 
   /**
@@ -284,31 +302,28 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     const vars = varList ?? defaultTrainableVariables();
     const rho = this.currentRho();
     const climb = this.climbPolicy.climbs({ step: this.stepCount });
-    const result = sharpnessAwareStep(f, vars, {
-      ascent: this.ascentRule,
-      descent: this.descentRule,
-      rho,
-      weightDecay: this.weightDecay,
-      eps: this.eps,
-      climb,
-      microBatches: this.microBatches,
-      accumulation: this.accumulation,
-    });
+    const result = stepWithSettings(f, vars, { ...this.settings, rho: checkNumber('sharpnessAwareStep', 'rho', rho, undefined, { min: 0 }), climb });
     this.lastRho = rho;
-    this.rememberLast({ loss: sharedReference(result.loss), perturbedLoss: result.perturbedLoss, surrogateGap: result.surrogateGap });
+    const onePass = result.perturbedLoss === null;
+    this.rememberLast({
+      loss: sharedReference(result.loss),
+      perturbedLoss: result.perturbedLoss ?? sharedReference(result.loss),
+      onePass,
+    });
     const grads: tf.NamedTensorMap = {};
     result.vars.forEach((v, i) => (grads[v.name] = result.gradients[i]));
     return { value: result.loss, grads };
   }
 
   /** Keeps this step's losses for lastLoss & co., freeing the previous step's. */
-  private rememberLast(values: { loss: tf.Scalar; perturbedLoss: tf.Scalar; surrogateGap: tf.Scalar } | null): void {
-    if (this.lastTensors !== null) tf.dispose([this.lastTensors.loss, this.lastTensors.perturbedLoss, this.lastTensors.surrogateGap]);
+  private rememberLast(values: { loss: tf.Scalar; perturbedLoss: tf.Scalar; onePass: boolean } | null): void {
+    if (this.lastTensors !== null) {
+      this.lastTensors.loss.dispose();
+      this.lastTensors.perturbedLoss.dispose();
+    }
     // keep(): model.fit runs the step inside tf.tidy, which would otherwise dispose these.
     this.lastTensors =
-      values === null
-        ? null
-        : { loss: tf.keep(values.loss), perturbedLoss: tf.keep(values.perturbedLoss), surrogateGap: tf.keep(values.surrogateGap) };
+      values === null ? null : { loss: tf.keep(values.loss), perturbedLoss: tf.keep(values.perturbedLoss), onePass: values.onePass };
   }
 
   /**

@@ -113,14 +113,50 @@ export function sharpnessAwareStep(
   vars: readonly tf.Variable[],
   config: SharpnessAwareStepConfig,
 ): SharpnessAwareStepResult {
-  const settings = readStepConfig(config, f);
+  const { loss, perturbedLoss, vars: active, gradients } = stepWithSettings(f, vars, readStepConfig(config, f));
+  return {
+    loss,
+    perturbedLoss: perturbedLoss ?? sharedReference(loss),
+    surrogateGap: perturbedLoss === null ? tf.scalar(0, loss.dtype) : (tf.sub(perturbedLoss, loss) as tf.Scalar),
+    vars: active,
+    gradients,
+  };
+}
+
+/**
+ * What a step makes, as {@link SharpnessAwareStepResult} without the tensors a one-pass step only
+ * copies: `perturbedLoss` is null when the step made one pass (it is then `loss`, and the surrogate
+ * gap 0), and the gap is left to the reader (the optimiser reads it as a number when asked).
+ */
+export interface StepOutcome {
+  readonly loss: tf.Scalar;
+  readonly perturbedLoss: tf.Scalar | null;
+  readonly vars: tf.Variable[];
+  readonly gradients: tf.Tensor[];
+}
+
+/** The step's settings, checked (by {@link readStepConfig} or {@link stepSettings}). */
+export type StepSettings = ReturnType<typeof readStepConfig>;
+
+/**
+ * The settings of every step of an optimiser, checked once: `config` without rho and climb, which
+ * change per step ({@link stepWithSettings} takes them checked by the caller).
+ */
+export function stepSettings(config: Omit<SharpnessAwareStepConfig, 'rho' | 'climb'>): StepSettings {
+  return readStepConfig({ ...config, rho: 0, climb: true }, undefined);
+}
+
+/**
+ * The step on settings already checked (the optimiser checks them once, not on every step): the
+ * loss closure is checked against them here, as {@link sharpnessAwareStep} does.
+ */
+export function stepWithSettings(f: (() => tf.Scalar) | ExampleLossClosure, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
+  const needsExamples = settings.microBatches > 1 || settings.accumulation > 1 || settings.exampleShare < 1;
+  if (typeof f !== 'function' || needsExamples) checkStepCombination('sharpnessAwareStep', settings, f);
   if (typeof f !== 'function') return exampleStep(f, vars, settings);
   if (settings.climb && settings.rho > 0 && settings.ascent.needsGradient === false) return gradientFreeStep(f, vars, settings);
   return twoPassStep(f, vars, settings);
 }
-
-/** The step's settings, checked. */
-type StepSettings = ReturnType<typeof readStepConfig>;
 
 /**
  * The move from w to w + e for `atMovedWeights`: the rule's fused `shiftedWeights` where it has one
@@ -144,7 +180,7 @@ function moveTo(ascent: AscentRule, input: AscentInput, applied?: () => void): (
 }
 
 /** The two-pass step of ALGORITHMS.md on a closure of the batch's mean loss (one pass when it does not climb). */
-function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): SharpnessAwareStepResult {
+function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
   const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable, climb } = settings;
   return withOwnership((scope) => {
     // 1. (L, g) = valueAndGrad(L)(w), over the variables that get a gradient.
@@ -153,7 +189,7 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
       // One pass. rho = 0 gives e = 0, so g_p = g: the base optimiser's step.
       const d = rho === 0 ? g : scope.own(descent.directionWithoutClimb?.({ vars: active, grads: g, eps }) ?? g);
       const gradients = scope.own(addWeightDecay(d, active, weightDecay));
-      return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: zeroGap(loss), vars: active, gradients });
+      return scope.keep({ loss, perturbedLoss: null, vars: active, gradients });
     }
     // 2. e = ascent(w, g, rho), applied as w <- w + e with an exact copy of w kept (and g freed
     //    when the descent does not read it, so that it does not live through pass 2);
@@ -171,13 +207,8 @@ function twoPassStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings:
     const d = scope.own(descent.direction({ grads: g, perturbedGrads: gp, eps }));
     const gradients = scope.own(addWeightDecay(d, active, weightDecay));
     // 6. is the caller's: the base optimiser applies `gradients` as if they were the gradient.
-    return scope.keep({ loss, perturbedLoss, surrogateGap: tf.sub(perturbedLoss, loss) as tf.Scalar, vars: active, gradients });
+    return scope.keep({ loss, perturbedLoss, vars: active, gradients });
   });
-}
-
-/** The surrogate gap of a step that made one pass: 0 (a new scalar without a kernel call, unlike zerosLike). */
-function zeroGap(loss: tf.Scalar): tf.Scalar {
-  return tf.scalar(0, loss.dtype);
 }
 
 /** The step's settings with their defaults, checked against each other and against the kind of `f`. */
@@ -275,7 +306,7 @@ function nonTrainableVariablesOutside(vars: readonly tf.Variable[]): tf.Variable
 }
 
 /** Pass at w + e alone (an ascent without gradient): L and the gradients of the variables that get one. */
-function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): SharpnessAwareStepResult {
+function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
   const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable } = settings;
   return withOwnership((scope) => {
     const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
@@ -299,7 +330,7 @@ function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], sett
               active.map((v) => e[vars.indexOf(v)]),
             ),
           );
-    return scope.keep({ loss, perturbedLoss: sharedReference(loss), surrogateGap: zeroGap(loss), vars: active, gradients });
+    return scope.keep({ loss, perturbedLoss: null, vars: active, gradients });
   });
 }
 
@@ -319,7 +350,7 @@ interface GroupResult {
  * of them, each evaluated in `accumulation` parts; the groups' losses and directions combine
  * weighted by their sizes.
  */
-function exampleStep(f: ExampleLossClosure, vars: readonly tf.Variable[], settings: StepSettings): SharpnessAwareStepResult {
+function exampleStep(f: ExampleLossClosure, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
   const groups: (Int32Array | null)[] = settings.microBatches > 1 ? contiguousParts(range(f.size), settings.microBatches) : [null];
   return withOwnership((scope) => {
     const alsoRestore = settings.restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
@@ -330,7 +361,6 @@ function exampleStep(f: ExampleLossClosure, vars: readonly tf.Variable[], settin
       return scope.keep({
         loss: r.loss,
         perturbedLoss: r.perturbedLoss,
-        surrogateGap: tf.sub(r.perturbedLoss, r.loss) as tf.Scalar,
         vars: r.active,
         gradients,
       });
@@ -356,7 +386,6 @@ function exampleStep(f: ExampleLossClosure, vars: readonly tf.Variable[], settin
     return scope.keep({
       loss: combined.loss,
       perturbedLoss: combined.perturbedLoss,
-      surrogateGap: tf.sub(combined.perturbedLoss, combined.loss) as tf.Scalar,
       vars: active,
       gradients,
     });
