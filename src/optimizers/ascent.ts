@@ -135,6 +135,13 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
         return grads.map((g, i) => tf.mul(tf.mul(g, tf.tensor(masks[i], g.shape, 'float32')), scale));
       });
     },
+    shiftedWeights({ grads, rho, eps }, origin) {
+      // The same draws as perturbation() makes (variable by variable, in order), into one mask.
+      const mask = new Float32Array(grads.reduce((n, g) => n + g.size, 0));
+      let at = 0;
+      for (const g of grads) rng.fillBernoulli(mask.subarray(at, (at += g.size)), beta);
+      return normalizedAxpy(origin, grads, rho / beta, eps, mask);
+    },
     state: rngState(rng),
   };
 }

@@ -15,7 +15,14 @@ import { allOf, everyKthStep, everyStep, randomClimb, type ClimbPolicy } from '.
 import type { DescentRule, ExampleLossClosure } from './descent.js';
 import type { NamedTensor, RuleState } from './ruleState.js';
 import { getLearningRate, isProportionalRho, rhoAt, type RhoOption } from './schedules.js';
-import { checkStepCombination, defaultTrainableVariables, isExampleLossClosure, stepSettings, stepWithSettings, type StepSettings } from './step.js';
+import {
+  checkStepCombination,
+  defaultTrainableVariables,
+  isExampleLossClosure,
+  stepSettings,
+  stepWithSettings,
+  type StepSettings,
+} from './step.js';
 
 export type { NamedTensor } from './ruleState.js';
 
@@ -302,7 +309,11 @@ export class SharpnessAwareOptimizer extends tf.Optimizer {
     const vars = varList ?? defaultTrainableVariables();
     const rho = this.currentRho();
     const climb = this.climbPolicy.climbs({ step: this.stepCount });
-    const result = stepWithSettings(f, vars, { ...this.settings, rho: checkNumber('sharpnessAwareStep', 'rho', rho, undefined, { min: 0 }), climb });
+    const result = stepWithSettings(f, vars, {
+      ...this.settings,
+      rho: checkNumber('sharpnessAwareStep', 'rho', rho, undefined, { min: 0 }),
+      climb,
+    });
     this.lastRho = rho;
     const onePass = result.perturbedLoss === null;
     this.rememberLast({

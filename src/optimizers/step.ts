@@ -150,7 +150,11 @@ export function stepSettings(config: Omit<SharpnessAwareStepConfig, 'rho' | 'cli
  * The step on settings already checked (the optimiser checks them once, not on every step): the
  * loss closure is checked against them here, as {@link sharpnessAwareStep} does.
  */
-export function stepWithSettings(f: (() => tf.Scalar) | ExampleLossClosure, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
+export function stepWithSettings(
+  f: (() => tf.Scalar) | ExampleLossClosure,
+  vars: readonly tf.Variable[],
+  settings: StepSettings,
+): StepOutcome {
   const needsExamples = settings.microBatches > 1 || settings.accumulation > 1 || settings.exampleShare < 1;
   if (typeof f !== 'function' || needsExamples) checkStepCombination('sharpnessAwareStep', settings, f);
   if (typeof f !== 'function') return exampleStep(f, vars, settings);

@@ -168,17 +168,40 @@ function normalizedKernelTakes(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[
 /**
  * `x_i + (a / (‖ys‖ + eps)) y_i` for each i (new tensors): SAM's move from w to
  * `w + rho g / (‖g‖ + eps)` in one kernel call where the backend has it, bit-for-bit the
- * composition `axpy(xs, ys, a / (globalNorm(ys) + eps))` in float32.
- * @throws RangeError when the lists differ in length.
+ * composition `axpy(xs, ys, a / (globalNorm(ys) + eps))` in float32. With `mask` (0s and 1s, one per
+ * element of ys, in list order) the move is `x_i + s (m_i ⊙ y_i)`, ESAM's, with s still from the
+ * norm of the whole ys, bit-for-bit `axpy(xs, ys.map((y, i) => (y * m_i) * s), 1)`.
+ * @throws RangeError when the lists differ in length or the mask is not a Float32Array over all of ys.
  */
-export function normalizedAxpy(xs: readonly tf.Tensor[], ys: readonly tf.Tensor[], a: number, eps: number): ParamVector {
+export function normalizedAxpy(
+  xs: readonly tf.Tensor[],
+  ys: readonly tf.Tensor[],
+  a: number,
+  eps: number,
+  mask?: Float32Array,
+): ParamVector {
   if (xs.length !== ys.length) throw new RangeError(`normalizedAxpy: lists differ in length (${xs.length} vs ${ys.length})`);
-  if (normalizedKernelTakes(xs, ys)) {
-    return tf
-      .engine()
-      .runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys), { n: ys.length, normOf: 'y', a, eps }) as unknown as tf.Tensor[];
+  if (mask !== undefined) {
+    const total = ys.reduce((n, y) => n + y.size, 0);
+    if (!(mask instanceof Float32Array && mask.length === total)) {
+      const got = mask instanceof Float32Array ? `${mask.length} elements` : typeof mask;
+      throw new RangeError(`normalizedAxpy: mask must be a Float32Array of ${total} elements (one per element of ys), got ${got}`);
+    }
   }
-  return tf.tidy(() => axpy(xs, ys, tf.div(a, tf.add(globalNorm(ys), eps)) as tf.Scalar));
+  if (normalizedKernelTakes(xs, ys)) {
+    const attrs = { n: ys.length, normOf: 'y', a, eps, ...(mask !== undefined ? { mask } : {}) };
+    return tf.engine().runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys), attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+  }
+  return tf.tidy(() => {
+    const s = tf.div(a, tf.add(globalNorm(ys), eps)) as tf.Scalar;
+    if (mask === undefined) return axpy(xs, ys, s);
+    let at = 0;
+    const e = ys.map((y) => {
+      const m = tf.tensor(mask.subarray(at, (at += y.size)), y.shape, 'float32');
+      return tf.mul(tf.mul(y, m), s);
+    });
+    return axpy(xs, e, 1);
+  });
 }
 
 /**

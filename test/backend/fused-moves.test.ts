@@ -17,6 +17,7 @@ import {
   lookSamDescent,
   sharpnessAwareStep,
   disposeStepResult,
+  stochasticAscent,
 } from '../../src/index.js';
 import { assertClose, runOn, sizeOf, uniform } from './helpers.js';
 
@@ -90,6 +91,37 @@ describe('on wasm', () => {
       if (zeroY) assertSameBits(fused, xs, 'y = 0 leaves x');
       tf.dispose([...xs, ...y0, ...ys, ...fused, ...composed]);
     }
+  });
+
+  test("with a mask, normalizedAxpy is ESAM's x + s (m ⊙ y) of the float32 ops, bit for bit, signed zeros included", async () => {
+    await tf.setBackend('wasm');
+    const { xs, ys } = lists(13);
+    // Zero weights of both signs where the mask is 0 and y has either sign: x + (-0 or +0).
+    const x0 = tf.tensor1d([-0, 0, -0, 0, 1.5]);
+    const y0 = tf.tensor1d([2, -2, -3, 3, 1]);
+    const allX = [...xs, x0];
+    const allY = [...ys, y0];
+    const total = allY.reduce((n, y) => n + y.size, 0);
+    const draws = uniform(total, 14, 0, 1);
+    const mask = Float32Array.from(draws, (u, i) => (i >= total - 5 ? (i === total - 1 ? 1 : 0) : u < 0.5 ? 1 : 0));
+    const fused = normalizedAxpy(allX, allY, 0.05 / 0.5, 1e-12, mask);
+    const composed = tf.tidy(() => {
+      const s = tf.div(0.05 / 0.5, tf.add(normOf(allY), 1e-12));
+      let at = 0;
+      const e = allY.map((y) => tf.mul(tf.mul(y, tf.tensor(mask.subarray(at, (at += y.size)), y.shape)), s));
+      return allX.map((x, i) => tf.add(x, tf.mul(1, e[i]!)));
+    });
+    assertSameBits(fused, composed, 'masked move');
+    assert.deepEqual(
+      Array.from(fused[fused.length - 1]!.dataSync().slice(0, 4)).map((v) => Object.is(v, -0)),
+      [false, false, true, false],
+      'signed zeros as the ops give them',
+    );
+    assert.throws(
+      () => normalizedAxpy(allX, allY, 1, 0, mask.subarray(1)),
+      /normalizedAxpy: mask must be a Float32Array of \d+ elements \(one per element of ys\), got \d+ elements/,
+    );
+    tf.dispose([...xs, ...ys, x0, y0, ...fused, ...composed]);
   });
 
   test('the scale is rounded as the float32 ops round it, over many random a, eps and d', async () => {
@@ -257,6 +289,15 @@ describe('the steps through the fused moves equal the unfused steps bit for bit'
     await tf.setBackend('wasm');
     const a = run({ ascent: euclideanAscent(), descent: perturbedDescent() });
     const b = run({ ascent: unfused(euclideanAscent()), descent: perturbedDescent() });
+    assertSameBits(a.weights, b.weights, 'weights');
+    assertSameBits(a.directions, b.directions, 'directions');
+    tf.dispose([...a.weights, ...a.directions, ...b.weights, ...b.directions]);
+  });
+
+  test("ESAM's stochastic climb on wasm (the same draws, the same bits)", async () => {
+    await tf.setBackend('wasm');
+    const a = run({ ascent: stochasticAscent({ beta: 0.5, seed: 3 }), descent: perturbedDescent() });
+    const b = run({ ascent: unfused(stochasticAscent({ beta: 0.5, seed: 3 })), descent: perturbedDescent() });
     assertSameBits(a.weights, b.weights, 'weights');
     assertSameBits(a.directions, b.directions, 'directions');
     tf.dispose([...a.weights, ...a.directions, ...b.weights, ...b.directions]);
