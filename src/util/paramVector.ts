@@ -28,8 +28,9 @@ export const AXPY_KERNEL = 'FlatminimaAxpy';
 /**
  * The name of the kernel computing `x_i + s * y_i` for a whole list with s made from a global norm
  * in the same call (inputs, as a list: x_0..x_{n-1}, y_0..y_{n-1}, then the scalar tensor d with
- * normOf 'x'; attrs { n, normOf, a, eps }): `s = a / (‖y‖ + eps)` with normOf 'y',
- * `s = a ‖x‖ / (d + eps)` with normOf 'x'; see {@link normalizedAxpy} and {@link selfScaledAxpy}.
+ * normOf 'x', or the mask with masked; attrs { n, normOf, a, eps, masked? }): `s = a / (‖y‖ + eps)`
+ * with normOf 'y', `s = a ‖x‖ / (d + eps)` with normOf 'x'; see {@link normalizedAxpy} and
+ * {@link selfScaledAxpy}.
  */
 export const NORMALIZED_AXPY_KERNEL = 'FlatminimaNormalizedAxpy';
 
@@ -189,8 +190,18 @@ export function normalizedAxpy(
     }
   }
   if (normalizedKernelTakes(xs, ys)) {
-    const attrs = { n: ys.length, normOf: 'y', a, eps, ...(mask !== undefined ? { mask } : {}) };
-    return tf.engine().runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys), attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+    if (mask === undefined) {
+      return tf
+        .engine()
+        .runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys), { n: ys.length, normOf: 'y', a, eps }) as unknown as tf.Tensor[];
+    }
+    const m = tf.tensor1d(mask, 'float32');
+    try {
+      const attrs = { n: ys.length, normOf: 'y', a, eps, masked: true };
+      return tf.engine().runKernel(NORMALIZED_AXPY_KERNEL, listInputs(xs, ys, m), attrs) as unknown as tf.Tensor[];
+    } finally {
+      m.dispose();
+    }
   }
   return tf.tidy(() => {
     const s = tf.div(a, tf.add(globalNorm(ys), eps)) as tf.Scalar;

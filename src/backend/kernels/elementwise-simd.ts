@@ -22,6 +22,8 @@
  *                                      the products (so equal to it bit for bit)
  *   axpy(x, y, out, n, s: f32)         out[i] = x[i] + s * y[i]  (two roundings, as Add of Multiply)
  *   scale(y, out, n, s: f32)           out[i] = s * y[i]
+ *   masked_axpy(x, y, m, out, n, s: f32) out[i] = x[i] + s * (y[i] * m[i])  (three roundings, as
+ *                                      Add(x, Multiply(Multiply(y, m), s)))
  * Sums run in blocks (64 rows, 1024 columns) whose partial sums are added at the end, so rounding
  * error grows with the block count and not with the full length.
  */
@@ -83,6 +85,7 @@ export type ElementwiseRoutines = Record<`${BinaryOp}_same`, (a: Ptr, b: Ptr, ou
     dot(a: Ptr, b: Ptr, out: Ptr, n: number): void;
     axpy(x: Ptr, y: Ptr, out: Ptr, n: number, s: number): void;
     scale(y: Ptr, out: Ptr, n: number, s: number): void;
+    masked_axpy(x: Ptr, y: Ptr, m: Ptr, out: Ptr, n: number, s: number): void;
   };
 
 const OPS: Record<BinaryOp, { vec: number; scalar: number }> = {
@@ -485,6 +488,33 @@ function scaledSum(withX: boolean): FunctionSpec {
   };
 }
 
+/**
+ * masked_axpy: out[i] = x[i] + s * (y[i] * m[i]), each product rounded and then the sum, as
+ * Add(x, Multiply(Multiply(y, m), s)) computes it (ESAM's move along a masked gradient).
+ */
+function maskedAxpy(): FunctionSpec {
+  const [X, Y, M, OUT, N, S, I, SV] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const vec = (off: number): Code => [
+    ...load4(plus(X, I), off),
+    ...get(SV),
+    ...load4(plus(Y, I), off),
+    ...load4(plus(M, I), off),
+    ...simd(F32X4_MUL),
+    ...simd(F32X4_MUL),
+    ...simd(F32X4_ADD),
+  ];
+  const one: Code = [...load1(plus(X, I)), ...get(S), ...load1(plus(Y, I)), ...load1(plus(M, I)), F32_MUL, F32_MUL, F32_ADD];
+  return {
+    name: 'masked_axpy',
+    params: [I32, I32, I32, I32, I32, F32],
+    locals: [
+      [1, I32],
+      [1, V128],
+    ],
+    body: [...get(S), ...simd(F32X4_SPLAT), ...set(SV), ...vectorThenScalar(I, get(N), OUT, vec, one)],
+  };
+}
+
 /** The module's bytes, importing `env.memory` (shared with a 4 GiB maximum when `shared`). */
 export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const functions: FunctionSpec[] = [];
@@ -492,7 +522,7 @@ export function elementwiseModuleBytes(shared: boolean): Uint8Array<ArrayBuffer>
     functions.push(binarySame(op));
     for (const pattern of ['row', 'col'] as const) for (const rev of [false, true]) functions.push(binaryBroadcast(op, pattern, rev));
   }
-  functions.push(relu(), step(), reluGrad(), sumRows(), sumCols(), dot(), scaledSum(true), scaledSum(false));
+  functions.push(relu(), step(), reluGrad(), sumRows(), sumCols(), dot(), scaledSum(true), scaledSum(false), maskedAxpy());
   return moduleWithFunctions(shared, functions);
 }
 

@@ -125,7 +125,7 @@ export function axpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
  * operands, rounded once, is the correctly rounded float32 result for these operations).
  */
 export function normalizedAxpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  if (attrs.mask !== undefined) return maskedNormalizedAxpy({ inputs, backend, attrs });
+  if (attrs.masked === true) return maskedNormalizedAxpy({ inputs, backend, attrs });
   const ops = new WasmOps(backend);
   const n = attrs.n as number;
   const xs = list(inputs, 0, n);
@@ -165,31 +165,35 @@ export function rejectionKernel({ inputs, backend, attrs }: KernelArgs): tf.Tens
 }
 
 /**
- * {@link normalizedAxpyKernel} (normOf 'y') with a 0/1 mask over the y elements (attr `mask`: a
- * Float32Array over all of y_0..y_{n-1} in list order): `x_i + s (m_i ⊙ y_i)`, ESAM's stochastic
- * move. The norm is still that of the whole y. Each element is rounded as Multiply(Multiply(y, m),
- * s) and then Add round it, signed zeros included, in a JavaScript loop (no SIMD routine takes a
- * mask; the masked move runs once per climbing step).
+ * {@link normalizedAxpyKernel} (normOf 'y') with a 0/1 mask over the y elements (the input after
+ * y_{n-1}: one float32 tensor over all of y_0..y_{n-1} in list order; attrs { n, a, eps, masked }):
+ * `x_i + s (m_i ⊙ y_i)`, ESAM's stochastic move, with the norm still that of the whole y. Rounded
+ * as Add(x, Multiply(Multiply(y, m), s)) rounds it, signed zeros included.
  */
 function maskedNormalizedAxpy({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const ops = new WasmOps(backend);
   const n = attrs.n as number;
-  const mask = attrs.mask as Float32Array;
   const xs = list(inputs, 0, n);
   const ys = list(inputs, n, n);
+  const mask = list(inputs, 2 * n, 1)[0]!;
+  const simd = routines(ops);
   const f = Math.fround;
   const scratch = ops.empty([]);
-  const norm = f(Math.sqrt(sumOfDots(ops, routines(ops), ys, ys, scratch)));
+  const norm = f(Math.sqrt(sumOfDots(ops, simd, ys, ys, scratch)));
   ops.free(scratch);
   const s = f(f(attrs.a as number) / f(norm + f(attrs.eps as number)));
+  const m = ops.view(mask);
   let at = 0;
   return ys.map((y, i) => {
     const out = ops.empty(y.shape);
     const size = sizeOf(y.shape);
-    const o = ops.view(out);
-    const xv = ops.view(xs[i]!);
-    const yv = ops.view(y);
-    for (let j = 0; j < size; j++) o[j] = f(xv[j]! + f(f(yv[j]! * mask[at + j]!) * s));
+    if (simd !== null) simd.masked_axpy(ops.offset(xs[i]!), ops.offset(y), ops.offset(mask) + 4 * at, ops.offset(out), size, s);
+    else {
+      const o = ops.view(out);
+      const xv = ops.view(xs[i]!);
+      const yv = ops.view(y);
+      for (let j = 0; j < size; j++) o[j] = f(xv[j]! + f(f(yv[j]! * m[at + j]!) * s));
+    }
     at += size;
     return out;
   });
