@@ -20,11 +20,14 @@ function routines(ops: WasmOps): ElementwiseRoutines | null {
 
 /** Inputs from..from+n-1 of a kernel whose inputs come as a list (see paramVector.ts). */
 function list(inputs: Record<string, tf.TensorInfo>, from: number, n: number): tf.TensorInfo[] {
-  return Array.from({ length: n }, (_, i) => {
+  // A plain loop: Array.from with a mapping function measured a few microseconds a step here.
+  const out: tf.TensorInfo[] = new Array<tf.TensorInfo>(n);
+  for (let i = 0; i < n; i++) {
     const t = inputs[from + i];
     if (t === undefined) throw new Error(`flatminima parameter-vector kernel: input ${from + i} missing`);
-    return t;
-  });
+    out[i] = t;
+  }
+  return out;
 }
 
 /** The float32 value of a scalar tensor on the heap. */
