@@ -30,6 +30,19 @@ function list(inputs: Record<string, tf.TensorInfo>, from: number, n: number): t
   return out;
 }
 
+/** What the list kernels start from: the ops, n, the first two lists of n inputs and the SIMD routines. */
+function listArgs({ inputs, backend, attrs }: KernelArgs): {
+  ops: WasmOps;
+  n: number;
+  first: tf.TensorInfo[];
+  second: tf.TensorInfo[];
+  simd: ElementwiseRoutines | null;
+} {
+  const ops = new WasmOps(backend);
+  const n = attrs.n as number;
+  return { ops, n, first: list(inputs, 0, n), second: list(inputs, n, n), simd: routines(ops) };
+}
+
 /** The float32 value of a scalar tensor on the heap. */
 function scalarValue(ops: WasmOps, s: tf.TensorInfo): number {
   return ops.view(s)[0]!;
@@ -129,11 +142,7 @@ export function axpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInf
  */
 export function normalizedAxpyKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   if (attrs.masked === true) return maskedNormalizedAxpy({ inputs, backend, attrs });
-  const ops = new WasmOps(backend);
-  const n = attrs.n as number;
-  const xs = list(inputs, 0, n);
-  const ys = list(inputs, n, n);
-  const simd = routines(ops);
+  const { ops, n, first: xs, second: ys, simd } = listArgs({ inputs, backend, attrs });
   const f = Math.fround;
   const a = f(attrs.a as number);
   const eps = f(attrs.eps as number);
@@ -152,11 +161,7 @@ export function normalizedAxpyKernel({ inputs, backend, attrs }: KernelArgs): tf
  * of paramVector.ts rounds it (see {@link normalizedAxpyKernel}).
  */
 export function rejectionKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const ops = new WasmOps(backend);
-  const n = attrs.n as number;
-  const ys = list(inputs, 0, n);
-  const xs = list(inputs, n, n);
-  const simd = routines(ops);
+  const { ops, first: ys, second: xs, simd } = listArgs({ inputs, backend, attrs });
   const f = Math.fround;
   const eps = f(attrs.eps as number);
   const norm = ops.empty([]);
@@ -174,12 +179,8 @@ export function rejectionKernel({ inputs, backend, attrs }: KernelArgs): tf.Tens
  * as Add(x, Multiply(Multiply(y, m), s)) rounds it, signed zeros included.
  */
 function maskedNormalizedAxpy({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
-  const ops = new WasmOps(backend);
-  const n = attrs.n as number;
-  const xs = list(inputs, 0, n);
-  const ys = list(inputs, n, n);
+  const { ops, n, first: xs, second: ys, simd } = listArgs({ inputs, backend, attrs });
   const mask = list(inputs, 2 * n, 1)[0]!;
-  const simd = routines(ops);
   const f = Math.fround;
   const scratch = ops.empty([]);
   const norm = f(Math.sqrt(sumOfDots(ops, simd, ys, ys, scratch)));
