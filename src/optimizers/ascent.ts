@@ -120,28 +120,24 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
   const beta = checkNumber('stochasticAscent', 'beta', options?.beta, undefined, { min: 0, minExclusive: true, max: 1 });
   if (beta === 1) return { ...euclideanAscent(), name: 'stochastic' };
   const rng = new Rng(checkSeed('stochasticAscent', options.seed, 0));
+  // One mask over all of the gradient's elements, in the variables' order, drawn in JavaScript from
+  // our own generator (sfc32: fast, and its whole state can be saved; tf.randomUniform's cannot).
+  const drawMask = (grads: readonly tf.Tensor[]): Float32Array => {
+    const mask = new Float32Array(grads.reduce((n, g) => n + g.size, 0));
+    rng.fillBernoulli(mask, beta);
+    return mask;
+  };
   return {
     name: 'stochastic',
     perturbation({ grads, rho, eps }) {
-      // The masks are drawn in JavaScript from our own generator (sfc32: fast, and its whole state
-      // can be saved); tf.randomUniform's generator state cannot be.
-      const masks = grads.map((g) => {
-        const m = new Float32Array(g.size);
-        rng.fillBernoulli(m, beta);
-        return m;
-      });
+      const mask = drawMask(grads);
       return tf.tidy(() => {
         const scale = tf.div(rho / beta, tf.add(globalNorm(grads), eps));
-        return grads.map((g, i) => tf.mul(tf.mul(g, tf.tensor(masks[i], g.shape, 'float32')), scale));
+        let at = 0;
+        return grads.map((g) => tf.mul(tf.mul(g, tf.tensor(mask.subarray(at, (at += g.size)), g.shape, 'float32')), scale));
       });
     },
-    shiftedWeights({ grads, rho, eps }, origin) {
-      // The same draws as perturbation() makes (variable by variable, in order), into one mask.
-      const mask = new Float32Array(grads.reduce((n, g) => n + g.size, 0));
-      let at = 0;
-      for (const g of grads) rng.fillBernoulli(mask.subarray(at, (at += g.size)), beta);
-      return normalizedAxpy(origin, grads, rho / beta, eps, mask);
-    },
+    shiftedWeights: ({ grads, rho, eps }, origin) => normalizedAxpy(origin, grads, rho / beta, eps, drawMask(grads)),
     state: rngState(rng),
   };
 }
@@ -158,24 +154,18 @@ export function stochasticAscent(options: { beta: number; seed?: number }): Asce
 export function momentumAscent(momentumOf: (v: tf.Variable, index: number) => tf.Tensor | null): AscentRule {
   if (typeof momentumOf !== 'function')
     throw new TypeError('momentumAscent: momentumOf must be a function (variable, index) => tensor | null');
+  // The momenta, zeros where the base has none yet (inside a tf.tidy, which frees those zeros).
+  const momenta = (vars: readonly tf.Variable[]): tf.Tensor[] => vars.map((x, i) => momentumOf(x, i) ?? tf.zerosLike(x));
   return {
     name: 'momentum',
     needsGradient: false,
     perturbation({ vars, rho, eps }) {
       return tf.tidy(() => {
-        const v = vars.map((x, i) => momentumOf(x, i) ?? tf.zerosLike(x));
+        const v = momenta(vars);
         const scale = tf.div(-rho, tf.add(globalNorm(v), eps)) as tf.Scalar;
         return scaleBy(v, scale);
       });
     },
-    shiftedWeights({ vars, rho, eps }, origin) {
-      const missing: tf.Tensor[] = [];
-      const v = vars.map((x, i) => momentumOf(x, i) ?? missing[missing.push(tf.zerosLike(x)) - 1]);
-      try {
-        return normalizedAxpy(origin, v, -rho, eps);
-      } finally {
-        tf.dispose(missing);
-      }
-    },
+    shiftedWeights: ({ vars, rho, eps }, origin) => tf.tidy(() => normalizedAxpy(origin, momenta(vars), -rho, eps)),
   };
 }

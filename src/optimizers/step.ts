@@ -309,31 +309,39 @@ function nonTrainableVariablesOutside(vars: readonly tf.Variable[]): tf.Variable
   return Object.values(tf.engine().registeredVariables).filter((v) => !v.trainable && !inStep.has(v.name));
 }
 
+/**
+ * Runs `pass` at w + e for an ascent that needs no gradient (MSAM's one pass). Weight decay is taken
+ * at w + e, so with decay e itself is made (owned by `scope`) and `decayShift` gives it for the
+ * variables that got a gradient; without decay the rule may fuse its move (no e is made).
+ */
+function atGradientFreeShift<T>(
+  scope: TensorScope,
+  ascent: AscentRule,
+  input: AscentInput,
+  weightDecay: number,
+  alsoRestore: tf.Variable[],
+  pass: () => T,
+): { at: T; decayShift?: (active: readonly tf.Variable[]) => tf.Tensor[] } {
+  if (weightDecay === 0) return { at: atMovedWeights(input.vars, moveTo(ascent, input), pass, { alsoRestore }) };
+  const e = scope.own(ascent.perturbation(input));
+  return {
+    at: atShiftedWeights(input.vars, e, pass, { alsoRestore }),
+    decayShift: (active) => active.map((v) => e[input.vars.indexOf(v)]),
+  };
+}
+
 /** Pass at w + e alone (an ascent without gradient): L and the gradients of the variables that get one. */
 function gradientFreeStep(f: () => tf.Scalar, vars: readonly tf.Variable[], settings: StepSettings): StepOutcome {
   const { ascent, descent, rho, weightDecay, eps, restoreNonTrainable } = settings;
   return withOwnership((scope) => {
     const alsoRestore = restoreNonTrainable ? nonTrainableVariablesOutside(vars) : [];
     // The only pass of the step: what the closure keeps here is the caller's, as in a clean pass.
-    const pass = (): ReturnType<typeof cleanPass> => cleanPass(f, vars);
-    const input = { vars, grads: [], rho, eps };
-    // Weight decay is taken at w + e, so it needs e itself; without it the rule may fuse the move.
-    const e = weightDecay === 0 ? null : scope.own(ascent.perturbation(input));
-    const { loss, active, g } = scope.own(
-      e === null ? atMovedWeights(vars, moveTo(ascent, input), pass, { alsoRestore }) : atShiftedWeights(vars, e, pass, { alsoRestore }),
+    const { at, decayShift } = atGradientFreeShift(scope, ascent, { vars, grads: [], rho, eps }, weightDecay, alsoRestore, () =>
+      cleanPass(f, vars),
     );
+    const { loss, active, g } = scope.own(at);
     const d = scope.own(descent.direction({ grads: g, perturbedGrads: g, eps }));
-    const gradients =
-      e === null
-        ? d
-        : scope.own(
-            addWeightDecay(
-              d,
-              active,
-              weightDecay,
-              active.map((v) => e[vars.indexOf(v)]),
-            ),
-          );
+    const gradients = scope.own(addWeightDecay(d, active, weightDecay, decayShift?.(active)));
     return scope.keep({ loss, perturbedLoss: null, vars: active, gradients });
   });
 }
@@ -407,20 +415,18 @@ function groupStep(
 ): GroupResult {
   const { ascent, descent, rho, eps, climb, accumulation: parts, exampleShare } = settings;
   if (climb && rho > 0 && ascent.needsGradient === false) {
-    // MSAM: one pass, at w + e (e itself kept only for weight decay, which is taken there).
-    const input = { vars, grads: [], rho, eps };
-    const pass = (): ExamplePassResult => examplePass(f, vars, group, parts, 'perturbed', false);
-    const e = settings.weightDecay === 0 ? null : scope.own(ascent.perturbation(input));
-    const at = scope.own(
-      e === null ? atMovedWeights(vars, moveTo(ascent, input), pass, { alsoRestore }) : atShiftedWeights(vars, e, pass, { alsoRestore }),
+    // MSAM: one pass, at w + e.
+    const shifted = atGradientFreeShift(scope, ascent, { vars, grads: [], rho, eps }, settings.weightDecay, alsoRestore, () =>
+      examplePass(f, vars, group, parts, 'perturbed', false),
     );
+    const at = scope.own(shifted.at);
     const d = scope.own(descent.direction({ grads: at.grads, perturbedGrads: at.grads, eps }));
     return {
       loss: at.value,
       perturbedLoss: scope.own(sharedReference(at.value)),
       active: at.active,
       d,
-      ...(e === null ? {} : { decayShift: at.active.map((v) => e[vars.indexOf(v)]) }),
+      decayShift: shifted.decayShift?.(at.active),
     };
   }
   const selecting = climb && rho > 0 && exampleShare < 1;
