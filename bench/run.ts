@@ -23,6 +23,8 @@
  * defaults), and ms/step is a block's time / C, medians over all blocks of all rounds. The loss
  * closure counts its evaluations, so each block also says how many passes over the batch a step
  * made (and the bench warns when blocks of one optimiser differ, i.e. do not hold whole cycles).
+ * The target tables give each ratio with a 95 % bootstrap interval, paired block by block where
+ * both sides come from one worker (./ratio.ts), and call a target met only when the whole interval is.
  *
  * Options: --rounds N (3)  --mlp-steps N (100)  --mlp-warmup N (300)  --cnn-steps N (20; per round and
  *          optimiser, each rounded up to whole blocks of C)
@@ -51,6 +53,7 @@ import {
   VARIANT_TARGETS,
   type PassCounter,
 } from './methods.js';
+import { formatRatio, MIN_VERDICT_SAMPLES, pairedRatio, ratioOfMedians, verdict, type RatioEstimate } from './ratio.js';
 
 /** The optimisers, from the method table (./methods.ts); the worker processes rebuild the same list. */
 const METHODS = benchMethods();
@@ -612,18 +615,34 @@ function memoryTable(m: Measurements): string[] {
 }
 
 /**
+ * The ratio of the samples under `num` to those under `den`, with its interval: paired block by
+ * block when both come from one worker configuration (same label; ./ratio.ts), else of medians.
+ */
+function ratioOf(m: Measurements, num: string, den: string): RatioEstimate | null {
+  const a = m.samples.get(num);
+  const b = m.samples.get(den);
+  if (a === undefined || b === undefined || a.length === 0 || b.length === 0) return null;
+  const sameWorker = num.split('|')[1] === den.split('|')[1] && a.length === b.length;
+  return sameWorker ? pairedRatio(a, b) : ratioOfMedians(a, b);
+}
+
+/**
  * Issue 13's table: the step cost of the cheaper variants (and SAM, for reference) as a ratio to
  * their own SGD step (the same base optimiser without the climb: momentum SGD for MomentumSAM), per
- * model and tfjs backend configuration, of medians from this one run, against the targets.
+ * model and tfjs backend configuration, paired block by block in this one run, against the targets.
  */
 function variantTable(configs: Config[], m: Measurements): string[] {
   const lines = [
     '',
-    'Step cost of the variants against their own SGD step (ratio of medians in this run; ms/step = median over ' +
-      `blocks of ${BLOCK} consecutive steps of the block's time / ${BLOCK}, so LookSAM's and interval's cheap and expensive steps ` +
-      'are averaged over whole cycles; own SGD = the same base optimiser without the climb, timed the same way):',
+    'Step cost of the variants against their own SGD step (ms/step = median over blocks of ' +
+      `${BLOCK} consecutive steps of the block's time / ${BLOCK}, so LookSAM's and interval's cheap and expensive steps ` +
+      'are averaged over whole cycles; own SGD = the same base optimiser without the climb, timed the same way; ' +
+      "× own SGD = median over the blocks of the ratio of the variant's block to the own SGD block of the same pass " +
+      'of the block loop, with a 95 % percentile bootstrap interval over those pairs; met? = yes when the whole ' +
+      'interval is at or below the target, no when it is all above, unclear when it straddles the target or rests on ' +
+      `fewer than ${MIN_VERDICT_SAMPLES} blocks):`,
     '',
-    '| model | backend | variant | ms/step | passes/step | own SGD | own SGD ms/step | × own SGD | target | met? |',
+    '| model | backend | variant | ms/step | passes/step | own SGD | own SGD ms/step | × own SGD [95 % CI] | target | met? |',
     '|---|---|---|---:|---:|---|---:|---:|---:|---|',
   ];
   for (const model of ['MLP', 'CNN'] as ModelName[]) {
@@ -634,12 +653,12 @@ function variantTable(configs: Config[], m: Measurements): string[] {
         const key = `${model}|${c.label}|${method.name}`;
         const ms = medianOf(m, key);
         const sgd = medianOf(m, `${model}|${c.label}|${method.reference}`);
-        if (ms == null || sgd == null) continue;
-        const ratio = ms / sgd;
+        const ratio = ratioOf(m, key, `${model}|${c.label}|${method.reference}`);
+        if (ms == null || sgd == null || ratio == null) continue;
         const name = method.name === t.name ? t.name : `${t.name} (${method.name})`;
         lines.push(
-          `| ${model} | ${c.label} | ${name} | ${fmt(ms)} | ${passesOf(m, key)} | ${method.reference} | ${fmt(sgd)} | ${ratio.toFixed(2)} | ` +
-            `${t.target == null ? '—' : `≤ ${t.target}`} | ${t.target == null ? '' : ratio <= t.target ? 'yes' : 'no'} |`,
+          `| ${model} | ${c.label} | ${name} | ${fmt(ms)} | ${passesOf(m, key)} | ${method.reference} | ${fmt(sgd)} | ${formatRatio(ratio)} | ` +
+            `${t.target == null ? '—' : `≤ ${t.target}`} | ${t.target == null ? '' : verdict(ratio, t.target)} |`,
         );
       }
     }
@@ -648,46 +667,48 @@ function variantTable(configs: Config[], m: Measurements): string[] {
 }
 
 /**
- * The ratios the native kernels are measured by (issue 14), of medians from this one run: the step
- * against tuned PyTorch (target <= 1.0, goal 0.7; MLP <= 1.5) and as it comes, against the pure
- * wasm step (<= 0.5), and SAM / SGD (<= 2.0).
+ * The ratios the native kernels are measured by (issue 14), from this one run: the step against
+ * tuned PyTorch (target <= 1.0, goal 0.7; MLP <= 1.5) and as it comes, against the pure wasm step
+ * (<= 0.5), and SAM / SGD (<= 2.0), each with its interval and, where there is a target, the verdict
+ * (see ./ratio.ts).
  */
 function targetLines(m: Measurements, threads: number[], native: boolean, torch: boolean): string[] {
   if (!native) return [];
-  const lines = ['', 'Native kernels against their targets (ratios of medians in this run):', ''];
+  const lines = [
+    '',
+    'Native kernels against their targets (SAM / SGD paired block by block, the others ratios of medians; ' +
+      '95 % bootstrap intervals; yes / no / unclear: the whole interval at or below the target, all above it, or straddling it ' +
+      `(or fewer than ${MIN_VERDICT_SAMPLES} blocks)):`,
+    '',
+  ];
   lines.push('| ratio | target | ' + threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`).join(' | ') + ' |');
   lines.push('|---|---:|' + threads.map(() => '---:|').join(''));
-  const row = (what: string, target: string, f: (t: number) => number | null): void => {
+  const row = (what: string, target: number | null, note: string, f: (t: number) => RatioEstimate | null): void => {
     lines.push(
-      `| ${what} | ${target} | ${threads
+      `| ${what} | ${target == null ? '' : `≤ ${target.toFixed(1)}${note}`} | ${threads
         .map((t) => {
-          const v = f(t);
-          return v == null ? '—' : v.toFixed(2);
+          const e = f(t);
+          return e == null ? '—' : `${formatRatio(e)}${target == null ? '' : ` ${verdict(e, target)}`}`;
         })
         .join(' | ')} |`,
     );
   };
-  const ratio = (a: string, b: string): number | null => {
-    const x = medianOf(m, a);
-    const y = medianOf(m, b);
-    return x != null && y != null ? x / y : null;
-  };
   for (const opt of ['SGD', 'SAM']) {
     if (torch) {
-      row(`CNN ${opt}: native / PyTorch tuned`, '≤ 1.0 (goal 0.7)', (t) =>
-        ratio(`CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`),
+      row(`CNN ${opt}: native / PyTorch tuned`, 1.0, ' (goal 0.7)', (t) =>
+        ratioOf(m, `CNN|native ${t}t|${opt}`, `CNN|torch tuned ${t}t|${opt}`),
       );
-      row(`CNN ${opt}: native / PyTorch as it comes`, '', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|torch ${t}t|${opt}`));
+      row(`CNN ${opt}: native / PyTorch as it comes`, null, '', (t) => ratioOf(m, `CNN|native ${t}t|${opt}`, `CNN|torch ${t}t|${opt}`));
     }
-    row(`CNN ${opt}: native / wasm`, '≤ 0.5', (t) => ratio(`CNN|native ${t}t|${opt}`, `CNN|wasm ${t}t|${opt}`));
+    row(`CNN ${opt}: native / wasm`, 0.5, '', (t) => ratioOf(m, `CNN|native ${t}t|${opt}`, `CNN|wasm ${t}t|${opt}`));
   }
-  row('CNN SAM / SGD on native', '≤ 2.0', (t) => ratio(`CNN|native ${t}t|SAM`, `CNN|native ${t}t|SGD`));
+  row('CNN SAM / SGD on native', 2.0, '', (t) => ratioOf(m, `CNN|native ${t}t|SAM`, `CNN|native ${t}t|SGD`));
   if (torch) {
     for (const opt of ['SGD', 'SAM']) {
-      row(`MLP ${opt}: native / PyTorch tuned`, '≤ 1.5', (t) => ratio(`MLP|native ${t}t|${opt}`, `MLP|torch tuned ${t}t|${opt}`));
+      row(`MLP ${opt}: native / PyTorch tuned`, 1.5, '', (t) => ratioOf(m, `MLP|native ${t}t|${opt}`, `MLP|torch tuned ${t}t|${opt}`));
     }
   }
-  row('MLP SGD: native / wasm', '', (t) => ratio(`MLP|native ${t}t|SGD`, `MLP|wasm ${t}t|SGD`));
+  row('MLP SGD: native / wasm', null, '', (t) => ratioOf(m, `MLP|native ${t}t|SGD`, `MLP|wasm ${t}t|SGD`));
   return lines;
 }
 
